@@ -1,0 +1,35 @@
+import session from "express-session";
+import type { RequestHandler } from "express";
+import { normalizeOptions } from "../options.js";
+import type { RedisSessionOptions } from "../options.js";
+import { RedisSessionStore } from "../store/RedisSessionStore.js";
+import { saveBeforeResponse } from "./saveBeforeResponse.js";
+
+/** The middleware, with the store it saves to (for health checks, helpers and shutdown). */
+export type RedisSessionMiddleware = RequestHandler & { store: RedisSessionStore };
+
+/**
+ * express-session on a {@link RedisSessionStore}, with secure defaults: cookie `sid`, httpOnly,
+ * sameSite lax, secure when the request is (behind `trust proxy`), rolling expiry, no session
+ * stored until something is put in it, 192-bit ids.
+ *
+ * @example
+ * app.set("trust proxy", 1);
+ * app.use(redisSession({
+ *   secret: process.env.SESSION_SECRET!,
+ *   redis: { sentinels: [{ host: "10.0.0.5", port: 26379 }], name: "mymaster" },
+ * }));
+ * @throws TypeError at start-up for a bad option, naming it.
+ */
+export function redisSession(options: RedisSessionOptions): RedisSessionMiddleware {
+  const normalized = normalizeOptions(options);
+  const store = new RedisSessionStore(normalized.store);
+  const handler = session({ ...normalized.session, store });
+  const redisSessionMiddleware: RequestHandler = (req, res, next) => {
+    handler(req, res, (error?: unknown) => {
+      if (error === undefined || error === null) saveBeforeResponse(req, res, store, next);
+      next(error);
+    });
+  };
+  return Object.assign(redisSessionMiddleware, { store });
+}

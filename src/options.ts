@@ -1,0 +1,281 @@
+import { randomBytes } from "node:crypto";
+import type { CookieOptions, SessionOptions } from "express-session";
+import { hint } from "./didYouMean.js";
+import { describe, parseTopology } from "./redis/topology.js";
+import type { ParsedTopology, RedisTopology } from "./redis/topology.js";
+
+/** Options of {@link RedisSessionStore}. */
+export interface RedisSessionStoreOptions {
+  /**
+   * Where sessions live: `{ sentinels, name }`, `{ url }`, `{ cluster }`, a URL string
+   * (`redis://`, `rediss://`, `redis-sentinel://h:p,h:p/name`) or an ioredis client you own.
+   */
+  redis: RedisTopology;
+  /**
+   * Prefix of every key the store writes.
+   * @default "sess:"
+   */
+  prefix?: string | undefined;
+  /**
+   * Seconds a session lives in Redis after its last request. Unset, each session lives as long as
+   * its cookie's `maxAge` (so a per-session "remember me" maxAge is honoured), else a day.
+   * @default the session cookie's maxAge, else 86400
+   */
+  ttl?: number | undefined;
+  /**
+   * Largest encoded session, in bytes. A bigger one fails with `SessionTooLargeError` and nothing
+   * is written.
+   * @default 65536
+   */
+  maxBytes?: number | undefined;
+}
+
+/**
+ * Options of {@link redisSession}: everything express-session takes except `store`, plus the
+ * store's options. `secret` is required.
+ */
+export interface RedisSessionOptions
+  extends Omit<SessionOptions, "store" | "secret">, RedisSessionStoreOptions {
+  /**
+   * Signs the session cookie; at least 32 characters. An array rotates secrets: the first signs,
+   * all are accepted.
+   */
+  secret: string | string[];
+}
+
+export const DEFAULTS = {
+  store: {
+    prefix: "sess:",
+    ttlSeconds: 86_400,
+    maxBytes: 64 * 1024,
+  },
+  session: {
+    name: "sid",
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    /** 24 random bytes: a 192-bit session id. */
+    idBytes: 24,
+    minSecretLength: 32,
+    cookie: { httpOnly: true, sameSite: "lax", secure: "auto", path: "/" },
+  },
+  client: {
+    /** Reconnect and Sentinel retry delays grow by this step… */
+    retryStepMs: 100,
+    /** …up to this cap, so a new master is found within a second of being elected. */
+    retryCapMs: 1_000,
+  },
+} as const;
+
+/** Marks options that went through normalizeStoreOptions, so they are not validated twice. */
+const NORMALIZED: unique symbol = Symbol("redis-ha-session.normalized");
+
+/** The store's options after validation; only this is read afterwards. */
+export interface NormalizedStoreOptions {
+  [NORMALIZED]: true;
+  topology: ParsedTopology;
+  prefix: string;
+  /** A fixed TTL, or undefined to take each session's cookie maxAge. */
+  ttlMs: number | undefined;
+  defaultTtlMs: number;
+  maxBytes: number;
+}
+
+const STORE_KEYS = ["redis", "prefix", "ttl", "maxBytes"] as const;
+const SESSION_KEYS = [
+  "cookie",
+  "genid",
+  "name",
+  "proxy",
+  "resave",
+  "rolling",
+  "saveUninitialized",
+  "secret",
+  "unset",
+] as const;
+const COOKIE_KEYS = [
+  "domain",
+  "encode",
+  "expires",
+  "httpOnly",
+  "maxAge",
+  "partitioned",
+  "path",
+  "priority",
+  "sameSite",
+  "secure",
+  "signed",
+] as const;
+
+/**
+ * Validates the store's options and fills in defaults.
+ * @throws TypeError naming the option that is wrong.
+ */
+export function normalizeStoreOptions(options: unknown): NormalizedStoreOptions {
+  if (isNormalized(options)) return options;
+  const record = asRecord(options, "options");
+  rejectUnknown(record, STORE_KEYS, "");
+  return pickStoreOptions(record);
+}
+
+function isNormalized(options: unknown): options is NormalizedStoreOptions {
+  return typeof options === "object" && options !== null && NORMALIZED in options;
+}
+
+function pickStoreOptions(record: Record<string, unknown>): NormalizedStoreOptions {
+  if (record.redis === undefined) {
+    throw new TypeError(
+      "`redis` is required: where sessions live, e.g. " +
+        '{ sentinels: [{ host: "10.0.0.5", port: 26379 }], name: "mymaster" } or "redis://localhost:6379"',
+    );
+  }
+  const prefix = record.prefix ?? DEFAULTS.store.prefix;
+  if (typeof prefix !== "string" || prefix === "") {
+    throw new TypeError(`\`prefix\` must be a non-empty string; got ${describe(prefix)}`);
+  }
+  const ttl = record.ttl;
+  if (ttl !== undefined) positiveInteger(ttl, "ttl", "seconds");
+  const maxBytes = record.maxBytes ?? DEFAULTS.store.maxBytes;
+  positiveInteger(maxBytes, "maxBytes", "bytes");
+  return {
+    [NORMALIZED]: true,
+    topology: parseTopology(record.redis),
+    prefix,
+    ttlMs: ttl === undefined ? undefined : ttl * 1000,
+    defaultTtlMs: DEFAULTS.store.ttlSeconds * 1000,
+    maxBytes,
+  };
+}
+
+/** What {@link redisSession} hands to the store and to express-session. */
+export interface NormalizedSessionOptions {
+  store: NormalizedStoreOptions;
+  /** express-session options without `store`; the factory adds it. */
+  session: Omit<SessionOptions, "store">;
+}
+
+/**
+ * Validates redisSession's options, applies the secure defaults and splits them between the store
+ * and express-session.
+ * @throws TypeError naming the option that is wrong.
+ */
+export function normalizeOptions(options: unknown): NormalizedSessionOptions {
+  const record = asRecord(options, "options");
+  if (record.store !== undefined) {
+    throw new TypeError(
+      "`store` is not an option of redisSession: it builds its own store from `redis`. " +
+        "To bring a store, use express-session directly: session({ store: new RedisSessionStore(…) })",
+    );
+  }
+  rejectUnknown(record, [...STORE_KEYS, ...SESSION_KEYS], "");
+  const store = pickStoreOptions(record);
+  const cookie = normalizeCookie(record.cookie);
+  const session: Omit<SessionOptions, "store"> = {
+    secret: normalizeSecret(record.secret),
+    name: nonEmptyString(record.name ?? DEFAULTS.session.name, "name"),
+    resave: boolean(record.resave ?? DEFAULTS.session.resave, "resave"),
+    rolling: boolean(record.rolling ?? DEFAULTS.session.rolling, "rolling"),
+    saveUninitialized: boolean(
+      record.saveUninitialized ?? DEFAULTS.session.saveUninitialized,
+      "saveUninitialized",
+    ),
+    cookie,
+    genid: randomSessionId,
+  };
+  if (record.proxy !== undefined) session.proxy = boolean(record.proxy, "proxy");
+  if (record.genid !== undefined) {
+    if (typeof record.genid !== "function") {
+      throw new TypeError(`\`genid\` must be a function; got ${describe(record.genid)}`);
+    }
+    session.genid = record.genid as SessionOptions["genid"];
+  }
+  if (record.unset !== undefined) {
+    if (record.unset !== "destroy" && record.unset !== "keep") {
+      throw new TypeError(`\`unset\` must be "destroy" or "keep"; got ${describe(record.unset)}`);
+    }
+    session.unset = record.unset;
+  }
+  return { store, session };
+}
+
+function randomSessionId(): string {
+  return randomBytes(DEFAULTS.session.idBytes).toString("base64url");
+}
+
+function normalizeSecret(secret: unknown): string | string[] {
+  const { minSecretLength } = DEFAULTS.session;
+  const advice = "generate one with `openssl rand -base64 48`";
+  if (secret === undefined) {
+    throw new TypeError(`\`secret\` is required to sign session cookies; ${advice}`);
+  }
+  const secrets = Array.isArray(secret) ? (secret as unknown[]) : [secret];
+  if (secrets.length === 0) {
+    throw new TypeError(`\`secret\` must not be an empty array; ${advice}`);
+  }
+  secrets.forEach((entry, index) => {
+    const where = Array.isArray(secret) ? `secret[${index}]` : "secret";
+    if (typeof entry !== "string") {
+      // Never echo a secret: describe only its type.
+      throw new TypeError(`\`${where}\` must be a string; got ${typeof entry}`);
+    }
+    if (entry.length < minSecretLength) {
+      throw new TypeError(
+        `\`${where}\` is ${entry.length} characters; use at least ${minSecretLength}: ${advice}`,
+      );
+    }
+  });
+  return secret as string | string[];
+}
+
+function normalizeCookie(cookie: unknown): CookieOptions {
+  const record = cookie === undefined ? {} : asRecord(cookie, "cookie");
+  rejectUnknown(record, COOKIE_KEYS, "cookie.");
+  const result: CookieOptions = { ...DEFAULTS.session.cookie };
+  for (const [key, value] of Object.entries(record)) {
+    if (value !== undefined) Object.assign(result, { [key]: value });
+  }
+  const maxAge: unknown = result.maxAge;
+  if (maxAge !== undefined && maxAge !== null) positiveInteger(maxAge, "cookie.maxAge", "ms");
+  return result;
+}
+
+function asRecord(value: unknown, option: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`\`${option}\` must be an object; got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function rejectUnknown(
+  record: Record<string, unknown>,
+  known: readonly string[],
+  path: string,
+): void {
+  for (const key of Object.keys(record)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`\`${path}${key}\` is not a known option.${hint(key, known)}`);
+    }
+  }
+}
+
+function positiveInteger(value: unknown, option: string, unit: string): asserts value is number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+    throw new TypeError(
+      `\`${option}\` must be a positive whole number of ${unit}; got ${describe(value)}`,
+    );
+  }
+}
+
+function boolean(value: unknown, option: string): boolean {
+  if (typeof value !== "boolean") {
+    throw new TypeError(`\`${option}\` must be true or false; got ${describe(value)}`);
+  }
+  return value;
+}
+
+function nonEmptyString(value: unknown, option: string): string {
+  if (typeof value !== "string" || value === "") {
+    throw new TypeError(`\`${option}\` must be a non-empty string; got ${describe(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,313 @@
+import { Cluster, Redis } from "ioredis";
+import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis";
+
+/** A Redis or Sentinel address. */
+export interface RedisAddress {
+  host: string;
+  port: number;
+}
+
+/** Credentials and extra ioredis settings shared by the object forms. */
+interface ConnectionExtras {
+  /** ACL user of the Redis nodes. */
+  username?: string;
+  /** Password of the Redis nodes. */
+  password?: string;
+  /** Any other ioredis option; applied last, so it overrides the failover-tuned settings. */
+  options?: RedisOptions;
+}
+
+/** One Redis node, or a managed service's primary endpoint. */
+export interface SingleNodeTopology extends ConnectionExtras {
+  /** `redis://[user:pass@]host:port[/db]` or `rediss://…` for TLS. */
+  url: string;
+}
+
+/** A master with replicas, watched by Sentinel (the recommended shape). */
+export interface SentinelTopology extends ConnectionExtras {
+  sentinels: RedisAddress[];
+  /** The master group name Sentinel monitors (`sentinel monitor <name> …`). */
+  name: string;
+  /** ACL user of the Sentinels, when they require one. */
+  sentinelUsername?: string;
+  /** Password of the Sentinels (`requirepass` in sentinel.conf). */
+  sentinelPassword?: string;
+}
+
+/** A Redis Cluster, given by some of its nodes. */
+export interface ClusterTopology {
+  cluster: RedisAddress[];
+  username?: string;
+  password?: string;
+  /** Any other ioredis Cluster option; applied last. */
+  options?: ClusterOptions;
+}
+
+/**
+ * Where the sessions live: an object form, a URL string (`redis://`, `rediss://`,
+ * `redis-sentinel://host:port,host:port/mymaster`), or a ready ioredis client that the caller owns.
+ */
+export type RedisTopology =
+  string | SingleNodeTopology | SentinelTopology | ClusterTopology | Redis | Cluster;
+
+/** A topology after validation: what createRedisClient builds from. */
+export type ParsedTopology =
+  | { kind: "client"; client: Redis | Cluster }
+  | { kind: "single"; options: RedisOptions }
+  | { kind: "sentinel"; options: RedisOptions }
+  | { kind: "cluster"; nodes: ClusterNode[]; options: ClusterOptions };
+
+const SINGLE_KEYS = ["url", "username", "password", "options"];
+const SENTINEL_KEYS = [
+  "sentinels",
+  "name",
+  "username",
+  "password",
+  "sentinelUsername",
+  "sentinelPassword",
+  "options",
+];
+const CLUSTER_KEYS = ["cluster", "username", "password", "options"];
+
+/**
+ * Validates a topology and turns it into ioredis settings.
+ * @throws TypeError naming `option` and what is wrong with it.
+ */
+export function parseTopology(topology: unknown, option = "redis"): ParsedTopology {
+  if (isRedisClient(topology)) return { kind: "client", client: topology };
+  if (typeof topology === "string") return parseUrlTopology(topology, option);
+  if (typeof topology !== "object" || topology === null || Array.isArray(topology)) {
+    throw new TypeError(
+      `\`${option}\` must be a URL string, an object with \`url\`, \`sentinels\` or \`cluster\`, ` +
+        `or an ioredis client; got ${describe(topology)}`,
+    );
+  }
+  const record = topology as Record<string, unknown>;
+  const forms = ["url", "sentinels", "cluster"].filter((key) => record[key] !== undefined);
+  if (forms.length !== 1) {
+    throw new TypeError(
+      `\`${option}\` must have exactly one of \`url\`, \`sentinels\` or \`cluster\`; ` +
+        (forms.length === 0 ? "it has none" : `it has ${forms.join(" and ")}`),
+    );
+  }
+  if (record.url !== undefined) return parseSingle(record, option);
+  if (record.sentinels !== undefined) return parseSentinel(record, option);
+  return parseCluster(record, option);
+}
+
+function parseSingle(record: Record<string, unknown>, option: string): ParsedTopology {
+  rejectUnknownKeys(record, SINGLE_KEYS, option);
+  const url = record.url;
+  if (typeof url !== "string") {
+    throw new TypeError(`\`${option}.url\` must be a string; got ${describe(url)}`);
+  }
+  const parsed = parseUrlTopology(url, `${option}.url`);
+  if (parsed.kind !== "single") {
+    throw new TypeError(
+      `\`${option}.url\` must be a redis:// or rediss:// URL; use a redis-sentinel:// string or ` +
+        "the `sentinels` form for Sentinel",
+    );
+  }
+  return { kind: "single", options: { ...parsed.options, ...credentials(record, option) } };
+}
+
+function parseSentinel(record: Record<string, unknown>, option: string): ParsedTopology {
+  rejectUnknownKeys(record, SENTINEL_KEYS, option);
+  const sentinels = parseAddresses(record.sentinels, `${option}.sentinels`);
+  const name = record.name;
+  if (typeof name !== "string" || name === "") {
+    throw new TypeError(
+      `\`${option}.name\` must be the master group name Sentinel monitors (e.g. "mymaster"); ` +
+        `got ${describe(name)}`,
+    );
+  }
+  const sentinelAuth: RedisOptions = {};
+  for (const key of ["sentinelUsername", "sentinelPassword"] as const) {
+    const value = record[key];
+    if (value === undefined) continue;
+    if (typeof value !== "string") {
+      throw new TypeError(`\`${option}.${key}\` must be a string; got ${describe(value)}`);
+    }
+    sentinelAuth[key] = value;
+  }
+  return {
+    kind: "sentinel",
+    options: { sentinels, name, ...sentinelAuth, ...credentials(record, option) },
+  };
+}
+
+function parseCluster(record: Record<string, unknown>, option: string): ParsedTopology {
+  rejectUnknownKeys(record, CLUSTER_KEYS, option);
+  const nodes = parseAddresses(record.cluster, `${option}.cluster`);
+  const { options: extra, ...auth } = credentials(record, option);
+  return {
+    kind: "cluster",
+    nodes,
+    options: { ...extra, redisOptions: auth },
+  };
+}
+
+/** `username`/`password` of an object form, validated, plus its `options` escape hatch. */
+function credentials(
+  record: Record<string, unknown>,
+  option: string,
+): { username?: string; password?: string; options?: RedisOptions } {
+  const result: { username?: string; password?: string; options?: RedisOptions } = {};
+  for (const key of ["username", "password"] as const) {
+    const value = record[key];
+    if (value === undefined) continue;
+    if (typeof value !== "string") {
+      throw new TypeError(`\`${option}.${key}\` must be a string; got ${describe(value)}`);
+    }
+    result[key] = value;
+  }
+  const extra = record.options;
+  if (extra !== undefined) {
+    if (typeof extra !== "object" || extra === null || Array.isArray(extra)) {
+      throw new TypeError(
+        `\`${option}.options\` must be an object of ioredis options; got ${describe(extra)}`,
+      );
+    }
+    result.options = extra;
+  }
+  return result;
+}
+
+function parseUrlTopology(text: string, option: string): ParsedTopology {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
+  if (scheme === "redis" || scheme === "rediss") return parseNodeUrl(text, scheme, option);
+  if (scheme === "redis-sentinel") return parseSentinelUrl(text, option);
+  throw new TypeError(
+    `\`${option}\` must start with redis://, rediss:// or redis-sentinel://; got "${redact(text)}"`,
+  );
+}
+
+function parseNodeUrl(text: string, scheme: string, option: string): ParsedTopology {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch (error) {
+    throw new TypeError(`\`${option}\` is not a valid URL: "${redact(text)}"`, { cause: error });
+  }
+  if (url.hostname === "") throw new TypeError(`\`${option}\` has no host: "${redact(text)}"`);
+  const options: RedisOptions = {
+    host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: url.port === "" ? 6379 : Number(url.port),
+  };
+  if (url.username !== "") options.username = decodeURIComponent(url.username);
+  if (url.password !== "") options.password = decodeURIComponent(url.password);
+  const db = url.pathname.replace(/^\//, "");
+  if (db !== "") {
+    if (!/^\d+$/.test(db)) {
+      throw new TypeError(
+        `\`${option}\` path must be a database number (e.g. /0); got "/${db}" in "${redact(text)}"`,
+      );
+    }
+    options.db = Number(db);
+  }
+  if (scheme === "rediss") options.tls = { servername: options.host ?? "" };
+  return { kind: "single", options };
+}
+
+/** `redis-sentinel://[user:pass@]host:port,host:port/masterName`: credentials are the nodes'. */
+function parseSentinelUrl(text: string, option: string): ParsedTopology {
+  const match = /^redis-sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+)\/?$/i.exec(text);
+  if (!match?.[2] || !match[3]) {
+    throw new TypeError(
+      `\`${option}\` must look like redis-sentinel://host:port,host:port/mymaster; ` +
+        `got "${redact(text)}"`,
+    );
+  }
+  const sentinels = match[2].split(",").map((part) => {
+    const hostPort = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(part.trim());
+    if (!hostPort?.[1]) {
+      throw new TypeError(`\`${option}\` has an invalid sentinel address "${part}"`);
+    }
+    const port = hostPort[2] === undefined ? 26379 : Number(hostPort[2]);
+    checkPort(port, `${option} (sentinel "${part}")`);
+    return { host: hostPort[1].replace(/^\[(.*)\]$/, "$1"), port };
+  });
+  const options: RedisOptions = { sentinels, name: decodeURIComponent(match[3]) };
+  if (match[1]) {
+    const [user = "", password] = match[1].split(":");
+    if (password === undefined) {
+      options.password = decodeURIComponent(user);
+    } else {
+      if (user !== "") options.username = decodeURIComponent(user);
+      options.password = decodeURIComponent(password);
+    }
+  }
+  return { kind: "sentinel", options };
+}
+
+function parseAddresses(value: unknown, option: string): RedisAddress[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new TypeError(
+      `\`${option}\` must be a non-empty array of { host, port }; got ${describe(value)}`,
+    );
+  }
+  return value.map((entry: unknown, index) => {
+    const where = `${option}[${index}]`;
+    if (typeof entry !== "object" || entry === null) {
+      throw new TypeError(`\`${where}\` must be { host, port }; got ${describe(entry)}`);
+    }
+    const { host, port } = entry as Record<string, unknown>;
+    if (typeof host !== "string" || host === "") {
+      throw new TypeError(`\`${where}.host\` must be a non-empty string; got ${describe(host)}`);
+    }
+    checkPort(port, `${where}.port`);
+    return { host, port };
+  });
+}
+
+function checkPort(port: unknown, option: string): asserts port is number {
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new TypeError(`\`${option}\` must be a port number 1-65535; got ${describe(port)}`);
+  }
+}
+
+function rejectUnknownKeys(record: Record<string, unknown>, known: string[], option: string): void {
+  for (const key of Object.keys(record)) {
+    if (!known.includes(key)) {
+      throw new TypeError(
+        `\`${option}.${key}\` is not a topology setting (known: ${known.join(", ")}); ` +
+          `pass other ioredis settings in \`${option}.options\``,
+      );
+    }
+  }
+}
+
+/** Whether `value` is an ioredis client, also one from another copy of ioredis. */
+export function isRedisClient(value: unknown): value is Redis | Cluster {
+  if (value instanceof Redis || value instanceof Cluster) return true;
+  if (typeof value !== "object" || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return (
+    typeof candidate.status === "string" &&
+    typeof candidate.defineCommand === "function" &&
+    typeof candidate.evalsha === "function"
+  );
+}
+
+/** A URL with any password replaced, for error messages. */
+function redact(url: string): string {
+  return url.replace(/\/\/([^@/]*):([^@/]*)@/, "//$1:***@");
+}
+
+export function describe(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    case "number":
+    case "boolean":
+    case "bigint":
+      return `${typeof value} ${value.toString()}`;
+    case "undefined":
+      return "undefined";
+    case "object":
+      if (value === null) return "null";
+      return Array.isArray(value) ? `an array of ${value.length}` : "an object";
+    default:
+      return `a ${typeof value}`;
+  }
+}

@@ -1,0 +1,58 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { RedisSessionOptions } from "../../src/index.js";
+
+const script = fileURLToPath(new URL("../fixtures/appProcess.ts", import.meta.url));
+
+/** The test app running in a separate Node.js process, as one of several instances. */
+export class AppProcess {
+  output = "";
+
+  private constructor(
+    readonly instance: string,
+    readonly port: number,
+    private readonly child: ChildProcess,
+  ) {}
+
+  static async start(
+    instance: string,
+    options: Partial<RedisSessionOptions> & Pick<RedisSessionOptions, "redis">,
+  ): Promise<AppProcess> {
+    const child = spawn(process.execPath, ["--import", "tsx", script], {
+      env: { ...process.env, APP_OPTIONS: JSON.stringify(options), APP_INSTANCE: instance },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const lines = createInterface({ input: child.stdout });
+    const exited = once(child, "exit").then(([code]) => {
+      throw new Error(`app ${instance} exited with ${String(code)} before listening:\n${output}`);
+    });
+    const listening = (async () => {
+      for await (const line of lines) {
+        const { port } = JSON.parse(line) as { port: number };
+        return port;
+      }
+      throw new Error(`app ${instance} closed its output before listening:\n${output}`);
+    })();
+    const port = await Promise.race([listening, exited]);
+    const app = new AppProcess(instance, port, child);
+    child.stderr.on("data", (chunk: Buffer) => (app.output += chunk.toString()));
+    return app;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** SIGTERM, awaited. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, "exit");
+    this.child.kill("SIGTERM");
+    await exited;
+  }
+}

@@ -1,0 +1,43 @@
+/** A user agent with one cookie jar: it keeps the session cookie between requests. */
+export class Browser {
+  cookie: string | undefined;
+
+  constructor(readonly cookieName = "sid") {}
+
+  /** Sends a request with the jar's cookie; stores a Set-Cookie for the session. */
+  async request(
+    url: string,
+    { method = "GET", json }: { method?: string; json?: unknown } = {},
+  ): Promise<{ status: number; body: unknown; setCookie: string | undefined }> {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.cookie !== undefined)
+      headers.cookie = `${this.cookieName}=${encodeURIComponent(this.cookie)}`;
+    if (json !== undefined) headers["content-type"] = "application/json";
+    const response = await fetch(url, {
+      method,
+      headers,
+      body: json === undefined ? undefined : JSON.stringify(json),
+    });
+    const setCookie = response.headers
+      .getSetCookie()
+      .find((line) => line.startsWith(`${this.cookieName}=`));
+    if (setCookie !== undefined) {
+      this.cookie = decodeURIComponent(
+        setCookie.slice(this.cookieName.length + 1).split(";")[0] ?? "",
+      );
+    }
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, body, setCookie };
+  }
+
+  /** The session id inside the signed cookie value `s:<sid>.<signature>`. */
+  get sessionId(): string | undefined {
+    return this.cookie?.replace(/^s:/, "").replace(/\.[^.]*$/, "");
+  }
+}

@@ -1,0 +1,64 @@
+import express from "express";
+import type { ErrorRequestHandler, Express } from "express";
+import { redisSession } from "../../src/index.js";
+import type { RedisSessionMiddleware, RedisSessionOptions } from "../../src/index.js";
+
+export const TEST_SECRET = "test-secret-that-is-at-least-32-characters-long";
+
+declare module "express-session" {
+  interface SessionData {
+    user?: string;
+    [key: string]: unknown;
+  }
+}
+
+/**
+ * The app the tests drive: it does with a session what an application does, and reports what it
+ * sees. `instance` tells which process answered.
+ */
+export function createTestApp(
+  options: Partial<RedisSessionOptions> & Pick<RedisSessionOptions, "redis">,
+  instance = "test",
+): { app: Express; sessions: RedisSessionMiddleware } {
+  const app = express();
+  const sessions = redisSession({ secret: TEST_SECRET, ...options });
+  app.use(express.json({ limit: "1mb" }));
+  app.use(sessions);
+
+  app.get("/me", (req, res) => {
+    res.json({ instance, user: req.session.user ?? null });
+  });
+  app.post("/login", (req, res) => {
+    req.session.user = String((req.body as { user?: unknown }).user);
+    res.json({ instance, user: req.session.user });
+  });
+  app.post("/logout", (req, res, next) => {
+    req.session.destroy((error) => {
+      if (error) next(error);
+      else res.json({ instance, user: null });
+    });
+  });
+  app.put("/session/:key", (req, res) => {
+    req.session[req.params.key] = (req.body as { value?: unknown }).value;
+    res.json({ instance });
+  });
+  app.delete("/session/:key", (req, res) => {
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the test names the key
+    delete req.session[req.params.key];
+    res.json({ instance });
+  });
+  app.post("/remember", (req, res) => {
+    req.session.cookie.maxAge = Number((req.body as { maxAge?: unknown }).maxAge);
+    res.json({ instance });
+  });
+  app.get("/session", (req, res) => {
+    const { cookie: _cookie, ...data } = req.session;
+    res.json({ instance, data });
+  });
+
+  const onError: ErrorRequestHandler = (error: Error, _req, res, _next) => {
+    res.status(500).json({ error: error.name, message: error.message });
+  };
+  app.use(onError);
+  return { app, sessions };
+}

@@ -1,0 +1,167 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pollUntil } from "./poll.js";
+import { redisCommand, redisInfo } from "./redisCommand.js";
+import { RedisNode } from "./RedisNode.js";
+
+/** Servers started for a test; everything here is torn down by stop(). */
+abstract class Topology {
+  protected constructor(readonly dir: string) {}
+
+  abstract get nodes(): RedisNode[];
+
+  /** Stops every process (awaited) and removes the temp dir. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.process.stop()));
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** The tail of every node's log, for a failing test. */
+  async logs(lines = 40): Promise<string> {
+    const parts = await Promise.all(
+      this.nodes.map(
+        async (node) => `--- ${node.name} (port ${node.port})\n${await node.logTail(lines)}`,
+      ),
+    );
+    return parts.join("\n");
+  }
+}
+
+/** One redis-server: the development setup. */
+export class SingleNodeTopology extends Topology {
+  private constructor(
+    dir: string,
+    readonly server: RedisNode,
+  ) {
+    super(dir);
+  }
+
+  static async start(): Promise<SingleNodeTopology> {
+    const dir = await mkdtemp(join(tmpdir(), "rhs-single-"));
+    const topology = new SingleNodeTopology(dir, await RedisNode.server(dir, "redis"));
+    try {
+      await topology.server.start();
+    } catch (error) {
+      await topology.stop();
+      throw error;
+    }
+    return topology;
+  }
+
+  get nodes(): RedisNode[] {
+    return [this.server];
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.server.port}`;
+  }
+}
+
+/** A master, replicas and Sentinels watching them, as in production. */
+export class SentinelTopology extends Topology {
+  readonly masterName = "mymaster";
+
+  private constructor(
+    dir: string,
+    readonly servers: RedisNode[],
+    readonly sentinels: RedisNode[],
+  ) {
+    super(dir);
+  }
+
+  /** Starts a master, `replicas` replicas and `sentinels` Sentinels and waits for steady state. */
+  static async start({ replicas = 2, sentinels = 3 } = {}): Promise<SentinelTopology> {
+    const dir = await mkdtemp(join(tmpdir(), "rhs-sentinel-"));
+    const master = await RedisNode.server(dir, "redis-1");
+    const servers = [master];
+    for (let i = 0; i < replicas; i++) {
+      servers.push(await RedisNode.server(dir, `redis-${i + 2}`, master.port));
+    }
+    const watchers: RedisNode[] = [];
+    for (let i = 0; i < sentinels; i++) {
+      watchers.push(await RedisNode.sentinel(dir, `sentinel-${i + 1}`, "mymaster", master.port));
+    }
+    const topology = new SentinelTopology(dir, servers, watchers);
+    try {
+      await Promise.all(servers.map((server) => server.start()));
+      await Promise.all(watchers.map((sentinel) => sentinel.start()));
+      await topology.waitForSteadyState();
+    } catch (error) {
+      const logs = await topology.logs();
+      await topology.stop();
+      throw new Error(`Sentinel topology did not start:\n${logs}`, { cause: error });
+    }
+    return topology;
+  }
+
+  get nodes(): RedisNode[] {
+    return [...this.servers, ...this.sentinels];
+  }
+
+  /** What to pass as `redis` to the library. */
+  get redisOption(): { sentinels: { host: string; port: number }[]; name: string } {
+    return {
+      sentinels: this.sentinels.map((sentinel) => ({ host: "127.0.0.1", port: sentinel.port })),
+      name: this.masterName,
+    };
+  }
+
+  /** The data node Sentinel currently reports as master. */
+  async currentMaster(): Promise<RedisNode> {
+    for (const sentinel of this.sentinels.filter((node) => node.process.running)) {
+      try {
+        const reply = await redisCommand(
+          sentinel.port,
+          "SENTINEL",
+          "get-master-addr-by-name",
+          this.masterName,
+        );
+        const port = Number((reply as string[])[1]);
+        const master = this.servers.find((server) => server.port === port);
+        if (master) return master;
+      } catch {
+        // try the next Sentinel
+      }
+    }
+    throw new Error("no Sentinel reports a master");
+  }
+
+  /**
+   * Waits until every running Sentinel agrees on one master that has every running replica in
+   * sync, and every running Sentinel knows the others and the replicas.
+   */
+  async waitForSteadyState(timeoutMs = 30_000): Promise<RedisNode> {
+    return pollUntil(
+      "Sentinel steady state",
+      async () => {
+        const master = await this.currentMaster();
+        const replicas = this.servers.filter((s) => s !== master && s.process.running);
+        const info = await redisInfo(master.port, "replication");
+        if (info.get("role") !== "master") return false;
+        for (const replica of replicas) {
+          const replicaInfo = await redisInfo(replica.port, "replication");
+          if (replicaInfo.get("master_port") !== String(master.port)) return false;
+          if (replicaInfo.get("master_link_status") !== "up") return false;
+        }
+        const sentinels = this.sentinels.filter((s) => s.process.running);
+        for (const sentinel of sentinels) {
+          const reply = await redisCommand(sentinel.port, "SENTINEL", "master", this.masterName);
+          const fields = pairs(reply as string[]);
+          if (fields.get("port") !== String(master.port)) return false;
+          if (fields.get("flags") !== "master") return false;
+          if (fields.get("num-other-sentinels") !== String(sentinels.length - 1)) return false;
+          if (Number(fields.get("num-slaves")) < replicas.length) return false;
+        }
+        return master;
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
+  }
+}
+
+function pairs(flat: string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i] ?? "", flat[i + 1] ?? "");
+  return map;
+}
