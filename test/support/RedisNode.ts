@@ -31,11 +31,19 @@ export class RedisNode {
     return this.process.pid;
   }
 
-  /** A data node; `replicaOf` makes it a replica of that port. AOF persistence is on. */
-  static async server(baseDir: string, name: string, replicaOf?: number): Promise<RedisNode> {
+  /**
+   * A data node with AOF persistence; `replicaOf` makes it a replica of that port, `cluster` a
+   * Redis Cluster node.
+   */
+  static async server(
+    baseDir: string,
+    name: string,
+    { replicaOf, cluster = false }: { replicaOf?: number; cluster?: boolean } = {},
+  ): Promise<RedisNode> {
     const node = new RedisNode(name, await freePort(), await subdir(baseDir, name), false);
     const lines = ["appendonly yes", 'save ""', "repl-diskless-sync-delay 0"];
     if (replicaOf !== undefined) lines.push(`replicaof 127.0.0.1 ${replicaOf}`);
+    if (cluster) lines.push("cluster-enabled yes", "cluster-node-timeout 2000");
     await node.writeConfig(lines);
     return node;
   }

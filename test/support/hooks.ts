@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach } from "vitest";
-import { SentinelTopology, SingleNodeTopology } from "./topologies.js";
+import { ClusterTopology, SentinelTopology, SingleNodeTopology } from "./topologies.js";
 
 interface Stoppable {
   stop(): Promise<void>;
@@ -39,4 +39,8 @@ export function useSentinel(options?: Parameters<typeof SentinelTopology.start>[
   readonly current: SentinelTopology;
 } {
   return useTopology(() => SentinelTopology.start(options));
+}
+
+export function useCluster(): { readonly current: ClusterTopology } {
+  return useTopology(() => ClusterTopology.start());
 }

@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -76,7 +78,7 @@ export class SentinelTopology extends Topology {
     const master = await RedisNode.server(dir, "redis-1");
     const servers = [master];
     for (let i = 0; i < replicas; i++) {
-      servers.push(await RedisNode.server(dir, `redis-${i + 2}`, master.port));
+      servers.push(await RedisNode.server(dir, `redis-${i + 2}`, { replicaOf: master.port }));
     }
     const watchers: RedisNode[] = [];
     for (let i = 0; i < sentinels; i++) {
@@ -158,6 +160,60 @@ export class SentinelTopology extends Topology {
       { timeoutMs, intervalMs: 100 },
     );
   }
+}
+
+/** A Redis Cluster of masters only, slots spread evenly by redis-cli. */
+export class ClusterTopology extends Topology {
+  private constructor(
+    dir: string,
+    readonly servers: RedisNode[],
+  ) {
+    super(dir);
+  }
+
+  static async start({ masters = 3 } = {}): Promise<ClusterTopology> {
+    const dir = await mkdtemp(join(tmpdir(), "rhs-cluster-"));
+    const servers: RedisNode[] = [];
+    for (let i = 0; i < masters; i++) {
+      servers.push(await RedisNode.server(dir, `cluster-${i + 1}`, { cluster: true }));
+    }
+    const topology = new ClusterTopology(dir, servers);
+    try {
+      await Promise.all(servers.map((server) => server.start()));
+      const addresses = servers.map((server) => `127.0.0.1:${server.port}`);
+      await run("redis-cli", ["--cluster", "create", ...addresses, "--cluster-yes"]);
+      await pollUntil("cluster_state:ok on every node", async () => {
+        for (const server of servers) {
+          const info = String(await redisCommand(server.port, "CLUSTER", "INFO"));
+          if (!info.includes("cluster_state:ok")) return false;
+        }
+        return true;
+      });
+    } catch (error) {
+      const logs = await topology.logs();
+      await topology.stop();
+      throw new Error(`Redis Cluster did not start:\n${logs}`, { cause: error });
+    }
+    return topology;
+  }
+
+  get nodes(): RedisNode[] {
+    return this.servers;
+  }
+
+  get redisOption(): { cluster: { host: string; port: number }[] } {
+    return { cluster: this.servers.map((server) => ({ host: "127.0.0.1", port: server.port })) };
+  }
+}
+
+async function run(command: string, args: string[]): Promise<void> {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const [code] = (await once(child, "exit")) as [number | null];
+  if (code !== 0)
+    throw new Error(`${command} ${args.join(" ")} exited with ${String(code)}:\n${output}`);
 }
 
 function pairs(flat: string[]): Map<string, string> {

@@ -1,0 +1,121 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { AppProcess } from "./support/AppProcess.js";
+import { Browser } from "./support/Browser.js";
+import { useSentinel } from "./support/hooks.js";
+
+// Two instances of the app in their own processes, on one Sentinel-managed Redis: what a user of
+// a load-balanced deployment sees when consecutive requests land on different instances.
+const redis = useSentinel();
+let apps: [AppProcess, AppProcess];
+let master: Redis;
+
+beforeAll(async () => {
+  const options = { redis: redis.current.redisOption };
+  apps = await Promise.all([
+    AppProcess.start("app-a", options),
+    AppProcess.start("app-b", options),
+  ]);
+  const { port } = await redis.current.currentMaster();
+  master = new Redis(port, "127.0.0.1");
+});
+afterAll(async () => {
+  await master.quit();
+  await Promise.all(apps.map((app) => app.stop()));
+});
+
+describe("two app processes on one Sentinel topology", () => {
+  test("a login on one instance is recognised by the other; a logout on either ends both", async () => {
+    const [a, b] = apps;
+    const browser = new Browser();
+    const login = await browser.request(`${a.url}/login`, {
+      method: "POST",
+      json: { user: "alice" },
+    });
+    expect(login.body).toEqual({ instance: "app-a", user: "alice" });
+
+    expect((await browser.request(`${b.url}/me`)).body).toEqual({
+      instance: "app-b",
+      user: "alice",
+    });
+
+    await browser.request(`${b.url}/logout`, { method: "POST" });
+    expect((await browser.request(`${a.url}/me`)).body).toEqual({ instance: "app-a", user: null });
+    expect((await browser.request(`${b.url}/me`)).body).toEqual({ instance: "app-b", user: null });
+  });
+
+  test("50 concurrent requests over both instances, each setting its own key: all 50 are kept", async () => {
+    const browser = new Browser();
+    await browser.request(`${apps[0].url}/login`, { method: "POST", json: { user: "bob" } });
+    const keys = Array.from({ length: 50 }, (_, i) => `item${i}`);
+    const responses = await Promise.all(
+      keys.map((key, i) =>
+        browser.request(`${(i % 2 === 0 ? apps[0] : apps[1]).url}/session/${key}`, {
+          method: "PUT",
+          json: { value: i },
+        }),
+      ),
+    );
+    expect(responses.map((response) => response.status)).toEqual(keys.map(() => 200));
+
+    const { data } = (await browser.request(`${apps[1].url}/session`)).body as {
+      data: Record<string, unknown>;
+    };
+    expect(
+      Object.keys(data)
+        .filter((key) => key.startsWith("item"))
+        .sort(),
+    ).toEqual([...keys].sort());
+    expect(data.user).toBe("bob");
+  });
+
+  test("an authenticated request that does not change the session costs 1 command on the master", async () => {
+    const browser = new Browser();
+    await browser.request(`${apps[0].url}/login`, { method: "POST", json: { user: "carol" } });
+    await browser.request(`${apps[0].url}/me`); // loads the read script on the master
+
+    const before = await commandCalls();
+    for (let i = 0; i < 100; i++) {
+      const response = await browser.request(`${apps[0].url}/me`);
+      expect(response.body).toMatchObject({ user: "carol" });
+    }
+    const delta = diff(await commandCalls(), before);
+
+    // INFO commandstats also counts the commands a script runs inside Redis (HGETALL and
+    // PEXPIRE), and the heartbeats of Sentinels and replicas; set those apart.
+    const heartbeats = ["ping", "info", "publish", "replconf"];
+    const insideReadScript = ["hgetall", "pexpire"];
+    const fromApp = [...delta].filter(
+      ([name]) => !heartbeats.includes(name) && !insideReadScript.includes(name),
+    );
+    const sent = fromApp.reduce((sum, [, calls]) => sum + calls, 0);
+    console.log(
+      `commands the app sent for 100 requests: ${JSON.stringify(Object.fromEntries(fromApp))}`,
+    );
+    expect(Object.fromEntries(fromApp)).toEqual({ evalsha: 100 });
+    expect(sent / 100).toBe(1);
+    // Each of those scripts did one read and one TTL refresh, and nothing else ran.
+    expect(delta.get("hgetall")).toBe(100);
+    expect(delta.get("pexpire")).toBe(100);
+  });
+});
+
+/** Calls per command on the master, read over the test's open connection (no handshake). */
+async function commandCalls(): Promise<Map<string, number>> {
+  const calls = new Map<string, number>();
+  for (const [, name, count] of (await master.info("commandstats")).matchAll(
+    /^cmdstat_([^:]+):calls=(\d+)/gm,
+  )) {
+    calls.set(name ?? "", Number(count));
+  }
+  return calls;
+}
+
+function diff(after: Map<string, number>, before: Map<string, number>): Map<string, number> {
+  const delta = new Map<string, number>();
+  for (const [name, calls] of after) {
+    const change = calls - (before.get(name) ?? 0);
+    if (change !== 0) delta.set(name, change);
+  }
+  return delta;
+}

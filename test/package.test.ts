@@ -1,0 +1,146 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { useSingleNode } from "./support/hooks.js";
+
+const exec = promisify(execFile);
+const root = fileURLToPath(new URL("..", import.meta.url));
+const redis = useSingleNode();
+let project: string;
+
+// What a user writes after `npm install redis-ha-session`, in an ESM TypeScript project.
+const main = `
+import express from "express";
+import { createRedisClient, redisSession, RedisSessionStore, SessionTooLargeError } from "redis-ha-session";
+import type { RedisSessionOptions } from "redis-ha-session";
+
+declare module "express-session" {
+  interface SessionData {
+    user: string;
+  }
+}
+
+const redis = createRedisClient(process.env.REDIS_URL ?? "");
+const options: RedisSessionOptions = { secret: "s".repeat(32), redis };
+const sessions = redisSession(options);
+const store: RedisSessionStore = sessions.store;
+const app = express();
+app.use(sessions);
+app.post("/login", (req, res) => {
+  req.session.user = "alice";
+  res.json({ ok: true });
+});
+app.get("/me", (req, res) => {
+  res.json({ user: req.session.user ?? null, tooLarge: SessionTooLargeError.name });
+});
+const server = app.listen(0, "127.0.0.1", async () => {
+  const address = server.address();
+  const base = typeof address === "object" && address ? \`http://127.0.0.1:\${address.port}\` : "";
+  const login = await fetch(\`\${base}/login\`, { method: "POST" });
+  const cookie = login.headers.getSetCookie()[0]?.split(";")[0] ?? "";
+  const me = await fetch(\`\${base}/me\`, { headers: { cookie } });
+  console.log(JSON.stringify({ ...(await me.json()), sessions: (await store.ids()).length }));
+  server.close();
+  await redis.quit();
+});
+`;
+
+beforeAll(async () => {
+  project = await mkdtemp(join(tmpdir(), "rhs-consumer-"));
+  const { stdout } = await exec("npm", ["pack", "--silent", "--pack-destination", project], {
+    cwd: root,
+  });
+  const tarball = join(project, stdout.trim().split("\n").pop() ?? "");
+  const devDeps = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as {
+    devDependencies: Record<string, string>;
+  };
+  const pin = (name: string): string => `${name}@${devDeps.devDependencies[name] ?? "latest"}`;
+  await writeFile(
+    join(project, "package.json"),
+    JSON.stringify({ name: "consumer", private: true, type: "module" }),
+  );
+  await writeFile(
+    join(project, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "ES2022",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        outDir: "out",
+        types: ["node"],
+      },
+      include: ["main.ts"],
+    }),
+  );
+  await writeFile(join(project, "main.ts"), main);
+  await exec(
+    "npm",
+    [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--prefer-offline",
+      tarball,
+      pin("express"),
+      pin("typescript"),
+      pin("@types/express"),
+      pin("@types/node"),
+    ],
+    { cwd: project },
+  );
+}, 240_000);
+
+afterAll(async () => {
+  await rm(project, { recursive: true, force: true });
+});
+
+test("the packed tarball type-checks and runs in an ESM TypeScript project", async () => {
+  await exec(join(project, "node_modules/.bin/tsc"), ["-p", "."], { cwd: project });
+  const { stdout } = await exec(process.execPath, ["out/main.js"], {
+    cwd: project,
+    env: { ...process.env, REDIS_URL: redis.current.url },
+  });
+  expect(JSON.parse(stdout)).toEqual({
+    user: "alice",
+    tooLarge: "SessionTooLargeError",
+    sessions: 1,
+  });
+});
+
+test("CommonJS code on Node >= 20.19 can require it", async () => {
+  const { stdout } = await exec(
+    process.execPath,
+    ["-e", "const m = require('redis-ha-session'); console.log(Object.keys(m).sort().join(','))"],
+    { cwd: project },
+  );
+  expect(stdout.trim()).toBe(
+    "RedisSessionStore,SessionTooLargeError,createRedisClient,redisSession",
+  );
+});
+
+test("the tarball holds the build, types, README and CHANGELOG and no sources or tests", async () => {
+  const { stdout: listing } = await exec(
+    "npm",
+    ["pack", "--dry-run", "--json", "--ignore-scripts"],
+    {
+      cwd: root,
+    },
+  );
+  const [{ files }] = JSON.parse(listing) as [{ files: { path: string }[] }];
+  const paths = files.map((file) => file.path);
+  expect(paths).toEqual(
+    expect.arrayContaining([
+      "dist/index.js",
+      "dist/index.d.ts",
+      "README.md",
+      "CHANGELOG.md",
+      "package.json",
+    ]),
+  );
+  expect(paths.filter((path) => /^(src|test)\//.test(path))).toEqual([]);
+});
