@@ -9,5 +9,6 @@ export default defineConfig({
     teardownTimeout: 30_000,
     pool: "forks",
     maxWorkers: 2,
+    reporters: ["default", "./test/support/summaryReporter.ts"],
   },
 });
