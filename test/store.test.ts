@@ -1,4 +1,5 @@
 import type { SessionData } from "express-session";
+import createDebug from "debug";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { RedisSessionStore, SessionTooLargeError } from "../src/index.js";
@@ -181,6 +182,30 @@ describe("data the store did not write", () => {
     await expect(call((cb) => store.get("bad", cb))).resolves.toBeNull();
     await expect(call((cb) => store.all(cb))).resolves.toEqual({});
     await store.close();
+  });
+});
+
+describe("logging", () => {
+  test("a corrupt key is reported once, by a hash of the key, never by session id", async () => {
+    const lines: string[] = [];
+    const previousLog = createDebug.log;
+    createDebug.enable("redis-ha-session:*");
+    createDebug.log = (...args: unknown[]) => lines.push(args.map(String).join(" "));
+    try {
+      const { store, prefix } = newStore();
+      const sid = "secret-session-id-123";
+      await client.hset(`${prefix}${sid}`, "cookie", "{not json");
+      for (let i = 0; i < 3; i++)
+        await expect(call((cb) => store.get(sid, cb))).resolves.toBeNull();
+      await store.close();
+    } finally {
+      createDebug.disable();
+      createDebug.log = previousLog;
+    }
+    const reports = lines.filter((line) => line.includes("corrupt session data"));
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toMatch(/#[0-9a-f]{12}.*field "cookie" is not valid JSON/);
+    expect(lines.join("\n")).not.toContain("secret-session-id-123");
   });
 });
 

@@ -114,6 +114,15 @@ describe("createRedisClient and the store reach Redis in every form", () => {
   });
 });
 
+test("createRedisClient rejects an invalid topology with a TypeError saying what is wrong", () => {
+  expect(() => createRedisClient("127.0.0.1:6379")).toThrow(
+    /`topology` must start with redis:\/\/, rediss:\/\/ or redis-sentinel:\/\/; got "127\.0\.0\.1:6379"/,
+  );
+  expect(() => createRedisClient({ sentinels: [{ host: "h", port: 1 }] } as never)).toThrow(
+    /`topology\.name` must be the master group name Sentinel monitors/,
+  );
+});
+
 describe("failover-tuned settings of the clients it creates", () => {
   test("Sentinel: failover detector, 100 ms steps capped at 1 s, no retry limit, READONLY reconnects", async () => {
     const client = createRedisClient(sentinel.current.redisOption) as Redis;
