@@ -125,6 +125,11 @@ describe("redisSession rejects bad options at start-up with a TypeError naming t
       { secret, redis: { url: redis, pasword: "x" } },
       /`redis\.pasword` is not a topology setting/,
     ],
+    [
+      "an ioredis keyPrefix",
+      { secret, redis: { url: redis, options: { keyPrefix: "app:" } } },
+      /`redis\.options\.keyPrefix` is not supported: use the store's `prefix` option/,
+    ],
   ])("%s", (_what, options, message) => {
     expect(() => redisSession(options as never)).toThrow(TypeError);
     expect(() => redisSession(options as never)).toThrow(message);

@@ -105,6 +105,17 @@ describe("createRedisClient and the store reach Redis in every form", () => {
     expect(await roundTrip(cluster.current.redisOption)).toEqual({ ping: "PONG", user: "alice" });
   });
 
+  test("`options` passes other ioredis settings through, over the tuned ones", async () => {
+    const client = createRedisClient({
+      url: single.current.url,
+      options: { connectionName: "checkout-app", retryStrategy: () => 42 },
+    }) as Redis;
+    expect(await client.client("GETNAME")).toBe("checkout-app");
+    expect(client.options.retryStrategy?.(1)).toBe(42);
+    expect(client.options.maxRetriesPerRequest).toBeNull();
+    await client.quit();
+  });
+
   test("an ioredis client is used as given and left open by close()", async () => {
     const client = new Redis(single.current.url);
     expect(createRedisClient(client)).toBe(client);

@@ -108,7 +108,14 @@ function parseSingle(record: Record<string, unknown>, option: string): ParsedTop
         "the `sentinels` form for Sentinel",
     );
   }
-  return { kind: "single", options: { ...parsed.options, ...credentials(record, option) } };
+  return {
+    kind: "single",
+    options: {
+      ...parsed.options,
+      ...strings(record, ["username", "password"], option),
+      ...extraOptions(record, option),
+    },
+  };
 }
 
 function parseSentinel(record: Record<string, unknown>, option: string): ParsedTopology {
@@ -121,39 +128,37 @@ function parseSentinel(record: Record<string, unknown>, option: string): ParsedT
         `got ${describe(name)}`,
     );
   }
-  const sentinelAuth: RedisOptions = {};
-  for (const key of ["sentinelUsername", "sentinelPassword"] as const) {
-    const value = record[key];
-    if (value === undefined) continue;
-    if (typeof value !== "string") {
-      throw new TypeError(`\`${option}.${key}\` must be a string; got ${describe(value)}`);
-    }
-    sentinelAuth[key] = value;
-  }
   return {
     kind: "sentinel",
-    options: { sentinels, name, ...sentinelAuth, ...credentials(record, option) },
+    options: {
+      sentinels,
+      name,
+      ...strings(record, ["username", "password", "sentinelUsername", "sentinelPassword"], option),
+      ...extraOptions(record, option),
+    },
   };
 }
 
 function parseCluster(record: Record<string, unknown>, option: string): ParsedTopology {
   rejectUnknownKeys(record, CLUSTER_KEYS, option);
   const nodes = parseAddresses(record.cluster, `${option}.cluster`);
-  const { options: extra, ...auth } = credentials(record, option);
+  const extra: ClusterOptions = extraOptions(record, option);
+  const auth = strings(record, ["username", "password"], option);
   return {
     kind: "cluster",
     nodes,
-    options: { ...extra, redisOptions: auth },
+    options: { ...extra, redisOptions: { ...extra.redisOptions, ...auth } },
   };
 }
 
-/** `username`/`password` of an object form, validated, plus its `options` escape hatch. */
-function credentials(
+/** The given string settings of an object form, validated. */
+function strings<K extends string>(
   record: Record<string, unknown>,
+  keys: readonly K[],
   option: string,
-): { username?: string; password?: string; options?: RedisOptions } {
-  const result: { username?: string; password?: string; options?: RedisOptions } = {};
-  for (const key of ["username", "password"] as const) {
+): Partial<Record<K, string>> {
+  const result: Partial<Record<K, string>> = {};
+  for (const key of keys) {
     const value = record[key];
     if (value === undefined) continue;
     if (typeof value !== "string") {
@@ -161,16 +166,24 @@ function credentials(
     }
     result[key] = value;
   }
-  const extra = record.options;
-  if (extra !== undefined) {
-    if (typeof extra !== "object" || extra === null || Array.isArray(extra)) {
-      throw new TypeError(
-        `\`${option}.options\` must be an object of ioredis options; got ${describe(extra)}`,
-      );
-    }
-    result.options = extra;
-  }
   return result;
+}
+
+/** The `options` escape hatch: other ioredis settings, applied over ours. */
+function extraOptions(record: Record<string, unknown>, option: string): RedisOptions {
+  const extra = record.options;
+  if (extra === undefined) return {};
+  if (typeof extra !== "object" || extra === null || Array.isArray(extra)) {
+    throw new TypeError(
+      `\`${option}.options\` must be an object of ioredis options; got ${describe(extra)}`,
+    );
+  }
+  if ("keyPrefix" in extra) {
+    throw new TypeError(
+      `\`${option}.options.keyPrefix\` is not supported: use the store's \`prefix\` option`,
+    );
+  }
+  return extra;
 }
 
 function parseUrlTopology(text: string, option: string): ParsedTopology {

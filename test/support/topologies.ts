@@ -19,6 +19,17 @@ abstract class Topology {
     await rm(this.dir, { recursive: true, force: true });
   }
 
+  /** Runs `start`; if it fails, stops whatever did start and throws with the servers' logs. */
+  protected async boot(what: string, start: () => Promise<void>): Promise<void> {
+    try {
+      await start();
+    } catch (error) {
+      const logs = await this.logs();
+      await this.stop();
+      throw new Error(`${what} did not start:\n${logs}`, { cause: error });
+    }
+  }
+
   /** The tail of every node's log, for a failing test. */
   async logs(lines = 40): Promise<string> {
     const parts = await Promise.all(
@@ -42,12 +53,7 @@ export class SingleNodeTopology extends Topology {
   static async start(): Promise<SingleNodeTopology> {
     const dir = await mkdtemp(join(tmpdir(), "rhs-single-"));
     const topology = new SingleNodeTopology(dir, await RedisNode.server(dir, "redis"));
-    try {
-      await topology.server.start();
-    } catch (error) {
-      await topology.stop();
-      throw error;
-    }
+    await topology.boot("Redis", () => topology.server.start());
     return topology;
   }
 
@@ -85,15 +91,11 @@ export class SentinelTopology extends Topology {
       watchers.push(await RedisNode.sentinel(dir, `sentinel-${i + 1}`, "mymaster", master.port));
     }
     const topology = new SentinelTopology(dir, servers, watchers);
-    try {
+    await topology.boot("Sentinel topology", async () => {
       await Promise.all(servers.map((server) => server.start()));
       await Promise.all(watchers.map((sentinel) => sentinel.start()));
       await topology.waitForSteadyState();
-    } catch (error) {
-      const logs = await topology.logs();
-      await topology.stop();
-      throw new Error(`Sentinel topology did not start:\n${logs}`, { cause: error });
-    }
+    });
     return topology;
   }
 
@@ -178,7 +180,7 @@ export class ClusterTopology extends Topology {
       servers.push(await RedisNode.server(dir, `cluster-${i + 1}`, { cluster: true }));
     }
     const topology = new ClusterTopology(dir, servers);
-    try {
+    await topology.boot("Redis Cluster", async () => {
       await Promise.all(servers.map((server) => server.start()));
       const addresses = servers.map((server) => `127.0.0.1:${server.port}`);
       await run("redis-cli", ["--cluster", "create", ...addresses, "--cluster-yes"]);
@@ -189,11 +191,7 @@ export class ClusterTopology extends Topology {
         }
         return true;
       });
-    } catch (error) {
-      const logs = await topology.logs();
-      await topology.stop();
-      throw new Error(`Redis Cluster did not start:\n${logs}`, { cause: error });
-    }
+    });
     return topology;
   }
 
