@@ -179,6 +179,14 @@ describe("bad input", () => {
     expect((await browser.request(`${server.url}/me`)).body).toMatchObject({ user: "alice" });
   });
 
+  test("session data that cannot be stored fails the request instead of reporting success", async () => {
+    const browser = await loggedIn();
+    const response = await browser.request(`${server.url}/circular`, { method: "POST" });
+    expect(response.status).toBe(500);
+    expect(response.body).toMatchObject({ error: "TypeError" });
+    expect((await browser.request(`${server.url}/me`)).body).toMatchObject({ user: "alice" });
+  });
+
   test("a session over maxBytes fails the request with a clear error and writes nothing", async () => {
     const browser = await loggedIn();
     const key = `sess:${browser.sessionId ?? ""}`;

@@ -28,12 +28,12 @@ export function saveBeforeResponse(
     held.push(call);
     if (state === "saving") return true;
     const session = req.session as typeof req.session | undefined;
-    if (res.headersSent || session === undefined || !store.hasUnsavedChanges(session)) {
+    if (res.headersSent || session === undefined || !hasChanges(store, session)) {
       release();
       return true;
     }
     state = "saving";
-    session.save((error: unknown) => {
+    const saved = (error: unknown): void => {
       if (error === undefined || error === null) {
         release();
         return;
@@ -41,10 +41,19 @@ export function saveBeforeResponse(
       state = "done";
       held.length = 0;
       restore();
+      // Put the session back as Redis holds it: express-session must not store the rejected
+      // change after the error response, nor choke on data it cannot serialise.
+      store.revertUnsavedChanges(session);
       // The handler's headers (Location, Content-Type, …) described a success that did not happen.
       for (const name of res.getHeaderNames()) res.removeHeader(name);
       next(error);
-    });
+    };
+    try {
+      session.save(saved);
+    } catch (error) {
+      // express-session hashes the session before saving: circular data throws right here.
+      saved(error);
+    }
     return true;
   };
   const release = (): void => {
@@ -60,4 +69,13 @@ export function saveBeforeResponse(
     gate(() => Reflect.apply(end, this, args));
     return this;
   } as Response["end"];
+}
+
+/** Whether the session needs saving; one that cannot even be encoded goes to save() to fail there. */
+function hasChanges(store: RedisSessionStore, session: Request["session"]): boolean {
+  try {
+    return store.hasUnsavedChanges(session);
+  } catch {
+    return true;
+  }
 }

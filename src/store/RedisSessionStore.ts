@@ -120,6 +120,23 @@ export class RedisSessionStore extends Store {
     return changed.length > 0 || removed.length > 0;
   }
 
+  /**
+   * Puts the session's data back to what this request last read or wrote, dropping changes that
+   * could not be saved. A new session keeps only its cookie.
+   */
+  revertUnsavedChanges(session: SessionData): void {
+    const snapshot = this.#snapshots.get(session);
+    const stored = snapshot?.sid === sessionId(session) ? snapshot?.encoded.fields : undefined;
+    const data = session as unknown as Record<string, unknown>;
+    for (const field of Object.keys(data)) {
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- session keys are dynamic
+      if (field !== "cookie" && !stored?.has(field)) delete data[field];
+    }
+    for (const [field, json] of stored ?? []) {
+      if (field !== "cookie") data[field] = JSON.parse(json) as unknown;
+    }
+  }
+
   /** Reads a session and renews its TTL in one command; null when there is none. */
   async #read(sid: string): Promise<SessionData | null> {
     const key = this.#key(sid);

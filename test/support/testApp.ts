@@ -51,6 +51,12 @@ export function createTestApp(
     req.session.cookie.maxAge = Number((req.body as { maxAge?: unknown }).maxAge);
     res.json({ instance });
   });
+  app.post("/circular", (req, res) => {
+    const value: Record<string, unknown> = {};
+    value.self = value;
+    req.session.circular = value;
+    res.json({ instance });
+  });
   app.get("/session", (req, res) => {
     const { cookie: _cookie, ...data } = req.session;
     res.json({ instance, data });
