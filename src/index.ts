@@ -10,4 +10,10 @@ export type {
   SingleNodeTopology,
 } from "./redis/topology.js";
 export type { RedisSessionOptions, RedisSessionStoreOptions } from "./options.js";
+export { healthCheck, healthHandler } from "./middleware/health.js";
+export type { HealthReport } from "./middleware/health.js";
+export type { FailoverEvent } from "./store/ConnectionMonitor.js";
+export type { DurabilityOptions, UnavailableOptions } from "./options.js";
+export { SessionNotDurableError } from "./errors/SessionNotDurableError.js";
+export { SessionStoreUnavailableError } from "./errors/SessionStoreUnavailableError.js";
 export { SessionTooLargeError } from "./errors/SessionTooLargeError.js";

@@ -1,8 +1,48 @@
 import { randomBytes } from "node:crypto";
 import type { CookieOptions, SessionOptions } from "express-session";
-import { hint } from "./didYouMean.js";
-import { describe, parseTopology } from "./redis/topology.js";
+import { parseTopology } from "./redis/topology.js";
 import type { ParsedTopology, RedisTopology } from "./redis/topology.js";
+import {
+  asRecord,
+  boolean,
+  describe,
+  nonEmptyString,
+  nonNegativeInteger,
+  positiveInteger,
+  rejectUnknown,
+} from "./validate.js";
+
+/** How sure a write must be before the user is told it succeeded. */
+export interface DurabilityOptions {
+  /**
+   * Replicas that must confirm a write (`WAIT`, sent in the same pipeline as the write) before it
+   * is acknowledged; 0 acknowledges once the master has it. A write not confirmed in time fails
+   * with `SessionNotDurableError` (503), so no acknowledged change is lost when the master dies.
+   * @default 1 on Sentinel, 0 otherwise
+   */
+  replicas?: number | undefined;
+  /**
+   * How long one `WAIT` may block; it is repeated until the replicas confirm or
+   * `unavailable.waitMs` has passed.
+   * @default 500
+   */
+  timeoutMs?: number | undefined;
+}
+
+/** What a request does while Redis cannot be reached. */
+export interface UnavailableOptions {
+  /**
+   * How long a store operation may wait for Redis — through a failover, a reconnect, a frozen
+   * master — before the request is answered `503`.
+   * @default 10000
+   */
+  waitMs?: number | undefined;
+  /**
+   * The `Retry-After` of that 503, in seconds.
+   * @default 5
+   */
+  retryAfterSeconds?: number | undefined;
+}
 
 /** Options of {@link RedisSessionStore}. */
 export interface RedisSessionStoreOptions {
@@ -28,6 +68,10 @@ export interface RedisSessionStoreOptions {
    * @default 65536
    */
   maxBytes?: number | undefined;
+  /** @default { replicas: 1, timeoutMs: 500 } on Sentinel, { replicas: 0 } otherwise */
+  durability?: DurabilityOptions | undefined;
+  /** @default { waitMs: 10000, retryAfterSeconds: 5 } */
+  unavailable?: UnavailableOptions | undefined;
 }
 
 /**
@@ -59,6 +103,15 @@ export const DEFAULTS = {
     minSecretLength: 32,
     cookie: { httpOnly: true, sameSite: "lax", secure: "auto", path: "/" },
   },
+  durability: {
+    sentinelReplicas: 1,
+    otherReplicas: 0,
+    timeoutMs: 500,
+  },
+  unavailable: {
+    waitMs: 10_000,
+    retryAfterSeconds: 5,
+  },
   client: {
     /** Reconnect and Sentinel retry delays grow by this step… */
     retryStepMs: 100,
@@ -79,9 +132,12 @@ export interface NormalizedStoreOptions {
   ttlMs: number | undefined;
   defaultTtlMs: number;
   maxBytes: number;
+  durability: { replicas: number; timeoutMs: number };
+  waitMs: number;
+  retryAfterSeconds: number;
 }
 
-const STORE_KEYS = ["redis", "prefix", "ttl", "maxBytes"] as const;
+const STORE_KEYS = ["redis", "prefix", "ttl", "maxBytes", "durability", "unavailable"] as const;
 const SESSION_KEYS = [
   "cookie",
   "genid",
@@ -137,14 +193,50 @@ function pickStoreOptions(record: Record<string, unknown>): NormalizedStoreOptio
   if (ttl !== undefined) positiveInteger(ttl, "ttl", "seconds");
   const maxBytes = record.maxBytes ?? DEFAULTS.store.maxBytes;
   positiveInteger(maxBytes, "maxBytes", "bytes");
+  const topology = parseTopology(record.redis);
   return {
     [NORMALIZED]: true,
-    topology: parseTopology(record.redis),
+    topology,
     prefix,
     ttlMs: ttl === undefined ? undefined : ttl * 1000,
     defaultTtlMs: DEFAULTS.store.ttlSeconds * 1000,
     maxBytes,
+    durability: normalizeDurability(record.durability, topology),
+    ...normalizeUnavailable(record.unavailable),
   };
+}
+
+function normalizeDurability(
+  value: unknown,
+  topology: ParsedTopology,
+): NormalizedStoreOptions["durability"] {
+  const record = value === undefined ? {} : asRecord(value, "durability");
+  rejectUnknown(record, ["replicas", "timeoutMs"], "durability.");
+  const { sentinelReplicas, otherReplicas, timeoutMs } = DEFAULTS.durability;
+  const replicas =
+    record.replicas ?? (topology.kind === "sentinel" ? sentinelReplicas : otherReplicas);
+  nonNegativeInteger(replicas, "durability.replicas", "replicas");
+  if (replicas > 0 && topology.kind === "cluster") {
+    throw new TypeError(
+      "`durability.replicas` must be 0 on a Redis Cluster: WAIT is supported on Sentinel and " +
+        "single-node topologies",
+    );
+  }
+  const wait = record.timeoutMs ?? timeoutMs;
+  positiveInteger(wait, "durability.timeoutMs", "ms");
+  return { replicas, timeoutMs: wait };
+}
+
+function normalizeUnavailable(
+  value: unknown,
+): Pick<NormalizedStoreOptions, "waitMs" | "retryAfterSeconds"> {
+  const record = value === undefined ? {} : asRecord(value, "unavailable");
+  rejectUnknown(record, ["waitMs", "retryAfterSeconds"], "unavailable.");
+  const waitMs = record.waitMs ?? DEFAULTS.unavailable.waitMs;
+  positiveInteger(waitMs, "unavailable.waitMs", "ms");
+  const retryAfterSeconds = record.retryAfterSeconds ?? DEFAULTS.unavailable.retryAfterSeconds;
+  positiveInteger(retryAfterSeconds, "unavailable.retryAfterSeconds", "seconds");
+  return { waitMs, retryAfterSeconds };
 }
 
 /** What {@link redisSession} hands to the store and to express-session. */
@@ -237,45 +329,4 @@ function normalizeCookie(cookie: unknown): CookieOptions {
   const maxAge: unknown = result.maxAge;
   if (maxAge !== undefined && maxAge !== null) positiveInteger(maxAge, "cookie.maxAge", "ms");
   return result;
-}
-
-function asRecord(value: unknown, option: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError(`\`${option}\` must be an object; got ${describe(value)}`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function rejectUnknown(
-  record: Record<string, unknown>,
-  known: readonly string[],
-  path: string,
-): void {
-  for (const key of Object.keys(record)) {
-    if (!known.includes(key)) {
-      throw new TypeError(`\`${path}${key}\` is not a known option.${hint(key, known)}`);
-    }
-  }
-}
-
-function positiveInteger(value: unknown, option: string, unit: string): asserts value is number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
-    throw new TypeError(
-      `\`${option}\` must be a positive whole number of ${unit}; got ${describe(value)}`,
-    );
-  }
-}
-
-function boolean(value: unknown, option: string): boolean {
-  if (typeof value !== "boolean") {
-    throw new TypeError(`\`${option}\` must be true or false; got ${describe(value)}`);
-  }
-  return value;
-}
-
-function nonEmptyString(value: unknown, option: string): string {
-  if (typeof value !== "string" || value === "") {
-    throw new TypeError(`\`${option}\` must be a non-empty string; got ${describe(value)}`);
-  }
-  return value;
 }

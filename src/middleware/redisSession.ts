@@ -4,6 +4,7 @@ import { normalizeOptions } from "../options.js";
 import type { RedisSessionOptions } from "../options.js";
 import { RedisSessionStore } from "../store/RedisSessionStore.js";
 import { saveBeforeResponse } from "./saveBeforeResponse.js";
+import { isUnavailableError, sendUnavailable } from "./unavailableResponse.js";
 
 /** The middleware, with the store it saves to (for health checks, helpers and shutdown). */
 export type RedisSessionMiddleware = RequestHandler & { store: RedisSessionStore };
@@ -25,10 +26,25 @@ export function redisSession(options: RedisSessionOptions): RedisSessionMiddlewa
   const normalized = normalizeOptions(options);
   const store = new RedisSessionStore(normalized.store);
   const handler = session({ ...normalized.session, store });
+  const { retryAfterSeconds } = normalized.store;
   const redisSessionMiddleware: RequestHandler = (req, res, next) => {
+    // During a lasting outage express-session would skip the session (the user would look logged
+    // out); answer 503 instead.
+    if (!store.available) {
+      sendUnavailable(req, res, retryAfterSeconds);
+      return;
+    }
+    const fail = (error: unknown): void => {
+      if (isUnavailableError(error)) sendUnavailable(req, res, retryAfterSeconds);
+      else next(error);
+    };
     handler(req, res, (error?: unknown) => {
-      if (error === undefined || error === null) saveBeforeResponse(req, res, store, next);
-      next(error);
+      if (error !== undefined && error !== null) {
+        fail(error);
+        return;
+      }
+      saveBeforeResponse(req, res, store, fail);
+      next();
     });
   };
   return Object.assign(redisSessionMiddleware, { store });

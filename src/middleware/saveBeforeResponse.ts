@@ -1,17 +1,17 @@
-import type { NextFunction, Request, Response } from "express";
+import type { Request, Response } from "express";
 import type { RedisSessionStore } from "../store/RedisSessionStore.js";
 
 /**
  * Holds the response back until a changed session is saved. express-session saves only after it
  * has sent the status line, so a failed save would still reach the user as a success; here the
- * first `write`/`end` waits for the save, and a failed save becomes the request's error (500, or
- * 503 when Redis is unavailable) instead of the handler's response.
+ * first `write`/`end` waits for the save, and a failed save is handed to `fail` instead of the
+ * handler's response being sent.
  */
 export function saveBeforeResponse(
   req: Request,
   res: Response,
   store: RedisSessionStore,
-  next: NextFunction,
+  fail: (error: unknown) => void,
 ): void {
   // Put back on `res` and called with `res` as `this`, so unbound is right here.
   // eslint-disable-next-line @typescript-eslint/unbound-method
@@ -46,7 +46,7 @@ export function saveBeforeResponse(
       store.revertUnsavedChanges(session);
       // The handler's headers (Location, Content-Type, …) described a success that did not happen.
       for (const name of res.getHeaderNames()) res.removeHeader(name);
-      next(error);
+      fail(error);
     };
     try {
       session.save(saved);

@@ -1,5 +1,6 @@
 import { Cluster, Redis } from "ioredis";
 import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis";
+import { describe } from "../validate.js";
 
 /** A Redis or Sentinel address. */
 export interface RedisAddress {
@@ -305,22 +306,4 @@ export function isRedisClient(value: unknown): value is Redis | Cluster {
 /** A URL with any password replaced, for error messages. */
 function redact(url: string): string {
   return url.replace(/\/\/([^@/]*):([^@/]*)@/, "//$1:***@");
-}
-
-export function describe(value: unknown): string {
-  switch (typeof value) {
-    case "string":
-      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-    case "number":
-    case "boolean":
-    case "bigint":
-      return `${typeof value} ${value.toString()}`;
-    case "undefined":
-      return "undefined";
-    case "object":
-      if (value === null) return "null";
-      return Array.isArray(value) ? `an array of ${value.length}` : "an object";
-    default:
-      return `a ${typeof value}`;
-  }
 }

@@ -17,8 +17,9 @@ import {
 } from "./codec.js";
 import type { EncodedSession } from "./codec.js";
 import { escapeGlob, scanKeys } from "./scan.js";
-import { defineScripts } from "./scripts.js";
-import type { SessionScripts, WriteMode } from "./scripts.js";
+import type { FailoverEvent } from "./ConnectionMonitor.js";
+import { SessionCommands } from "./SessionCommands.js";
+import type { WriteMode } from "./scripts.js";
 
 const log = debugFor("store");
 
@@ -49,7 +50,7 @@ export class RedisSessionStore extends Store {
   /** The ioredis client sessions go through. */
   readonly client: Redis | Cluster;
   readonly #options: NormalizedStoreOptions;
-  readonly #scripts: SessionScripts;
+  readonly #redis: SessionCommands;
   readonly #ownsClient: boolean;
   /** Raw fields of data returned by get(), until express-session turns the data into a Session. */
   readonly #decoded = new WeakMap<object, Snapshot>();
@@ -63,7 +64,29 @@ export class RedisSessionStore extends Store {
     this.#options = normalizeStoreOptions(options);
     this.client = clientFor(this.#options.topology);
     this.#ownsClient = this.#options.topology.kind !== "client";
-    this.#scripts = defineScripts(this.client);
+    this.#redis = new SessionCommands(this.client, this.#options, {
+      // express-session stops using a store between `disconnect` and `connect`; redisSession
+      // answers 503 meanwhile. Both are emitted only for outages longer than the wait bound.
+      disconnect: () => this.emit("disconnect"),
+      connect: () => this.emit("connect"),
+      failover: (event: FailoverEvent) => this.emit("failover", event),
+    });
+  }
+
+  /** False during a lasting outage (after `disconnect`, until `connect`). */
+  get available(): boolean {
+    return this.#redis.monitor.available;
+  }
+
+  /** The master the client is connected to (`host:port`) and when it last changed. */
+  get connection(): { master: string | undefined; lastFailoverAt: Date | undefined } {
+    const { master, lastFailoverAt } = this.#redis.monitor;
+    return { master, lastFailoverAt };
+  }
+
+  /** The options in force, after defaults. */
+  get settings(): Readonly<NormalizedStoreOptions> {
+    return this.#options;
   }
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
@@ -79,7 +102,7 @@ export class RedisSessionStore extends Store {
   }
 
   override destroy(sid: string, callback?: Callback): void {
-    settle(this.client.del(this.#key(sid)).then(noValue), callback);
+    settle(this.#redis.delete(this.#key(sid)), callback);
   }
 
   override all(callback: Callback<Record<string, SessionData>>): void {
@@ -140,11 +163,7 @@ export class RedisSessionStore extends Store {
   /** Reads a session and renews its TTL in one command; null when there is none. */
   async #read(sid: string): Promise<SessionData | null> {
     const key = this.#key(sid);
-    const reply = await this.#scripts.rhsReadSession(
-      key,
-      this.#options.ttlMs ?? 0,
-      this.#options.defaultTtlMs,
-    );
+    const reply = await this.#redis.read(key, this.#options.ttlMs ?? 0, this.#options.defaultTtlMs);
     let decoded;
     try {
       decoded = decodeSession(reply);
@@ -189,15 +208,8 @@ export class RedisSessionStore extends Store {
       return;
     }
     const key = this.#key(sid);
-    const written = await this.#scripts.rhsWriteSession(
-      key,
-      mode,
-      ttlMs,
-      changed.length / 2,
-      ...changed,
-      ...removed,
-    );
-    if (written === 0) {
+    const written = await this.#redis.write(key, mode, ttlMs, changed, removed);
+    if (!written) {
       log("session %s was destroyed meanwhile; not recreated", fingerprint(key));
     } else if ("req" in session) {
       this.#snapshots.set(session, { sid, encoded, legacy: false, ttlMs });
@@ -212,7 +224,7 @@ export class RedisSessionStore extends Store {
     const snapshot = this.#snapshots.get(session);
     const ttlMs = this.#ttlFor(session.cookie);
     if (snapshot?.sid !== sid) {
-      await this.client.pexpire(this.#key(sid), ttlMs);
+      await this.#redis.expire(this.#key(sid), ttlMs);
     } else if (snapshot.ttlMs !== ttlMs) {
       await this.#save(sid, session);
     }
@@ -233,7 +245,7 @@ export class RedisSessionStore extends Store {
     const sessions: Record<string, SessionData> = {};
     for (const sid of await this.ids()) {
       const key = this.#key(sid);
-      const reply = await this.#scripts.rhsReadSession(key, -1, 0);
+      const reply = await this.#redis.read(key, -1, 0);
       try {
         const decoded = decodeSession(reply);
         if (decoded !== undefined) sessions[sid] = decoded.data;
@@ -249,13 +261,13 @@ export class RedisSessionStore extends Store {
   async #removeAll(): Promise<void> {
     const { prefix } = this.#options;
     for await (const keys of scanKeys(this.client, `${escapeGlob(prefix)}*`)) {
-      // One key per command: in a Cluster the keys of a batch may sit in different slots.
-      await Promise.all(keys.map((key) => this.client.unlink(key)));
+      await this.#redis.delete(...keys);
     }
   }
 
   /** Closes the Redis connection if this store created it; a client you passed in stays open. */
   async close(): Promise<void> {
+    this.#redis.stop();
     if (this.#ownsClient) await this.client.quit();
   }
 
@@ -294,10 +306,6 @@ function settle<T>(promise: Promise<T>, callback: Callback<T> | undefined): void
 
 function sessionId(session: SessionData): unknown {
   return (session as { id?: unknown }).id;
-}
-
-function noValue(): undefined {
-  return undefined;
 }
 
 /** A short hash standing for a key in logs: never the session id itself. */

@@ -1,0 +1,70 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { SessionStoreUnavailableError } from "../errors/SessionStoreUnavailableError.js";
+
+/** An attempt that must be repeated as a whole, e.g. a write whose WAIT went to another master. */
+export class RetryableError extends Error {
+  override readonly name = "RetryableError";
+}
+
+/**
+ * Errors a failover or restart produces and that clear up by themselves: retried until the
+ * deadline. `NOREPLICAS` comes from `min-replicas-to-write` while replicas reconnect.
+ */
+const TRANSIENT =
+  /^(?:LOADING|READONLY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN|BUSY)\b|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT/;
+
+export function isTransient(error: unknown): boolean {
+  return (
+    error instanceof RetryableError || (error instanceof Error && TRANSIENT.test(error.message))
+  );
+}
+
+const RETRY_DELAY_MS = 100;
+
+/**
+ * Runs `attempt` until it succeeds, retrying transient errors every 100 ms, for at most `waitMs`
+ * in all; then fails with SessionStoreUnavailableError. A command that never answers (a frozen
+ * master, Redis down and the command queued) counts the same as one that errs.
+ */
+export async function withinDeadline<T>(
+  what: string,
+  waitMs: number,
+  attempt: (deadline: number) => Promise<T>,
+): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  let lastError: unknown;
+  for (;;) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) break;
+    try {
+      return await raceTimer(attempt(deadline), remaining);
+    } catch (error) {
+      if (error instanceof TimedOut) break;
+      if (!isTransient(error)) throw error;
+      lastError = error;
+    }
+    if (deadline - Date.now() <= RETRY_DELAY_MS) break;
+    await delay(RETRY_DELAY_MS);
+  }
+  const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
+  throw new SessionStoreUnavailableError(
+    `Redis did not complete the ${what} within ${waitMs} ms (option \`unavailable.waitMs\`)${detail}`,
+    { cause: lastError },
+  );
+}
+
+class TimedOut extends Error {}
+
+async function raceTimer<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new TimedOut());
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
