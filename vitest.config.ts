@@ -8,7 +8,9 @@ export default defineConfig({
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
     pool: "forks",
-    maxWorkers: 2,
+    // One file at a time: the failover suites load both cores with users, Redis and Sentinels,
+    // and a starved Redis would make Sentinel see failures that are not part of the scenario.
+    fileParallelism: false,
     reporters: ["default", "./test/support/summaryReporter.ts"],
   },
 });

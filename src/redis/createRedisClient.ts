@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import { Cluster, Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import { debugFor } from "../debug.js";
@@ -27,8 +28,10 @@ export function clientFor(topology: ParsedTopology): Redis | Cluster {
     case "single":
       return withErrorListener(new Redis({ ...failoverSettings(), ...topology.options }));
     case "sentinel":
-      return withErrorListener(
-        new Redis({ ...failoverSettings(), ...sentinelSettings(), ...topology.options }),
+      return withSentinelErrorListeners(
+        withErrorListener(
+          new Redis({ ...failoverSettings(), ...sentinelSettings(), ...topology.options }),
+        ),
       );
     case "cluster": {
       const { redisOptions, ...clusterOptions } = topology.options;
@@ -64,10 +67,38 @@ function failoverSettings(): RedisOptions {
 function sentinelSettings(): RedisOptions {
   return {
     sentinelRetryStrategy: stepBackoff,
+    // The failover detector's own Sentinel connections come back as promptly as the main one.
+    sentinelReconnectStrategy: stepBackoff,
     // Subscribe to Sentinel's +switch-master: without it a frozen (SIGSTOPped) master is never
     // left, since its socket stays open.
     failoverDetector: true,
   };
+}
+
+/** The Sentinel connections of ioredis' failover detector, which it does not expose. */
+interface DetectorInternals {
+  connector?: { failoverDetector?: { sentinels?: { client?: EventEmitter }[] } };
+}
+
+/**
+ * ioredis opens one connection per Sentinel for its failover detector and attaches no `error`
+ * listener to them, so a Sentinel that goes down makes each print "[ioredis] Unhandled error
+ * event" on every reconnect attempt (ioredis issues #1390, #1829). Route those to `debug` too.
+ * Reaches into ioredis internals defensively: if they change, this does nothing.
+ */
+function withSentinelErrorListeners(client: Redis): Redis {
+  client.on("failoverSubscribed", () => {
+    const sentinels = (client as unknown as DetectorInternals).connector?.failoverDetector
+      ?.sentinels;
+    for (const { client: sentinel } of sentinels ?? []) {
+      if (sentinel?.listenerCount("error") === 0) {
+        sentinel.on("error", (error: Error) => {
+          log("sentinel connection error: %s", error.message);
+        });
+      }
+    }
+  });
+  return client;
 }
 
 function withErrorListener<T extends Redis | Cluster>(client: T): T {

@@ -11,7 +11,7 @@ export class RetryableError extends Error {
  * deadline. `NOREPLICAS` comes from `min-replicas-to-write` while replicas reconnect.
  */
 const TRANSIENT =
-  /^(?:LOADING|READONLY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN|BUSY)\b|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT/;
+  /^(?:LOADING|READONLY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN|BUSY)\b|Connection is closed|Command aborted due to connection close|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT/;
 
 export function isTransient(error: unknown): boolean {
   return (

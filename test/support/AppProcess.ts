@@ -48,6 +48,10 @@ export class AppProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** SIGTERM, awaited. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;

@@ -7,9 +7,13 @@ export class Browser {
   /** Sends a request with the jar's cookie; stores a Set-Cookie for the session. */
   async request(
     url: string,
-    { method = "GET", json }: { method?: string; json?: unknown } = {},
-  ): Promise<{ status: number; body: unknown; setCookie: string | undefined }> {
-    const headers: Record<string, string> = { accept: "application/json" };
+    {
+      method = "GET",
+      json,
+      accept = "application/json",
+    }: { method?: string; json?: unknown; accept?: string } = {},
+  ): Promise<{ status: number; body: unknown; setCookie: string | undefined; headers: Headers }> {
+    const headers: Record<string, string> = { accept };
     if (this.cookie !== undefined)
       headers.cookie = `${this.cookieName}=${encodeURIComponent(this.cookie)}`;
     if (json !== undefined) headers["content-type"] = "application/json";
@@ -17,6 +21,7 @@ export class Browser {
       method,
       headers,
       body: json === undefined ? undefined : JSON.stringify(json),
+      signal: AbortSignal.timeout(60_000),
     });
     const setCookie = response.headers
       .getSetCookie()
@@ -33,7 +38,7 @@ export class Browser {
     } catch {
       // not JSON: keep the text
     }
-    return { status: response.status, body, setCookie };
+    return { status: response.status, body, setCookie, headers: response.headers };
   }
 
   /** The session id inside the signed cookie value `s:<sid>.<signature>`. */

@@ -1,6 +1,6 @@
 import express from "express";
 import type { ErrorRequestHandler, Express } from "express";
-import { redisSession } from "../../src/index.js";
+import { healthHandler, redisSession } from "../../src/index.js";
 import type { RedisSessionMiddleware, RedisSessionOptions } from "../../src/index.js";
 
 export const TEST_SECRET = "test-secret-that-is-at-least-32-characters-long";
@@ -22,6 +22,14 @@ export function createTestApp(
 ): { app: Express; sessions: RedisSessionMiddleware } {
   const app = express();
   const sessions = redisSession({ secret: TEST_SECRET, ...options });
+  const storeEvents = { disconnect: 0, connect: 0, failover: 0 };
+  for (const event of ["disconnect", "connect", "failover"] as const) {
+    sessions.store.on(event, () => storeEvents[event]++);
+  }
+  app.get("/healthz", healthHandler(sessions.store));
+  app.get("/store-events", (_req, res) => {
+    res.json(storeEvents);
+  });
   app.use(express.json({ limit: "1mb" }));
   app.use(sessions);
 
@@ -56,6 +64,25 @@ export function createTestApp(
     value.self = value;
     req.session.circular = value;
     res.json({ instance });
+  });
+  // A shopping cart: each acknowledged item must survive whatever happens to Redis.
+  app.post("/cart", (req, res) => {
+    const { user } = req.session;
+    if (user === undefined) {
+      res.status(401).json({ instance, error: "not logged in" });
+      return;
+    }
+    const cart = Array.isArray(req.session.cart) ? (req.session.cart as unknown[]) : [];
+    req.session.cart = [...cart, (req.body as { item?: unknown }).item];
+    res.json({ instance, user, count: cart.length + 1 });
+  });
+  app.get("/cart", (req, res) => {
+    const { user } = req.session;
+    if (user === undefined) {
+      res.status(401).json({ instance, error: "not logged in" });
+      return;
+    }
+    res.json({ instance, user, cart: req.session.cart ?? [] });
   });
   app.get("/session", (req, res) => {
     const { cookie: _cookie, ...data } = req.session;

@@ -1,0 +1,150 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { Browser } from "./Browser.js";
+
+/** What the users saw while the load ran. */
+export interface LoadStats {
+  requests: number;
+  /** Responses other than 2xx, and requests that got no response at all. */
+  failed: number;
+  unavailable: number;
+  /** Responses saying the user was not logged in any more. */
+  loggedOut: number;
+  longestStallMs: number;
+  /** Failed requests by status (0: no response), with the first body seen for each. */
+  failures: Partial<Record<string, { count: number; example: string }>>;
+}
+
+/** After the load: what survived. */
+export interface Verdict {
+  /** Users whose session is gone. */
+  loggedOut: number;
+  /** Cart items a 2xx acknowledged that are not in the cart. */
+  acknowledgedLost: number;
+}
+
+class User {
+  readonly browser = new Browser();
+  readonly acknowledged: string[] = [];
+  sent = 0;
+
+  constructor(readonly name: string) {}
+}
+
+/**
+ * Logged-in users who keep adding items to their carts, one request after another, spread over
+ * the app instances as a round-robin load balancer would. Every 2xx is an acknowledged item.
+ */
+export class UserLoad {
+  readonly #users: User[];
+  readonly #stats: LoadStats = {
+    requests: 0,
+    failed: 0,
+    unavailable: 0,
+    loggedOut: 0,
+    longestStallMs: 0,
+    failures: {},
+  };
+  #running = false;
+  #loops: Promise<void>[] = [];
+  #next = 0;
+
+  constructor(
+    private readonly urls: string[],
+    users = 20,
+    private readonly thinkMs = 25,
+  ) {
+    this.#users = Array.from({ length: users }, (_, i) => new User(`user-${i + 1}`));
+  }
+
+  #url(): string {
+    const url = this.urls[this.#next++ % this.urls.length];
+    if (url === undefined) throw new Error("no app urls");
+    return url;
+  }
+
+  async loginAll(): Promise<void> {
+    await Promise.all(
+      this.#users.map(async (user) => {
+        const response = await user.browser.request(`${this.#url()}/login`, {
+          method: "POST",
+          json: { user: user.name },
+        });
+        if (response.status !== 200)
+          throw new Error(`${user.name} could not log in: ${response.status}`);
+      }),
+    );
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#loops = this.#users.map((user) => this.#run(user));
+  }
+
+  async stop(): Promise<LoadStats> {
+    this.#running = false;
+    await Promise.all(this.#loops);
+    return { ...this.#stats };
+  }
+
+  async #run(user: User): Promise<void> {
+    while (this.#running) {
+      const item = `${user.name}-${++user.sent}`;
+      const started = performance.now();
+      let status = 0;
+      let body: unknown;
+      try {
+        const response = await user.browser.request(`${this.#url()}/cart`, {
+          method: "POST",
+          json: { item },
+        });
+        status = response.status;
+        body = response.body;
+      } catch (error) {
+        body = error instanceof Error ? error.message : error;
+      }
+      const stall = performance.now() - started;
+      this.#stats.requests++;
+      this.#stats.longestStallMs = Math.max(this.#stats.longestStallMs, Math.round(stall));
+      if (status >= 200 && status < 300) user.acknowledged.push(item);
+      else {
+        this.#stats.failed++;
+        const seen = (this.#stats.failures[status] ??= { count: 0, example: JSON.stringify(body) });
+        seen.count++;
+      }
+      if (status === 503) this.#stats.unavailable++;
+      if (status === 401) this.#stats.loggedOut++;
+      await delay(this.thinkMs);
+    }
+  }
+
+  /** Reads every user's cart back and counts what was lost. */
+  async verify(): Promise<Verdict> {
+    const verdict: Verdict = { loggedOut: 0, acknowledgedLost: 0 };
+    for (const user of this.#users) {
+      const response = await user.browser.request(`${this.#url()}/cart`);
+      if (response.status !== 200) {
+        verdict.loggedOut++;
+        verdict.acknowledgedLost += user.acknowledged.length;
+        continue;
+      }
+      const cart = new Set((response.body as { cart: string[] }).cart);
+      verdict.acknowledgedLost += user.acknowledged.filter((item) => !cart.has(item)).length;
+    }
+    return verdict;
+  }
+
+  get users(): readonly { name: string; browser: Browser; acknowledged: readonly string[] }[] {
+    return this.#users;
+  }
+}
+
+/** One line of figures per scenario, for the log and the README. */
+export function report(scenario: string, stats: LoadStats, verdict: Verdict): string {
+  const line =
+    `${scenario}: ${stats.requests} requests, ${stats.failed} failed (${stats.unavailable} × 503), ` +
+    `${verdict.acknowledgedLost} acknowledged writes lost, ${verdict.loggedOut + stats.loggedOut} logged out, ` +
+    `longest stall ${stats.longestStallMs} ms` +
+    (stats.failed > 0 ? `; failures: ${JSON.stringify(stats.failures)}` : "");
+  console.log(line);
+  return line;
+}
