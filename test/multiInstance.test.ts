@@ -100,6 +100,30 @@ describe("two app processes on one Sentinel topology", () => {
   });
 });
 
+test("a request that changes the session costs one more: the write and its WAIT, pipelined", async () => {
+  const browser = new Browser();
+  await browser.request(`${apps[0].url}/login`, { method: "POST", json: { user: "dave" } });
+  await browser.request(`${apps[0].url}/session/n`, { method: "PUT", json: { value: -1 } });
+
+  const before = await commandCalls();
+  for (let i = 0; i < 100; i++) {
+    const response = await browser.request(`${apps[0].url}/session/n`, {
+      method: "PUT",
+      json: { value: i },
+    });
+    expect(response.status).toBe(200);
+  }
+  const delta = diff(await commandCalls(), before);
+  const fromApp = [...delta].filter(
+    ([name]) =>
+      !["ping", "info", "publish", "replconf", "hgetall", "pexpire", "exists", "hset"].includes(
+        name,
+      ),
+  );
+  // 100 reads + 100 writes (scripts), each write followed by WAIT for the replica in one pipeline.
+  expect(Object.fromEntries(fromApp)).toEqual({ evalsha: 200, wait: 100 });
+});
+
 /** Calls per command on the master, read over the test's open connection (no handshake). */
 async function commandCalls(): Promise<Map<string, number>> {
   const calls = new Map<string, number>();

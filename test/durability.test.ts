@@ -1,0 +1,84 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { Browser } from "./support/Browser.js";
+import { useSentinel } from "./support/hooks.js";
+import { useServer } from "./support/http.js";
+import { createTestApp } from "./support/testApp.js";
+
+// A master with 2 replicas. Writes are acknowledged only once enough replicas confirm them.
+const redis = useSentinel();
+const waitMs = 1_500;
+const twoReplicas = useServer(
+  () => createTestApp({ redis: redis.current.redisOption, durability: { replicas: 2 } }).app,
+);
+const threeReplicas = useServer(
+  () =>
+    createTestApp({
+      redis: redis.current.redisOption,
+      durability: { replicas: 3, timeoutMs: 200 },
+      unavailable: { waitMs, retryAfterSeconds: 2 },
+    }).app,
+);
+let master: Redis;
+
+beforeAll(async () => {
+  master = new Redis((await redis.current.currentMaster()).port, "127.0.0.1");
+});
+afterAll(async () => {
+  await master.config("SET", "min-replicas-to-write", "0");
+  await master.quit();
+});
+
+describe("durable writes", () => {
+  test("a write that the required replicas confirm is acknowledged", async () => {
+    const browser = new Browser();
+    const login = await browser.request(`${twoReplicas.url}/login`, {
+      method: "POST",
+      json: { user: "alice" },
+    });
+    expect(login.status).toBe(200);
+    expect((await browser.request(`${twoReplicas.url}/me`)).body).toMatchObject({ user: "alice" });
+  });
+
+  test("a write fewer replicas confirm is not acknowledged: 503, Retry-After, no cookie", async () => {
+    const browser = new Browser();
+    const started = performance.now();
+    const login = await browser.request(`${threeReplicas.url}/login`, {
+      method: "POST",
+      json: { user: "bob" },
+    });
+    const elapsed = performance.now() - started;
+    expect(login.status).toBe(503);
+    expect(login.headers.get("retry-after")).toBe("2");
+    expect(login.setCookie).toBeUndefined();
+    expect(login.body).toMatchObject({ error: "session_store_unavailable" });
+    // WAIT was repeated until the wait bound, not given up after one timeoutMs.
+    expect(elapsed).toBeGreaterThan(waitMs - 200);
+  });
+
+  test("NOREPLICAS is waited out within the bound", async () => {
+    const browser = new Browser();
+    await browser.request(`${twoReplicas.url}/login`, { method: "POST", json: { user: "carol" } });
+    const refusedBefore = await noReplicasErrors();
+    await master.config("SET", "min-replicas-to-write", "3");
+    const pending = browser.request(`${twoReplicas.url}/session/theme`, {
+      method: "PUT",
+      json: { value: "dark" },
+    });
+    await delay(500);
+    await master.config("SET", "min-replicas-to-write", "0");
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(await noReplicasErrors()).toBeGreaterThan(refusedBefore);
+    expect((await browser.request(`${twoReplicas.url}/session`)).body).toMatchObject({
+      data: { user: "carol", theme: "dark" },
+    });
+  });
+});
+
+/** How often the master refused a write with NOREPLICAS. */
+async function noReplicasErrors(): Promise<number> {
+  const stats = await master.info("errorstats");
+  return Number(/^errorstat_NOREPLICAS:count=(\d+)/m.exec(stats)?.[1] ?? 0);
+}
