@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
-import type { CookieOptions, SessionOptions } from "express-session";
+import type { SessionOptions } from "express-session";
+import { normalizeCookie, normalizeSecret, randomSessionId } from "./sessionOptions.js";
 import { parseTopology } from "./redis/topology.js";
 import type { ParsedTopology, RedisTopology } from "./redis/topology.js";
 import {
@@ -149,19 +149,6 @@ const SESSION_KEYS = [
   "secret",
   "unset",
 ] as const;
-const COOKIE_KEYS = [
-  "domain",
-  "encode",
-  "expires",
-  "httpOnly",
-  "maxAge",
-  "partitioned",
-  "path",
-  "priority",
-  "sameSite",
-  "secure",
-  "signed",
-] as const;
 
 /**
  * Validates the store's options and fills in defaults.
@@ -288,45 +275,4 @@ export function normalizeOptions(options: unknown): NormalizedSessionOptions {
     session.unset = record.unset;
   }
   return { store, session };
-}
-
-function randomSessionId(): string {
-  return randomBytes(DEFAULTS.session.idBytes).toString("base64url");
-}
-
-function normalizeSecret(secret: unknown): string | string[] {
-  const { minSecretLength } = DEFAULTS.session;
-  const advice = "generate one with `openssl rand -base64 48`";
-  if (secret === undefined) {
-    throw new TypeError(`\`secret\` is required to sign session cookies; ${advice}`);
-  }
-  const secrets = Array.isArray(secret) ? (secret as unknown[]) : [secret];
-  if (secrets.length === 0) {
-    throw new TypeError(`\`secret\` must not be an empty array; ${advice}`);
-  }
-  secrets.forEach((entry, index) => {
-    const where = Array.isArray(secret) ? `secret[${index}]` : "secret";
-    if (typeof entry !== "string") {
-      // Never echo a secret: describe only its type.
-      throw new TypeError(`\`${where}\` must be a string; got ${typeof entry}`);
-    }
-    if (entry.length < minSecretLength) {
-      throw new TypeError(
-        `\`${where}\` is ${entry.length} characters; use at least ${minSecretLength}: ${advice}`,
-      );
-    }
-  });
-  return secret as string | string[];
-}
-
-function normalizeCookie(cookie: unknown): CookieOptions {
-  const record = cookie === undefined ? {} : asRecord(cookie, "cookie");
-  rejectUnknown(record, COOKIE_KEYS, "cookie.");
-  const result: CookieOptions = { ...DEFAULTS.session.cookie };
-  for (const [key, value] of Object.entries(record)) {
-    if (value !== undefined) Object.assign(result, { [key]: value });
-  }
-  const maxAge: unknown = result.maxAge;
-  if (maxAge !== undefined && maxAge !== null) positiveInteger(maxAge, "cookie.maxAge", "ms");
-  return result;
 }

@@ -75,3 +75,9 @@ export function nonEmptyString(value: unknown, option: string): string {
   }
   return value;
 }
+
+export function checkPort(port: unknown, option: string): asserts port is number {
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new TypeError(`\`${option}\` must be a port number 1-65535; got ${describe(port)}`);
+  }
+}

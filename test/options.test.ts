@@ -126,6 +126,35 @@ describe("redisSession rejects bad options at start-up with a TypeError naming t
       /`redis\.pasword` is not a topology setting/,
     ],
     [
+      "a negative durability",
+      { secret, redis, durability: { replicas: -1 } },
+      /`durability\.replicas` must be a whole number of replicas, 0 or more; got number -1/,
+    ],
+    [
+      "a typo in durability",
+      { secret, redis, durability: { replica: 1 } },
+      /`durability\.replica` is not a known option\. Did you mean `replicas`\?/,
+    ],
+    [
+      "durability on a Cluster",
+      {
+        secret,
+        redis: { cluster: [{ host: "127.0.0.1", port: 7000 }] },
+        durability: { replicas: 1 },
+      },
+      /`durability\.replicas` must be 0 on a Redis Cluster/,
+    ],
+    [
+      "a zero wait",
+      { secret, redis, unavailable: { waitMs: 0 } },
+      /`unavailable\.waitMs` must be a positive whole number of ms/,
+    ],
+    [
+      "a typo in unavailable",
+      { secret, redis, unavailable: { waitMS: 100 } },
+      /`unavailable\.waitMS` is not a known option\. Did you mean `waitMs`\?/,
+    ],
+    [
       "an ioredis keyPrefix",
       { secret, redis: { url: redis, options: { keyPrefix: "app:" } } },
       /`redis\.options\.keyPrefix` is not supported: use the store's `prefix` option/,
@@ -175,7 +204,29 @@ describe("defaults", () => {
     const { session, store } = normalizeOptions(options);
     expect(session).toMatchObject(expected);
     expect(session.cookie).toEqual(expected.cookie);
-    expect(store).toMatchObject({ prefix: "sess:", ttlMs: undefined, maxBytes: 65_536 });
+    expect(store).toMatchObject({
+      prefix: "sess:",
+      ttlMs: undefined,
+      maxBytes: 65_536,
+      durability: { replicas: 0, timeoutMs: 500 },
+      waitMs: 10_000,
+      retryAfterSeconds: 5,
+    });
+  });
+
+  test("writes wait for one replica on Sentinel, none on a single node", () => {
+    const sentinel = { sentinels: [{ host: "127.0.0.1", port: 26379 }], name: "mymaster" };
+    expect(normalizeOptions({ secret, redis: sentinel }).store.durability).toEqual({
+      replicas: 1,
+      timeoutMs: 500,
+    });
+    expect(normalizeOptions({ secret, redis }).store.durability).toEqual({
+      replicas: 0,
+      timeoutMs: 500,
+    });
+    expect(
+      normalizeOptions({ secret, redis: sentinel, durability: { replicas: 0 } }).store.durability,
+    ).toEqual({ replicas: 0, timeoutMs: 500 });
   });
 
   test("session ids are 192-bit random, URL-safe", () => {

@@ -1,6 +1,7 @@
 import { Cluster, Redis } from "ioredis";
 import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis";
-import { describe } from "../validate.js";
+import { checkPort, describe } from "../validate.js";
+import { parseUrlTopology } from "./parseUrl.js";
 
 /** A Redis or Sentinel address. */
 export interface RedisAddress {
@@ -187,73 +188,6 @@ function extraOptions(record: Record<string, unknown>, option: string): RedisOpt
   return extra;
 }
 
-function parseUrlTopology(text: string, option: string): ParsedTopology {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
-  if (scheme === "redis" || scheme === "rediss") return parseNodeUrl(text, scheme, option);
-  if (scheme === "redis-sentinel") return parseSentinelUrl(text, option);
-  throw new TypeError(
-    `\`${option}\` must start with redis://, rediss:// or redis-sentinel://; got "${redact(text)}"`,
-  );
-}
-
-function parseNodeUrl(text: string, scheme: string, option: string): ParsedTopology {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch (error) {
-    throw new TypeError(`\`${option}\` is not a valid URL: "${redact(text)}"`, { cause: error });
-  }
-  if (url.hostname === "") throw new TypeError(`\`${option}\` has no host: "${redact(text)}"`);
-  const options: RedisOptions = {
-    host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-    port: url.port === "" ? 6379 : Number(url.port),
-  };
-  if (url.username !== "") options.username = decodeURIComponent(url.username);
-  if (url.password !== "") options.password = decodeURIComponent(url.password);
-  const db = url.pathname.replace(/^\//, "");
-  if (db !== "") {
-    if (!/^\d+$/.test(db)) {
-      throw new TypeError(
-        `\`${option}\` path must be a database number (e.g. /0); got "/${db}" in "${redact(text)}"`,
-      );
-    }
-    options.db = Number(db);
-  }
-  if (scheme === "rediss") options.tls = { servername: options.host ?? "" };
-  return { kind: "single", options };
-}
-
-/** `redis-sentinel://[user:pass@]host:port,host:port/masterName`: credentials are the nodes'. */
-function parseSentinelUrl(text: string, option: string): ParsedTopology {
-  const match = /^redis-sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+)\/?$/i.exec(text);
-  if (!match?.[2] || !match[3]) {
-    throw new TypeError(
-      `\`${option}\` must look like redis-sentinel://host:port,host:port/mymaster; ` +
-        `got "${redact(text)}"`,
-    );
-  }
-  const sentinels = match[2].split(",").map((part) => {
-    const hostPort = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(part.trim());
-    if (!hostPort?.[1]) {
-      throw new TypeError(`\`${option}\` has an invalid sentinel address "${part}"`);
-    }
-    const port = hostPort[2] === undefined ? 26379 : Number(hostPort[2]);
-    checkPort(port, `${option} (sentinel "${part}")`);
-    return { host: hostPort[1].replace(/^\[(.*)\]$/, "$1"), port };
-  });
-  const options: RedisOptions = { sentinels, name: decodeURIComponent(match[3]) };
-  if (match[1]) {
-    const [user = "", password] = match[1].split(":");
-    if (password === undefined) {
-      options.password = decodeURIComponent(user);
-    } else {
-      if (user !== "") options.username = decodeURIComponent(user);
-      options.password = decodeURIComponent(password);
-    }
-  }
-  return { kind: "sentinel", options };
-}
-
 function parseAddresses(value: unknown, option: string): RedisAddress[] {
   if (!Array.isArray(value) || value.length === 0) {
     throw new TypeError(
@@ -272,12 +206,6 @@ function parseAddresses(value: unknown, option: string): RedisAddress[] {
     checkPort(port, `${where}.port`);
     return { host, port };
   });
-}
-
-function checkPort(port: unknown, option: string): asserts port is number {
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TypeError(`\`${option}\` must be a port number 1-65535; got ${describe(port)}`);
-  }
 }
 
 function rejectUnknownKeys(record: Record<string, unknown>, known: string[], option: string): void {
@@ -301,9 +229,4 @@ export function isRedisClient(value: unknown): value is Redis | Cluster {
     typeof candidate.defineCommand === "function" &&
     typeof candidate.evalsha === "function"
   );
-}
-
-/** A URL with any password replaced, for error messages. */
-function redact(url: string): string {
-  return url.replace(/\/\/([^@/]*):([^@/]*)@/, "//$1:***@");
 }
