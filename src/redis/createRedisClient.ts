@@ -66,6 +66,8 @@ function failoverSettings(): RedisOptions {
 
 function sentinelSettings(): RedisOptions {
   return {
+    // Asking the Sentinels again soon after they could not name a master: during an election they
+    // answer within a second or two.
     sentinelRetryStrategy: stepBackoff,
     // The failover detector's own Sentinel connections come back as promptly as the main one.
     sentinelReconnectStrategy: stepBackoff,
