@@ -10,6 +10,9 @@ export type {
   SingleNodeTopology,
 } from "./redis/topology.js";
 export type { RedisSessionOptions, RedisSessionStoreOptions } from "./options.js";
+export { login, logout, logoutEverywhere, sessionsOf } from "./middleware/helpers.js";
+export type { LoginOptions, LoginUser } from "./middleware/helpers.js";
+export type { UserSession } from "./store/UserSessions.js";
 export { healthCheck, healthHandler } from "./middleware/health.js";
 export type { HealthReport } from "./middleware/health.js";
 export type { FailoverEvent } from "./store/ConnectionMonitor.js";

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { Store } from "express-session";
 import type { Cookie, Session, SessionData } from "express-session";
 import type { Request } from "express";
@@ -15,24 +14,18 @@ import {
   encodeSession,
   encodedSize,
 } from "./codec.js";
-import type { EncodedSession } from "./codec.js";
 import { escapeGlob, scanKeys } from "./scan.js";
+import { liveStores } from "./liveStores.js";
+import { RequestSnapshots } from "./RequestSnapshots.js";
+import { fingerprint, settle } from "./settle.js";
+import type { Callback } from "./settle.js";
 import type { FailoverEvent } from "./ConnectionMonitor.js";
 import { SessionCommands } from "./SessionCommands.js";
 import type { WriteMode } from "./scripts.js";
+import { UserSessions } from "./UserSessions.js";
+import type { UserSession } from "./UserSessions.js";
 
 const log = debugFor("store");
-
-type Callback<T = void> = (error?: unknown, value?: T) => void;
-
-/** What this request last read or wrote for a session: the base of its next delta write. */
-interface Snapshot {
-  sid: string;
-  encoded: EncodedSession;
-  legacy: boolean;
-  /** TTL already applied in Redis by that read or write. */
-  ttlMs: number;
-}
 
 /** Corrupt keys already reported, so a bad key logs once, not on every request. */
 const REPORTED_LIMIT = 1000;
@@ -52,11 +45,9 @@ export class RedisSessionStore extends Store {
   readonly #options: NormalizedStoreOptions;
   readonly #redis: SessionCommands;
   readonly #ownsClient: boolean;
-  /** Raw fields of data returned by get(), until express-session turns the data into a Session. */
-  readonly #decoded = new WeakMap<object, Snapshot>();
-  /** Per Session object (so per request): what Redis holds as far as this request knows. */
-  readonly #snapshots = new WeakMap<object, Snapshot>();
+  readonly #snapshots = new RequestSnapshots();
   readonly #reported = new Set<string>();
+  readonly #users: UserSessions;
 
   /** @throws TypeError naming a bad option. */
   constructor(options: RedisSessionStoreOptions | NormalizedStoreOptions) {
@@ -71,6 +62,32 @@ export class RedisSessionStore extends Store {
       connect: () => this.emit("connect"),
       failover: (event: FailoverEvent) => this.emit("failover", event),
     });
+    this.#users = new UserSessions(this.client, this.#redis, this.#options);
+    liveStores.add(this);
+  }
+
+  /**
+   * Binds the session to a user: its next save records the user id with it and adds it to the
+   * user's index (`<prefix>user:<userId>`), which sessionsOf and logoutEverywhere read.
+   * Used by login().
+   */
+  bindToUser(session: SessionData, userId: string): void {
+    this.#snapshots.bind(session, userId);
+  }
+
+  /** The user id a session was bound to by login(), if any. */
+  userIdOf(session: SessionData): string | undefined {
+    return this.#snapshots.userIdOf(session);
+  }
+
+  /** The user's live sessions, from the per-user index (not on a Redis Cluster). */
+  sessionsOf(userId: string): Promise<UserSession[]> {
+    return this.#users.list(userId);
+  }
+
+  /** Deletes every session of the user (not on a Redis Cluster); returns how many there were. */
+  destroyUserSessions(userId: string): Promise<number> {
+    return this.#users.destroyAll(userId);
   }
 
   /** False during a lasting outage (after `disconnect`, until `connect`). */
@@ -102,7 +119,7 @@ export class RedisSessionStore extends Store {
   }
 
   override destroy(sid: string, callback?: Callback): void {
-    settle(this.#redis.delete(this.#key(sid)), callback);
+    settle(this.#redis.destroy(sid), callback);
   }
 
   override all(callback: Callback<Record<string, SessionData>>): void {
@@ -123,8 +140,7 @@ export class RedisSessionStore extends Store {
   /** Keeps the fields as read, so that saving this session writes only what changed. */
   override createSession(req: Request, data: SessionData): Session & SessionData {
     const session = super.createSession(req, data);
-    const snapshot = this.#decoded.get(data);
-    if (snapshot !== undefined) this.#snapshots.set(session, snapshot);
+    this.#snapshots.adopt(data, session);
     return session;
   }
 
@@ -133,14 +149,7 @@ export class RedisSessionStore extends Store {
    * request read it, or, for a new session, anything besides the cookie.
    */
   hasUnsavedChanges(session: SessionData): boolean {
-    const encoded = encodeSession(session);
-    const snapshot = this.#snapshots.get(session);
-    if (snapshot === undefined || snapshot.sid !== sessionId(session)) {
-      for (const field of encoded.fields.keys()) if (field !== "cookie") return true;
-      return false;
-    }
-    const { changed, removed } = diffSessions(encoded, snapshot.encoded);
-    return changed.length > 0 || removed.length > 0;
+    return this.#snapshots.hasUnsavedChanges(session);
   }
 
   /**
@@ -148,16 +157,7 @@ export class RedisSessionStore extends Store {
    * could not be saved. A new session keeps only its cookie.
    */
   revertUnsavedChanges(session: SessionData): void {
-    const snapshot = this.#snapshots.get(session);
-    const stored = snapshot?.sid === sessionId(session) ? snapshot?.encoded.fields : undefined;
-    const data = session as unknown as Record<string, unknown>;
-    for (const field of Object.keys(data)) {
-      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- session keys are dynamic
-      if (field !== "cookie" && !stored?.has(field)) delete data[field];
-    }
-    for (const [field, json] of stored ?? []) {
-      if (field !== "cookie") data[field] = JSON.parse(json) as unknown;
-    }
+    this.#snapshots.revert(session);
   }
 
   /** Reads a session and renews its TTL in one command; null when there is none. */
@@ -173,7 +173,7 @@ export class RedisSessionStore extends Store {
       return null;
     }
     if (decoded === undefined) return null;
-    const { data, legacy } = decoded;
+    const { data, legacy, uid } = decoded;
     const cookie = data.cookie as unknown as Record<string, unknown>;
     const { originalMaxAge } = cookie;
     // The read renewed the session, so its cookie now expires a full maxAge from now.
@@ -181,7 +181,7 @@ export class RedisSessionStore extends Store {
       cookie.expires = new Date(Date.now() + originalMaxAge).toISOString();
     }
     const encoded = legacy ? encodeSession(data) : decoded;
-    this.#decoded.set(data, { sid, encoded, legacy, ttlMs: this.#ttlFor(data.cookie) });
+    this.#snapshots.loaded(data, { sid, encoded, legacy, uid, ttlMs: this.#ttlFor(data.cookie) });
     return data;
   }
 
@@ -196,8 +196,7 @@ export class RedisSessionStore extends Store {
     if (bytes > this.#options.maxBytes)
       throw new SessionTooLargeError(bytes, this.#options.maxBytes);
     const ttlMs = this.#ttlFor(session.cookie);
-    const base = this.#snapshots.get(session);
-    const current = base?.sid === sid ? base : undefined;
+    const current = this.#snapshots.of(session, sid);
     const mode: WriteMode =
       current === undefined ? "replace" : current.legacy ? "convert" : "update";
     const { changed, removed } = diffSessions(
@@ -208,11 +207,18 @@ export class RedisSessionStore extends Store {
       return;
     }
     const key = this.#key(sid);
-    const written = await this.#redis.write(key, mode, ttlMs, changed, removed);
+    const bound = this.#snapshots.binding(session);
+    const written = await this.#redis.write(sid, mode, ttlMs, { changed, removed, uid: bound });
     if (!written) {
       log("session %s was destroyed meanwhile; not recreated", fingerprint(key));
-    } else if ("req" in session) {
-      this.#snapshots.set(session, { sid, encoded, legacy: false, ttlMs });
+    } else {
+      this.#snapshots.written(session, {
+        sid,
+        encoded,
+        legacy: false,
+        uid: bound ?? current?.uid,
+        ttlMs,
+      });
     }
   }
 
@@ -221,9 +227,9 @@ export class RedisSessionStore extends Store {
    * costs nothing — unless the cookie's maxAge changed since, which is then stored too.
    */
   async #renew(sid: string, session: SessionData): Promise<void> {
-    const snapshot = this.#snapshots.get(session);
+    const snapshot = this.#snapshots.of(session, sid);
     const ttlMs = this.#ttlFor(session.cookie);
-    if (snapshot?.sid !== sid) {
+    if (snapshot === undefined) {
       await this.#redis.expire(this.#key(sid), ttlMs);
     } else if (snapshot.ttlMs !== ttlMs) {
       await this.#save(sid, session);
@@ -234,8 +240,9 @@ export class RedisSessionStore extends Store {
   async ids(): Promise<string[]> {
     const ids: string[] = [];
     const { prefix } = this.#options;
+    const index = `${prefix}user:`;
     for await (const keys of scanKeys(this.client, `${escapeGlob(prefix)}*`)) {
-      for (const key of keys) ids.push(key.slice(prefix.length));
+      for (const key of keys) if (!key.startsWith(index)) ids.push(key.slice(prefix.length));
     }
     return ids;
   }
@@ -267,6 +274,7 @@ export class RedisSessionStore extends Store {
 
   /** Closes the Redis connection if this store created it; a client you passed in stays open. */
   async close(): Promise<void> {
+    liveStores.delete(this);
     this.#redis.stop();
     if (this.#ownsClient) await this.client.quit();
   }
@@ -289,26 +297,4 @@ export class RedisSessionStore extends Store {
     this.#reported.add(key);
     log("corrupt session data at %s treated as no session: %s", fingerprint(key), error.message);
   }
-}
-
-/** Hands a promise's outcome to an express-session callback, outside the promise chain. */
-function settle<T>(promise: Promise<T>, callback: Callback<T> | undefined): void {
-  promise.then(
-    (value) => {
-      if (callback) process.nextTick(callback, null, value);
-    },
-    (error: unknown) => {
-      if (callback) process.nextTick(callback, error);
-      else log("store operation failed without a callback: %O", error);
-    },
-  );
-}
-
-function sessionId(session: SessionData): unknown {
-  return (session as { id?: unknown }).id;
-}
-
-/** A short hash standing for a key in logs: never the session id itself. */
-function fingerprint(key: string): string {
-  return `#${createHash("sha256").update(key).digest("hex").slice(0, 12)}`;
 }

@@ -5,13 +5,13 @@ import { ConnectionMonitor } from "./ConnectionMonitor.js";
 import type { ConnectionEvents } from "./ConnectionMonitor.js";
 import { RetryableError, withinDeadline } from "./deadline.js";
 import { defineScripts } from "./scripts.js";
-import type { ReadReply, SessionScripts, WriteMode } from "./scripts.js";
+import type { ReadReply, SessionScripts, WriteArgs, WriteMode } from "./scripts.js";
 
 const REPLY_MARGIN_MS = 100;
 
 /** The script commands as they are queued on a pipeline. */
 interface ScriptPipeline {
-  rhsWriteSession(...args: (string | number)[]): ScriptPipeline;
+  rhsWriteSession(key: string, ...args: WriteArgs): ScriptPipeline;
   wait(replicas: number, timeoutMs: number): ScriptPipeline;
   exec(): Promise<[Error | null, unknown][] | null>;
 }
@@ -22,6 +22,11 @@ interface ScriptPipeline {
  */
 export class SessionCommands {
   readonly monitor: ConnectionMonitor;
+  /**
+   * Prefix of the per-user index keys, or "" on a Cluster, where a script may not touch keys of
+   * other slots and the index is not kept.
+   */
+  readonly indexPrefix: string;
   readonly #scripts: SessionScripts;
 
   constructor(
@@ -30,13 +35,14 @@ export class SessionCommands {
     events: ConnectionEvents,
   ) {
     this.#scripts = defineScripts(client);
+    this.indexPrefix = client.isCluster ? "" : `${options.prefix}user:`;
     this.monitor = new ConnectionMonitor(client, options.waitMs, events);
   }
 
   /** Reads a session and renews its TTL (see the read script for `ttlMs`). */
   read(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
     return this.#bounded("session read", () =>
-      this.#scripts.rhsReadSession(key, ttlMs, defaultTtlMs),
+      this.#scripts.rhsReadSession(key, ttlMs, defaultTtlMs, this.indexPrefix),
     );
   }
 
@@ -46,13 +52,15 @@ export class SessionCommands {
    * @throws SessionNotDurableError when replicas did not confirm within the wait bound
    */
   write(
-    key: string,
+    sid: string,
     mode: WriteMode,
     ttlMs: number,
-    changed: string[],
-    removed: string[],
+    { changed, removed, uid = "" }: { changed: string[]; removed: string[]; uid?: string },
   ): Promise<boolean> {
-    const args = [key, mode, ttlMs, changed.length / 2, ...changed, ...removed] as const;
+    const key = this.options.prefix + sid;
+    const pairs = changed.length / 2;
+    const rest: WriteArgs = [mode, ttlMs, this.indexPrefix, sid, uid, Date.now(), pairs];
+    const args = [key, ...rest, ...changed, ...removed] as const;
     const { replicas } = this.options.durability;
     if (replicas === 0) {
       return this.#bounded("session write", async () => {
@@ -70,6 +78,20 @@ export class SessionCommands {
       await this.#awaitReplicas(Number(confirmed), epoch, deadline);
       return written === 1;
     });
+  }
+
+  /** Deletes a session and takes it out of its user's index. */
+  destroy(sid: string): Promise<void> {
+    return this.#bounded("session delete", async () => {
+      await this.#scripts.rhsDestroySession(this.options.prefix + sid, this.indexPrefix, sid);
+    });
+  }
+
+  /** Deletes every session in a user's index, and the index; returns how many it listed. */
+  destroyUser(uid: string): Promise<number> {
+    return this.#bounded("logout everywhere", () =>
+      this.#scripts.rhsDestroyUser(this.indexPrefix + uid, this.options.prefix),
+    );
   }
 
   /** Deletes keys (one command each: in a Cluster they may sit in different slots). */

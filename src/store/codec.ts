@@ -15,7 +15,12 @@ export interface DecodedSession extends EncodedSession {
   data: SessionData;
   /** Stored as one JSON string (connect-redis); the next write converts it to a hash. */
   legacy: boolean;
+  /** The user the session is bound to (`$uid`), if any. */
+  uid: string | undefined;
 }
+
+/** Fields the store keeps for itself (`$uid`, `$created`); no session key may start with it. */
+export const META_PREFIX = "$";
 
 /** Why a stored value is not a session. */
 export class CorruptSessionError extends Error {
@@ -34,19 +39,28 @@ export function decodeSession(reply: ReadReply): DecodedSession | undefined {
   if (kind === "string") {
     const data = parseJson(payload, "value");
     if (!isRecord(data)) throw new CorruptSessionError("value is not a JSON object");
-    return { data: checkCookie(data), fields: new Map(), cookieKey: "", legacy: true };
+    return {
+      data: checkCookie(data),
+      fields: new Map(),
+      cookieKey: "",
+      legacy: true,
+      uid: undefined,
+    };
   }
   const fields = new Map<string, string>();
   // No prototype: a stored field named "__proto__" stays a plain key.
   const data = Object.create(null) as Record<string, unknown>;
+  let uid: string | undefined;
   for (let i = 0; i + 1 < payload.length; i += 2) {
     const field = payload[i] ?? "";
     const value = payload[i + 1] ?? "";
+    if (field === "$uid") uid = value;
+    if (field.startsWith(META_PREFIX)) continue;
     fields.set(field, value);
     data[field] = parseJson(value, `field ${JSON.stringify(field)}`);
   }
   const session = checkCookie(data);
-  return { data: session, fields, cookieKey: cookieKeyOf(session.cookie), legacy: false };
+  return { data: session, fields, cookieKey: cookieKeyOf(session.cookie), legacy: false, uid };
 }
 
 /**
@@ -57,6 +71,11 @@ export function encodeSession(session: object): EncodedSession {
   const fields = new Map<string, string>();
   let cookieKey = "";
   for (const [field, value] of Object.entries(session)) {
+    if (field.startsWith(META_PREFIX)) {
+      throw new TypeError(
+        `session key "${field}" starts with "${META_PREFIX}", which the store reserves for its own fields`,
+      );
+    }
     const json = JSON.stringify(value) as string | undefined;
     if (json === undefined) continue;
     fields.set(field, json);

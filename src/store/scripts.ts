@@ -1,9 +1,15 @@
 import type { Cluster, Redis } from "ioredis";
 
+// Sessions bound to a user by login() carry two metadata fields beside their own, under a `$` no
+// session key may use: `$uid` (the user) and `$created` (when the user logged in).
+// The per-user index `<prefix>user:<uid>` is a set of session ids whose TTL is kept at least as
+// long as its sessions'. Index upkeep needs keys the scripts compute themselves, so it is done
+// only outside Redis Cluster (index prefix "" turns it off).
+
 /**
- * Reads a session and refreshes its TTL in one round trip.
+ * Reads a session and refreshes its TTL (and its user index's) in one round trip.
  * KEYS[1] session key. ARGV[1] TTL in ms: > 0 fixed, 0 = the stored cookie's originalMaxAge
- * (else ARGV[2]), -1 = read without refreshing.
+ * (else ARGV[2]), -1 = read without refreshing. ARGV[3] user index prefix, "" for none.
  * Returns nil (no session), {"hash", {field, value, …}}, {"string", json} (a connect-redis value)
  * or {"other", type}.
  */
@@ -27,17 +33,23 @@ if fields['err'] then
   return {'string', value}
 end
 if #fields == 0 then return false end
-if ttl == 0 then
-  ttl = tonumber(ARGV[2])
-  for i = 1, #fields, 2 do
-    if fields[i] == 'cookie' then
-      local age = tonumber(string.match(fields[i + 1], '"originalMaxAge":(%d+)'))
-      if age and age >= 1 then ttl = age end
-      break
-    end
+if ttl < 0 then return {'hash', fields} end
+local uid = false
+if ttl == 0 then ttl = tonumber(ARGV[2]) end
+for i = 1, #fields, 2 do
+  local field = fields[i]
+  if field == 'cookie' and tonumber(ARGV[1]) == 0 then
+    local age = tonumber(string.match(fields[i + 1], '"originalMaxAge":(%d+)'))
+    if age and age >= 1 then ttl = age end
+  elseif field == '$uid' then
+    uid = fields[i + 1]
   end
 end
-if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+redis.call('PEXPIRE', key, ttl)
+if uid and ARGV[3] ~= '' then
+  local index = ARGV[3] .. uid
+  if redis.call('PTTL', index) < ttl then redis.call('PEXPIRE', index, ttl) end
+end
 return {'hash', fields}
 `;
 
@@ -45,45 +57,110 @@ return {'hash', fields}
  * Writes a session's changed fields and its TTL atomically.
  * KEYS[1] session key. ARGV[1] mode: "replace" writes the whole session; "update" applies a delta
  * and "convert" replaces a connect-redis value, both only if the key still exists, so a session
- * destroyed meanwhile is not brought back. ARGV[2] TTL ms. ARGV[3] n, then n field/value pairs to
- * set, then the fields to delete. Returns 1 if written, 0 if the session was gone.
+ * destroyed meanwhile is not brought back. ARGV[2] TTL ms. ARGV[3] user index prefix ("" none).
+ * ARGV[4] session id. ARGV[5] user id to bind ("" keeps the binding it has). ARGV[6] now, ms.
+ * ARGV[7] n, then n field/value pairs to set, then the fields to delete.
+ * Returns 1 if written, 0 if the session was gone.
  */
 const WRITE = `
 local key = KEYS[1]
 local mode = ARGV[1]
-if mode ~= 'replace' and redis.call('EXISTS', key) == 0 then return 0 end
-if mode ~= 'update' then redis.call('DEL', key) end
-local last = 3 + 2 * tonumber(ARGV[3])
+local ttl = ARGV[2]
+local uid = ARGV[5]
+local exists = redis.call('EXISTS', key) == 1
+if mode ~= 'replace' and not exists then return 0 end
+if mode ~= 'update' then
+  local meta = {}
+  if mode == 'replace' and exists and redis.call('TYPE', key)['ok'] == 'hash' then
+    meta = redis.call('HMGET', key, '$uid', '$created')
+  end
+  redis.call('DEL', key)
+  if meta[1] then redis.call('HSET', key, '$uid', meta[1], '$created', meta[2] or ARGV[6]) end
+end
+if uid ~= '' then
+  redis.call('HSET', key, '$uid', uid)
+  redis.call('HSETNX', key, '$created', ARGV[6])
+end
+local last = 7 + 2 * tonumber(ARGV[7])
 -- unpack in chunks: a Lua call takes at most ~8000 arguments
-for i = 4, last, 2000 do
+for i = 8, last, 2000 do
   redis.call('HSET', key, unpack(ARGV, i, math.min(i + 1999, last)))
 end
 for i = last + 1, #ARGV, 2000 do
   redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 1999, #ARGV)))
 end
-redis.call('PEXPIRE', key, ARGV[2])
+redis.call('PEXPIRE', key, ttl)
+if ARGV[3] ~= '' then
+  if uid == '' then uid = redis.call('HGET', key, '$uid') or '' end
+  if uid ~= '' then
+    local index = ARGV[3] .. uid
+    redis.call('SADD', index, ARGV[4])
+    if redis.call('PTTL', index) < tonumber(ttl) then redis.call('PEXPIRE', index, ttl) end
+  end
+end
 return 1
+`;
+
+/**
+ * Deletes a session and takes it out of its user's index.
+ * KEYS[1] session key. ARGV[1] user index prefix ("" none). ARGV[2] session id.
+ */
+const DESTROY = `
+local uid = false
+if ARGV[1] ~= '' and redis.call('TYPE', KEYS[1])['ok'] == 'hash' then
+  uid = redis.call('HGET', KEYS[1], '$uid')
+end
+redis.call('DEL', KEYS[1])
+if uid then redis.call('SREM', ARGV[1] .. uid, ARGV[2]) end
+return 1
+`;
+
+/**
+ * Deletes every session of a user and the index itself, atomically: a login completing meanwhile
+ * lands either before (and is deleted) or after (and stays).
+ * KEYS[1] user index key. ARGV[1] session key prefix. Returns how many sessions it listed.
+ */
+const DESTROY_USER = `
+local sids = redis.call('SMEMBERS', KEYS[1])
+for _, sid in ipairs(sids) do redis.call('DEL', ARGV[1] .. sid) end
+redis.call('DEL', KEYS[1])
+return #sids
 `;
 
 export type ReadReply = null | ["hash", string[]] | ["string", string] | ["other", string];
 
 export type WriteMode = "replace" | "update" | "convert";
 
+/** Everything the write script takes after the key, in its order. */
+export type WriteArgs = [
+  mode: WriteMode,
+  ttlMs: number,
+  indexPrefix: string,
+  sid: string,
+  uid: string,
+  now: number,
+  pairCount: number,
+  ...fieldsThenDeletes: string[],
+];
+
 /** The store's scripts as commands on the client (EVALSHA, falling back to EVAL on NOSCRIPT). */
 export interface SessionScripts {
-  rhsReadSession(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply>;
-  rhsWriteSession(
+  rhsReadSession(
     key: string,
-    mode: WriteMode,
     ttlMs: number,
-    pairCount: number,
-    ...fieldsThenDeletes: string[]
-  ): Promise<0 | 1>;
+    defaultTtlMs: number,
+    indexPrefix: string,
+  ): Promise<ReadReply>;
+  rhsWriteSession(key: string, ...args: WriteArgs): Promise<0 | 1>;
+  rhsDestroySession(key: string, indexPrefix: string, sid: string): Promise<1>;
+  rhsDestroyUser(indexKey: string, prefix: string): Promise<number>;
 }
 
 /** Registers the scripts; ioredis keeps their SHA and reloads them on a new master. */
 export function defineScripts(client: Redis | Cluster): SessionScripts {
   client.defineCommand("rhsReadSession", { numberOfKeys: 1, lua: READ });
   client.defineCommand("rhsWriteSession", { numberOfKeys: 1, lua: WRITE });
+  client.defineCommand("rhsDestroySession", { numberOfKeys: 1, lua: DESTROY });
+  client.defineCommand("rhsDestroyUser", { numberOfKeys: 1, lua: DESTROY_USER });
   return client as unknown as SessionScripts;
 }

@@ -1,6 +1,14 @@
 import express from "express";
 import type { ErrorRequestHandler, Express } from "express";
-import { healthHandler, redisSession } from "../../src/index.js";
+import { setTimeout as delay } from "node:timers/promises";
+import {
+  healthHandler,
+  login,
+  logout,
+  logoutEverywhere,
+  redisSession,
+  sessionsOf,
+} from "../../src/index.js";
 import type { RedisSessionMiddleware, RedisSessionOptions } from "../../src/index.js";
 
 export const TEST_SECRET = "test-secret-that-is-at-least-32-characters-long";
@@ -83,6 +91,29 @@ export function createTestApp(
       return;
     }
     res.json({ instance, user, cart: req.session.cart ?? [] });
+  });
+  // The session helpers, as an app would use them.
+  app.post("/auth/login", async (req, res) => {
+    const name = String((req.body as { user?: unknown }).user);
+    await login(req, { id: name, name }, { keep: ["cart"] });
+    req.session.userAgent = req.get("user-agent");
+    res.json({ instance, user: req.session.user });
+  });
+  app.post("/auth/logout", async (req, res) => {
+    await logout(req);
+    res.json({ instance, user: null });
+  });
+  app.post("/auth/logout-all", async (req, res) => {
+    res.json({ instance, ended: await logoutEverywhere(req) });
+  });
+  app.get("/auth/sessions/:user", async (req, res) => {
+    res.json({ instance, sessions: await sessionsOf(req.params.user, sessions.store) });
+  });
+  // Loads the session, then takes its time before changing it: a request still in flight.
+  app.put("/slow/:key", async (req, res) => {
+    await delay(Number(req.query.ms ?? 500));
+    req.session[req.params.key] = true;
+    res.json({ instance });
   });
   app.get("/session", (req, res) => {
     const { cookie: _cookie, ...data } = req.session;

@@ -1,0 +1,88 @@
+import type { Cluster, Redis } from "ioredis";
+import type { NormalizedStoreOptions } from "../options.js";
+import type { SessionCommands } from "./SessionCommands.js";
+
+/** One session of a user, as {@link sessionsOf} lists it. */
+export interface UserSession {
+  /** The session id. A bearer secret: show it to no one, not even its user. */
+  id: string;
+  /** When the session was first stored. */
+  createdAt: Date | undefined;
+  /** When it was last used: its expiry minus its lifetime. */
+  lastSeenAt: Date | undefined;
+  /** The session's `userAgent` key, if the app stored one. */
+  userAgent: string | undefined;
+}
+
+/** The per-user index: which sessions a user has, and ending all of them. */
+export class UserSessions {
+  constructor(
+    private readonly client: Redis | Cluster,
+    private readonly commands: SessionCommands,
+    private readonly options: NormalizedStoreOptions,
+  ) {}
+
+  /** The user's live sessions; ids whose session is gone are pruned from the index. */
+  async list(userId: string): Promise<UserSession[]> {
+    const index = this.#indexKey(userId);
+    const sids = await this.client.smembers(index);
+    const sessions: UserSession[] = [];
+    const stale: string[] = [];
+    for (const sid of sids) {
+      const key = this.options.prefix + sid;
+      const [[, fields], [, pttl]] = (await this.client
+        .pipeline()
+        .hmget(key, "$uid", "$created", "cookie", "userAgent")
+        .pttl(key)
+        .exec()) as [[Error | null, (string | null)[]], [Error | null, number]];
+      const [uid, created, cookie, userAgent] = fields;
+      if (pttl < 0 || uid !== userId) {
+        stale.push(sid);
+        continue;
+      }
+      sessions.push({
+        id: sid,
+        createdAt: created ? new Date(Number(created)) : undefined,
+        lastSeenAt: this.#lastSeen(cookie ?? null, pttl),
+        userAgent: parseString(userAgent ?? null),
+      });
+    }
+    if (stale.length > 0) await this.client.srem(index, ...stale);
+    return sessions;
+  }
+
+  /** Deletes every session of the user; returns how many there were. */
+  async destroyAll(userId: string): Promise<number> {
+    this.#indexKey(userId);
+    return this.commands.destroyUser(userId);
+  }
+
+  #indexKey(userId: string): string {
+    if (this.commands.indexPrefix === "") {
+      throw new Error(
+        "the per-user session index is not kept on a Redis Cluster: sessionsOf and " +
+          "logoutEverywhere need a single node or a Sentinel topology",
+      );
+    }
+    return this.commands.indexPrefix + userId;
+  }
+
+  #lastSeen(cookie: string | null, pttl: number): Date | undefined {
+    let ttlMs = this.options.ttlMs ?? this.options.defaultTtlMs;
+    if (this.options.ttlMs === undefined && cookie !== null) {
+      const age = (JSON.parse(cookie) as { originalMaxAge?: unknown }).originalMaxAge;
+      if (typeof age === "number" && age >= 1) ttlMs = Math.floor(age);
+    }
+    return new Date(Date.now() + pttl - ttlMs);
+  }
+}
+
+function parseString(json: string | null): string | undefined {
+  if (json === null) return undefined;
+  try {
+    const value = JSON.parse(json) as unknown;
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
