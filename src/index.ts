@@ -2,6 +2,7 @@ export { redisSession } from "./middleware/redisSession.js";
 export type { RedisSessionMiddleware } from "./middleware/redisSession.js";
 export { RedisSessionStore } from "./store/RedisSessionStore.js";
 export { createRedisClient } from "./redis/createRedisClient.js";
+export { redisAclRules } from "./redis/acl.js";
 export type {
   ClusterTopology,
   RedisAddress,

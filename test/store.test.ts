@@ -2,7 +2,7 @@ import type { SessionData } from "express-session";
 import createDebug from "debug";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { RedisSessionStore, SessionTooLargeError } from "../src/index.js";
+import { redisAclRules, RedisSessionStore, SessionTooLargeError } from "../src/index.js";
 import { useSingleNode } from "./support/hooks.js";
 
 const redis = useSingleNode();
@@ -16,10 +16,20 @@ afterAll(async () => {
   await client.quit();
 });
 
+const ACL_USER = "sessions";
+const ACL_PASSWORD = "acl-user-password";
+const ACL_PREFIX = "acl:";
+/** Whether the stores of the running block connect as the limited ACL user. */
+let asAclUser = false;
+
 /** A store on its own prefix, so tests do not see each other's keys. */
 function newStore(options: Partial<ConstructorParameters<typeof RedisSessionStore>[0]> = {}) {
-  const prefix = `t${++prefixCount}:`;
-  const store = new RedisSessionStore({ redis: redis.current.url, prefix, ...options });
+  const { prefix: given, ...rest } = options;
+  const prefix = `${asAclUser ? ACL_PREFIX : ""}${given ?? `t${++prefixCount}:`}`;
+  const topology = asAclUser
+    ? { url: redis.current.url, username: ACL_USER, password: ACL_PASSWORD }
+    : redis.current.url;
+  const store = new RedisSessionStore({ redis: topology, prefix, ...rest });
   return { store, prefix };
 }
 
@@ -43,184 +53,227 @@ function call<T>(fn: (callback: (error?: unknown, value?: T) => void) => void): 
   });
 }
 
-describe("the express-session Store contract", () => {
-  test("get of an unknown id gives no session", async () => {
-    const { store } = newStore();
-    await expect(call((cb) => store.get("nope", cb))).resolves.toBeNull();
-    await store.close();
-  });
-
-  test("set stores a hash with one JSON field per top-level key and the cookie's TTL", async () => {
-    const { store, prefix } = newStore();
-    await call((cb) => store.set("abc", sessionData({ user: "alice", cart: ["tea"] }), cb));
-
-    expect(await client.type(`${prefix}abc`)).toBe("hash");
-    const hash = await client.hgetall(`${prefix}abc`);
-    expect(Object.keys(hash).sort()).toEqual(["cart", "cookie", "user"]);
-    expect(JSON.parse(hash.user ?? "")).toBe("alice");
-    expect(JSON.parse(hash.cart ?? "")).toEqual(["tea"]);
-    const ttl = await client.pttl(`${prefix}abc`);
-    expect(ttl).toBeGreaterThan(55_000);
-    expect(ttl).toBeLessThanOrEqual(60_000);
-
-    const read = await call<SessionData | null>((cb) => store.get("abc", cb));
-    expect(read).toMatchObject({
-      user: "alice",
-      cart: ["tea"],
-      cookie: { originalMaxAge: 60_000 },
-    });
-    await store.close();
-  });
-
-  test("a fixed ttl option wins over the cookie", async () => {
-    const { store, prefix } = newStore({ ttl: 30 });
-    await call((cb) => store.set("abc", sessionData({}, 3_600_000), cb));
-    const ttl = await client.pttl(`${prefix}abc`);
-    expect(ttl).toBeGreaterThan(25_000);
-    expect(ttl).toBeLessThanOrEqual(30_000);
-    await store.close();
-  });
-
-  test("a session without cookie maxAge lives a day", async () => {
-    const { store, prefix } = newStore();
-    const data = sessionData();
-    (data.cookie as unknown as Record<string, unknown>).originalMaxAge = null;
-    await call((cb) => store.set("abc", data, cb));
-    expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(86_000_000);
-    await store.close();
-  });
-
-  test("get renews the TTL in the same command", async () => {
-    const { store, prefix } = newStore();
-    await call((cb) => store.set("abc", sessionData({}, 600_000), cb));
-    await client.pexpire(`${prefix}abc`, 5_000);
-    await call((cb) => store.get("abc", cb));
-    expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
-    await store.close();
-  });
-
-  test("touch renews the TTL and never creates a session", async () => {
-    const { store, prefix } = newStore();
-    await call((cb) => store.set("abc", sessionData({}, 600_000), cb));
-    await client.pexpire(`${prefix}abc`, 5_000);
-    await call((cb) => store.touch("abc", sessionData({}, 600_000), cb));
-    expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
-
-    await call((cb) => store.touch("gone", sessionData(), cb));
-    expect(await client.exists(`${prefix}gone`)).toBe(0);
-    await store.close();
-  });
-
-  test("set replaces the whole session when used directly", async () => {
-    const { store, prefix } = newStore();
-    await call((cb) => store.set("abc", sessionData({ a: 1, b: 2 }), cb));
-    await call((cb) => store.set("abc", sessionData({ a: 3 }), cb));
-    expect(Object.keys(await client.hgetall(`${prefix}abc`)).sort()).toEqual(["a", "cookie"]);
-    await store.close();
-  });
-
-  test("destroy deletes the session", async () => {
-    const { store, prefix } = newStore();
-    await call((cb) => store.set("abc", sessionData({ user: "alice" }), cb));
-    await call((cb) => store.destroy("abc", cb));
-    expect(await client.exists(`${prefix}abc`)).toBe(0);
-    await expect(call((cb) => store.get("abc", cb))).resolves.toBeNull();
-    await store.close();
-  });
-
-  test("all, ids, length and clear cover exactly the store's prefix", async () => {
-    const { store, prefix } = newStore({ prefix: "glob*[x]:" });
-    const { store: other } = newStore();
-    await call((cb) => other.set("foreign", sessionData({ user: "mallory" }), cb));
-    await client.set("glob-unrelated", "x");
-    for (const sid of ["s1", "s2", "s3"]) {
-      await call((cb) => store.set(sid, sessionData({ user: sid }), cb));
-    }
-    await client.pexpire(`${prefix}s1`, 5_000);
-
-    expect((await store.ids()).sort()).toEqual(["s1", "s2", "s3"]);
-    await expect(call((cb) => store.length(cb))).resolves.toBe(3);
-    const all = await call<Record<string, SessionData>>((cb) => store.all(cb));
-    expect(Object.keys(all).sort()).toEqual(["s1", "s2", "s3"]);
-    expect(all.s2).toMatchObject({ user: "s2" });
-    // all() reads without renewing
-    expect(await client.pttl(`${prefix}s1`)).toBeLessThanOrEqual(5_000);
-
-    await call((cb) => store.clear(cb));
-    await expect(call((cb) => store.length(cb))).resolves.toBe(0);
-    await expect(call((cb) => other.length(cb))).resolves.toBe(1);
-    expect(await client.get("glob-unrelated")).toBe("x");
-    await store.close();
-    await other.close();
-  });
-});
-
-describe("data the store did not write", () => {
-  test("a connect-redis JSON string is read as the session", async () => {
-    const { store, prefix } = newStore();
-    const legacy = { cookie: sessionData().cookie, user: "alice", cart: ["tea"] };
-    await client.set(`${prefix}old`, JSON.stringify(legacy), "PX", 5_000);
-    const read = await call<SessionData | null>((cb) => store.get("old", cb));
-    expect(read).toMatchObject({ user: "alice", cart: ["tea"] });
-    expect(await client.pttl(`${prefix}old`)).toBeGreaterThan(55_000);
-    await store.close();
-  });
-
-  test.each([
-    [
-      "a hash field that is not JSON",
-      (key: string) => client.hset(key, "cookie", "{}", "user", "{oops"),
-    ],
-    ["a hash without a cookie", (key: string) => client.hset(key, "user", '"alice"')],
-    ["a string that is not JSON", (key: string) => client.set(key, "garbage\u0000\u00ff")],
-    ["a JSON string that is not an object", (key: string) => client.set(key, "[1,2]")],
-    ["a list", (key: string) => client.rpush(key, "a", "b")],
-    ["a set", (key: string) => client.sadd(key, "a")],
-  ])("%s is no session, not an error", async (_what, write) => {
-    const { store, prefix } = newStore();
-    await write(`${prefix}bad`);
-    await expect(call((cb) => store.get("bad", cb))).resolves.toBeNull();
-    await expect(call((cb) => store.all(cb))).resolves.toEqual({});
-    await store.close();
-  });
-});
-
-describe("logging", () => {
-  test("a corrupt key is reported once, by a hash of the key, never by session id", async () => {
-    const lines: string[] = [];
-    const previousLog = createDebug.log;
-    createDebug.enable("redis-ha-session:*");
-    createDebug.log = (...args: unknown[]) => lines.push(args.map(String).join(" "));
-    try {
-      const { store, prefix } = newStore();
-      const sid = "secret-session-id-123";
-      await client.hset(`${prefix}${sid}`, "cookie", "{not json");
-      for (let i = 0; i < 3; i++)
-        await expect(call((cb) => store.get(sid, cb))).resolves.toBeNull();
+function contract(): void {
+  describe("the express-session Store contract", () => {
+    test("get of an unknown id gives no session", async () => {
+      const { store } = newStore();
+      await expect(call((cb) => store.get("nope", cb))).resolves.toBeNull();
       await store.close();
-    } finally {
-      createDebug.disable();
-      createDebug.log = previousLog;
-    }
-    const reports = lines.filter((line) => line.includes("corrupt session data"));
-    expect(reports).toHaveLength(1);
-    expect(reports[0]).toMatch(/#[0-9a-f]{12}.*field "cookie" is not valid JSON/);
-    expect(lines.join("\n")).not.toContain("secret-session-id-123");
+    });
+
+    test("set stores a hash with one JSON field per top-level key and the cookie's TTL", async () => {
+      const { store, prefix } = newStore();
+      await call((cb) => store.set("abc", sessionData({ user: "alice", cart: ["tea"] }), cb));
+
+      expect(await client.type(`${prefix}abc`)).toBe("hash");
+      const hash = await client.hgetall(`${prefix}abc`);
+      expect(Object.keys(hash).sort()).toEqual(["cart", "cookie", "user"]);
+      expect(JSON.parse(hash.user ?? "")).toBe("alice");
+      expect(JSON.parse(hash.cart ?? "")).toEqual(["tea"]);
+      const ttl = await client.pttl(`${prefix}abc`);
+      expect(ttl).toBeGreaterThan(55_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+
+      const read = await call<SessionData | null>((cb) => store.get("abc", cb));
+      expect(read).toMatchObject({
+        user: "alice",
+        cart: ["tea"],
+        cookie: { originalMaxAge: 60_000 },
+      });
+      await store.close();
+    });
+
+    test("a fixed ttl option wins over the cookie", async () => {
+      const { store, prefix } = newStore({ ttl: 30 });
+      await call((cb) => store.set("abc", sessionData({}, 3_600_000), cb));
+      const ttl = await client.pttl(`${prefix}abc`);
+      expect(ttl).toBeGreaterThan(25_000);
+      expect(ttl).toBeLessThanOrEqual(30_000);
+      await store.close();
+    });
+
+    test("a session without cookie maxAge lives a day", async () => {
+      const { store, prefix } = newStore();
+      const data = sessionData();
+      (data.cookie as unknown as Record<string, unknown>).originalMaxAge = null;
+      await call((cb) => store.set("abc", data, cb));
+      expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(86_000_000);
+      await store.close();
+    });
+
+    test("get renews the TTL in the same command", async () => {
+      const { store, prefix } = newStore();
+      await call((cb) => store.set("abc", sessionData({}, 600_000), cb));
+      await client.pexpire(`${prefix}abc`, 5_000);
+      await call((cb) => store.get("abc", cb));
+      expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
+      await store.close();
+    });
+
+    test("touch renews the TTL and never creates a session", async () => {
+      const { store, prefix } = newStore();
+      await call((cb) => store.set("abc", sessionData({}, 600_000), cb));
+      await client.pexpire(`${prefix}abc`, 5_000);
+      await call((cb) => store.touch("abc", sessionData({}, 600_000), cb));
+      expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
+
+      await call((cb) => store.touch("gone", sessionData(), cb));
+      expect(await client.exists(`${prefix}gone`)).toBe(0);
+      await store.close();
+    });
+
+    test("set replaces the whole session when used directly", async () => {
+      const { store, prefix } = newStore();
+      await call((cb) => store.set("abc", sessionData({ a: 1, b: 2 }), cb));
+      await call((cb) => store.set("abc", sessionData({ a: 3 }), cb));
+      expect(Object.keys(await client.hgetall(`${prefix}abc`)).sort()).toEqual(["a", "cookie"]);
+      await store.close();
+    });
+
+    test("destroy deletes the session", async () => {
+      const { store, prefix } = newStore();
+      await call((cb) => store.set("abc", sessionData({ user: "alice" }), cb));
+      await call((cb) => store.destroy("abc", cb));
+      expect(await client.exists(`${prefix}abc`)).toBe(0);
+      await expect(call((cb) => store.get("abc", cb))).resolves.toBeNull();
+      await store.close();
+    });
+
+    test("all, ids, length and clear cover exactly the store's prefix", async () => {
+      const { store, prefix } = newStore({ prefix: "glob*[x]:" });
+      const { store: other } = newStore();
+      await call((cb) => other.set("foreign", sessionData({ user: "mallory" }), cb));
+      await client.set("glob-unrelated", "x");
+      for (const sid of ["s1", "s2", "s3"]) {
+        await call((cb) => store.set(sid, sessionData({ user: sid }), cb));
+      }
+      await client.pexpire(`${prefix}s1`, 5_000);
+
+      expect((await store.ids()).sort()).toEqual(["s1", "s2", "s3"]);
+      await expect(call((cb) => store.length(cb))).resolves.toBe(3);
+      const all = await call<Record<string, SessionData>>((cb) => store.all(cb));
+      expect(Object.keys(all).sort()).toEqual(["s1", "s2", "s3"]);
+      expect(all.s2).toMatchObject({ user: "s2" });
+      // all() reads without renewing
+      expect(await client.pttl(`${prefix}s1`)).toBeLessThanOrEqual(5_000);
+
+      await call((cb) => store.clear(cb));
+      await expect(call((cb) => store.length(cb))).resolves.toBe(0);
+      await expect(call((cb) => other.length(cb))).resolves.toBe(1);
+      expect(await client.get("glob-unrelated")).toBe("x");
+      await store.close();
+      await other.close();
+    });
   });
+
+  describe("data the store did not write", () => {
+    test("a connect-redis JSON string is read as the session", async () => {
+      const { store, prefix } = newStore();
+      const legacy = { cookie: sessionData().cookie, user: "alice", cart: ["tea"] };
+      await client.set(`${prefix}old`, JSON.stringify(legacy), "PX", 5_000);
+      const read = await call<SessionData | null>((cb) => store.get("old", cb));
+      expect(read).toMatchObject({ user: "alice", cart: ["tea"] });
+      expect(await client.pttl(`${prefix}old`)).toBeGreaterThan(55_000);
+      await store.close();
+    });
+
+    test.each([
+      [
+        "a hash field that is not JSON",
+        (key: string) => client.hset(key, "cookie", "{}", "user", "{oops"),
+      ],
+      ["a hash without a cookie", (key: string) => client.hset(key, "user", '"alice"')],
+      ["a string that is not JSON", (key: string) => client.set(key, "garbage\u0000\u00ff")],
+      ["a JSON string that is not an object", (key: string) => client.set(key, "[1,2]")],
+      ["a list", (key: string) => client.rpush(key, "a", "b")],
+      ["a set", (key: string) => client.sadd(key, "a")],
+    ])("%s is no session, not an error", async (_what, write) => {
+      const { store, prefix } = newStore();
+      await write(`${prefix}bad`);
+      await expect(call((cb) => store.get("bad", cb))).resolves.toBeNull();
+      await expect(call((cb) => store.all(cb))).resolves.toEqual({});
+      await store.close();
+    });
+  });
+
+  describe("logging", () => {
+    test("a corrupt key is reported once, by a hash of the key, never by session id", async () => {
+      const lines: string[] = [];
+      const previousLog = createDebug.log;
+      createDebug.enable("redis-ha-session:*");
+      createDebug.log = (...args: unknown[]) => lines.push(args.map(String).join(" "));
+      try {
+        const { store, prefix } = newStore();
+        const sid = "secret-session-id-123";
+        await client.hset(`${prefix}${sid}`, "cookie", "{not json");
+        for (let i = 0; i < 3; i++)
+          await expect(call((cb) => store.get(sid, cb))).resolves.toBeNull();
+        await store.close();
+      } finally {
+        createDebug.disable();
+        createDebug.log = previousLog;
+      }
+      const reports = lines.filter((line) => line.includes("corrupt session data"));
+      expect(reports).toHaveLength(1);
+      expect(reports[0]).toMatch(/#[0-9a-f]{12}.*field "cookie" is not valid JSON/);
+      expect(lines.join("\n")).not.toContain("secret-session-id-123");
+    });
+  });
+
+  describe("reserved keys", () => {
+    test("a session key starting with $ is refused: the store keeps its own fields there", async () => {
+      const { store, prefix } = newStore();
+      await expect(
+        call((cb) => store.set("s", sessionData({ $uid: "mallory" }), cb)),
+      ).rejects.toThrow(/session key "\$uid" starts with "\$"/);
+      expect(await client.exists(`${prefix}s`)).toBe(0);
+      await store.close();
+    });
+  });
+
+  describe("maxBytes", () => {
+    test("a session over the limit is refused with SessionTooLargeError and nothing is written", async () => {
+      const { store, prefix } = newStore({ maxBytes: 1_000 });
+      const error = await call((cb) =>
+        store.set("big", sessionData({ blob: "x".repeat(1_000) }), cb),
+      ).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(SessionTooLargeError);
+      expect((error as Error).message).toMatch(/maxBytes/);
+      expect(await client.exists(`${prefix}big`)).toBe(0);
+
+      await call((cb) => store.set("small", sessionData({ note: "x".repeat(100) }), cb));
+      expect(await client.exists(`${prefix}small`)).toBe(1);
+      await store.close();
+    });
+  });
+}
+
+describe("with the default user", () => {
+  beforeAll(() => {
+    asAclUser = false;
+  });
+  contract();
 });
 
-describe("maxBytes", () => {
-  test("a session over the limit is refused with SessionTooLargeError and nothing is written", async () => {
-    const { store, prefix } = newStore({ maxBytes: 1_000 });
-    const error = await call((cb) =>
-      store.set("big", sessionData({ blob: "x".repeat(1_000) }), cb),
-    ).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(SessionTooLargeError);
-    expect((error as Error).message).toMatch(/maxBytes/);
-    expect(await client.exists(`${prefix}big`)).toBe(0);
-
-    await call((cb) => store.set("small", sessionData({ note: "x".repeat(100) }), cb));
-    expect(await client.exists(`${prefix}small`)).toBe(1);
-    await store.close();
+describe("with an ACL user allowed only redisAclRules() on its prefix", () => {
+  beforeAll(async () => {
+    const rules = redisAclRules(ACL_PREFIX).split(" ");
+    await client.acl("SETUSER", ACL_USER, "reset", "on", `>${ACL_PASSWORD}`, ...rules);
+    asAclUser = true;
   });
+
+  test("the user is really limited: other keys and commands are refused", async () => {
+    const limited = new Redis({
+      port: redis.current.server.port,
+      host: "127.0.0.1",
+      username: ACL_USER,
+      password: ACL_PASSWORD,
+    });
+    await expect(limited.get("elsewhere")).rejects.toThrow(/NOPERM/);
+    await expect(limited.set(`${ACL_PREFIX}x`, "1")).rejects.toThrow(/NOPERM/);
+    await expect(limited.flushall()).rejects.toThrow(/NOPERM/);
+    await limited.quit();
+  });
+
+  contract();
 });

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import type { RedisOptions } from "ioredis";
 import { checkPort } from "../validate.js";
 import type { ParsedTopology } from "./topology.js";
@@ -35,7 +36,9 @@ function parseNodeUrl(text: string, scheme: string, option: string): ParsedTopol
     }
     options.db = Number(db);
   }
-  if (scheme === "rediss") options.tls = { servername: options.host ?? "" };
+  // SNI takes host names only; for an IP address the certificate's IP SAN is checked instead.
+  if (scheme === "rediss")
+    options.tls = isIP(options.host ?? "") ? {} : { servername: options.host };
   return { kind: "single", options };
 }
 

@@ -1,4 +1,5 @@
 import { Cluster, Redis } from "ioredis";
+import type { ConnectionOptions } from "node:tls";
 import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis";
 import { checkPort, describe } from "../validate.js";
 import { parseUrlTopology } from "./parseUrl.js";
@@ -15,6 +16,8 @@ interface ConnectionExtras {
   username?: string;
   /** Password of the Redis nodes. */
   password?: string;
+  /** TLS to the Redis nodes (CA, client certificate…); `rediss://` turns it on with defaults. */
+  tls?: ConnectionOptions;
   /** Any other ioredis option; applied last, so it overrides the failover-tuned settings. */
   options?: RedisOptions;
 }
@@ -34,6 +37,8 @@ export interface SentinelTopology extends ConnectionExtras {
   sentinelUsername?: string;
   /** Password of the Sentinels (`requirepass` in sentinel.conf). */
   sentinelPassword?: string;
+  /** TLS to the Sentinels; given, Sentinels are reached over TLS. */
+  sentinelTLS?: ConnectionOptions;
 }
 
 /** A Redis Cluster, given by some of its nodes. */
@@ -41,6 +46,8 @@ export interface ClusterTopology {
   cluster: RedisAddress[];
   username?: string;
   password?: string;
+  /** TLS to the cluster's nodes. */
+  tls?: ConnectionOptions;
   /** Any other ioredis Cluster option; applied last. */
   options?: ClusterOptions;
 }
@@ -59,7 +66,7 @@ export type ParsedTopology =
   | { kind: "sentinel"; options: RedisOptions }
   | { kind: "cluster"; nodes: ClusterNode[]; options: ClusterOptions };
 
-const SINGLE_KEYS = ["url", "username", "password", "options"];
+const SINGLE_KEYS = ["url", "username", "password", "tls", "options"];
 const SENTINEL_KEYS = [
   "sentinels",
   "name",
@@ -67,9 +74,11 @@ const SENTINEL_KEYS = [
   "password",
   "sentinelUsername",
   "sentinelPassword",
+  "tls",
+  "sentinelTLS",
   "options",
 ];
-const CLUSTER_KEYS = ["cluster", "username", "password", "options"];
+const CLUSTER_KEYS = ["cluster", "username", "password", "tls", "options"];
 
 /**
  * Validates a topology and turns it into ioredis settings.
@@ -115,6 +124,7 @@ function parseSingle(record: Record<string, unknown>, option: string): ParsedTop
     options: {
       ...parsed.options,
       ...strings(record, ["username", "password"], option),
+      ...tlsOptions(record, option, parsed.options.tls),
       ...extraOptions(record, option),
     },
   };
@@ -136,6 +146,7 @@ function parseSentinel(record: Record<string, unknown>, option: string): ParsedT
       sentinels,
       name,
       ...strings(record, ["username", "password", "sentinelUsername", "sentinelPassword"], option),
+      ...tlsOptions(record, option),
       ...extraOptions(record, option),
     },
   };
@@ -145,7 +156,10 @@ function parseCluster(record: Record<string, unknown>, option: string): ParsedTo
   rejectUnknownKeys(record, CLUSTER_KEYS, option);
   const nodes = parseAddresses(record.cluster, `${option}.cluster`);
   const extra: ClusterOptions = extraOptions(record, option);
-  const auth = strings(record, ["username", "password"], option);
+  const auth = {
+    ...strings(record, ["username", "password"], option),
+    ...tlsOptions(record, option),
+  };
   return {
     kind: "cluster",
     nodes,
@@ -168,6 +182,27 @@ function strings<K extends string>(
     }
     result[key] = value;
   }
+  return result;
+}
+
+/** `tls` (and, for Sentinel, `sentinelTLS`) as ioredis settings. */
+function tlsOptions(
+  record: Record<string, unknown>,
+  option: string,
+  fromUrl?: ConnectionOptions,
+): Pick<RedisOptions, "tls" | "sentinelTLS" | "enableTLSForSentinelMode"> {
+  const result: Pick<RedisOptions, "tls" | "sentinelTLS" | "enableTLSForSentinelMode"> = {};
+  for (const key of ["tls", "sentinelTLS"] as const) {
+    const value = record[key];
+    if (value === undefined) continue;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new TypeError(
+        `\`${option}.${key}\` must be an object of TLS options (ca, cert, key…); got ${describe(value)}`,
+      );
+    }
+    result[key] = key === "tls" ? { ...fromUrl, ...(value as ConnectionOptions) } : value;
+  }
+  if (result.sentinelTLS !== undefined) result.enableTLSForSentinelMode = true;
   return result;
 }
 

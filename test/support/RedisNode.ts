@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pollUntil } from "./poll.js";
 import { freePort } from "./ports.js";
-import { redisCommand } from "./redisCommand.js";
+import { redisCommand, serverAccess } from "./redisCommand.js";
 import { ServerProcess } from "./ServerProcess.js";
 
 /** A redis-server or redis-sentinel on 127.0.0.1, with its config, data and log in `dir`. */
@@ -38,13 +38,46 @@ export class RedisNode {
   static async server(
     baseDir: string,
     name: string,
-    { replicaOf, cluster = false }: { replicaOf?: number; cluster?: boolean } = {},
+    {
+      replicaOf,
+      cluster = false,
+      password,
+      extra = [],
+    }: { replicaOf?: number; cluster?: boolean; password?: string; extra?: string[] } = {},
   ): Promise<RedisNode> {
     const node = new RedisNode(name, await freePort(), await subdir(baseDir, name), false);
-    const lines = ["appendonly yes", 'save ""', "repl-diskless-sync-delay 0"];
+    const lines = ["appendonly yes", 'save ""', "repl-diskless-sync-delay 0", ...extra];
     if (replicaOf !== undefined) lines.push(`replicaof 127.0.0.1 ${replicaOf}`);
     if (cluster) lines.push("cluster-enabled yes", "cluster-node-timeout 2000");
+    if (password !== undefined) {
+      lines.push(`requirepass ${password}`, `masterauth ${password}`);
+      serverAccess.set(node.port, { password });
+    }
     await node.writeConfig(lines);
+    return node;
+  }
+
+  /**
+   * A data node that speaks only TLS, with the certificate files in `tls` (clients are not asked
+   * for certificates).
+   */
+  static async tlsServer(
+    baseDir: string,
+    name: string,
+    tls: { cert: string; key: string; ca: string; caPem: string },
+  ): Promise<RedisNode> {
+    const node = new RedisNode(name, await freePort(), await subdir(baseDir, name), false);
+    await node.writeConfig(
+      [
+        'save ""',
+        `tls-cert-file ${tls.cert}`,
+        `tls-key-file ${tls.key}`,
+        `tls-ca-cert-file ${tls.ca}`,
+        "tls-auth-clients no",
+      ],
+      { tlsOnly: true },
+    );
+    serverAccess.set(node.port, { tls: { ca: tls.caPem } });
     return node;
   }
 
@@ -54,20 +87,27 @@ export class RedisNode {
     name: string,
     masterName: string,
     masterPort: number,
+    { password, sentinelPassword }: { password?: string; sentinelPassword?: string } = {},
   ): Promise<RedisNode> {
     const node = new RedisNode(name, await freePort(), await subdir(baseDir, name), true);
-    await node.writeConfig([
+    const lines = [
       `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 2`,
       `sentinel down-after-milliseconds ${masterName} 1000`,
       `sentinel failover-timeout ${masterName} 10000`,
       `sentinel parallel-syncs ${masterName} 1`,
-    ]);
+    ];
+    if (password !== undefined) lines.push(`sentinel auth-pass ${masterName} ${password}`);
+    if (sentinelPassword !== undefined) {
+      lines.push(`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`);
+      serverAccess.set(node.port, { password: sentinelPassword });
+    }
+    await node.writeConfig(lines);
     return node;
   }
 
-  private async writeConfig(lines: string[]): Promise<void> {
+  private async writeConfig(lines: string[], { tlsOnly = false } = {}): Promise<void> {
     const common = [
-      `port ${this.port}`,
+      ...(tlsOnly ? ["port 0", `tls-port ${this.port}`] : [`port ${this.port}`]),
       "bind 127.0.0.1",
       "daemonize no",
       `dir ${this.dir}`,

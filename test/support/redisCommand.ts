@@ -1,4 +1,8 @@
 import { Redis } from "ioredis";
+import type { RedisOptions } from "ioredis";
+
+/** How to reach a test server that needs more than host and port (a password, TLS). */
+export const serverAccess = new Map<number, RedisOptions>();
 
 /** Sends one command to the server on `port` over a short-lived connection that never retries. */
 export async function redisCommand(port: number, ...args: (string | number)[]): Promise<unknown> {
@@ -10,6 +14,7 @@ export async function redisCommand(port: number, ...args: (string | number)[]): 
     maxRetriesPerRequest: 0,
     connectTimeout: 2_000,
     commandTimeout: 2_000,
+    ...serverAccess.get(port),
   });
   client.on("error", () => undefined);
   try {

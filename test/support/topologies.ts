@@ -78,17 +78,38 @@ export class SentinelTopology extends Topology {
     super(dir);
   }
 
-  /** Starts a master, `replicas` replicas and `sentinels` Sentinels and waits for steady state. */
-  static async start({ replicas = 2, sentinels = 3 } = {}): Promise<SentinelTopology> {
+  /**
+   * Starts a master, `replicas` replicas and `sentinels` Sentinels and waits for steady state.
+   * `password` protects the data nodes (`requirepass`, `masterauth`, `sentinel auth-pass`),
+   * `sentinelPassword` the Sentinels.
+   */
+  static async start({
+    replicas = 2,
+    sentinels = 3,
+    password,
+    sentinelPassword,
+  }: {
+    replicas?: number;
+    sentinels?: number;
+    password?: string;
+    sentinelPassword?: string;
+  } = {}): Promise<SentinelTopology> {
     const dir = await mkdtemp(join(tmpdir(), "rhs-sentinel-"));
-    const master = await RedisNode.server(dir, "redis-1");
+    const master = await RedisNode.server(dir, "redis-1", { password });
     const servers = [master];
     for (let i = 0; i < replicas; i++) {
-      servers.push(await RedisNode.server(dir, `redis-${i + 2}`, { replicaOf: master.port }));
+      servers.push(
+        await RedisNode.server(dir, `redis-${i + 2}`, { replicaOf: master.port, password }),
+      );
     }
     const watchers: RedisNode[] = [];
     for (let i = 0; i < sentinels; i++) {
-      watchers.push(await RedisNode.sentinel(dir, `sentinel-${i + 1}`, "mymaster", master.port));
+      watchers.push(
+        await RedisNode.sentinel(dir, `sentinel-${i + 1}`, "mymaster", master.port, {
+          password,
+          sentinelPassword,
+        }),
+      );
     }
     const topology = new SentinelTopology(dir, servers, watchers);
     await topology.boot("Sentinel topology", async () => {

@@ -1,0 +1,35 @@
+/**
+ * Every command the store sends, or runs inside its scripts (Redis checks those too), grouped by
+ * what needs it. An ACL user with exactly these, on the store's prefix, is enough.
+ */
+const COMMANDS = {
+  // ioredis also sends CLIENT SETINFO (and SETNAME with `connectionName`) but ignores a refusal.
+  connection: ["hello", "auth", "ping", "info", "select", "quit"],
+  sessions: ["eval", "evalsha", "wait", "scan", "unlink", "pexpire"],
+  userIndex: ["smembers", "srem", "hmget", "pttl"],
+  insideScripts: [
+    "hgetall",
+    "type",
+    "get",
+    "exists",
+    "del",
+    "hset",
+    "hsetnx",
+    "hget",
+    "hdel",
+    "sadd",
+  ],
+} as const;
+
+/**
+ * The ACL rules for a Redis user that may do what the store needs and nothing else: its commands,
+ * on keys under `prefix` only, no Pub/Sub channels.
+ *
+ * @example
+ * // redis-cli ACL SETUSER sessions on '>password' <rules>
+ * console.log(redisAclRules("sess:"));
+ */
+export function redisAclRules(prefix = "sess:"): string {
+  const commands = Object.values(COMMANDS).flat();
+  return `~${prefix}* resetchannels -@all ${commands.map((command) => `+${command}`).join(" ")}`;
+}

@@ -1,0 +1,96 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import type { RedisOptions } from "ioredis";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { Browser } from "./support/Browser.js";
+import { makeCertificates } from "./support/certificates.js";
+import type { TestCertificates } from "./support/certificates.js";
+import { useSentinel } from "./support/hooks.js";
+import { useServer } from "./support/http.js";
+import { RedisNode } from "./support/RedisNode.js";
+import { createTestApp } from "./support/testApp.js";
+
+async function logsIn(url: string): Promise<void> {
+  const browser = new Browser();
+  const login = await browser.request(`${url}/login`, { method: "POST", json: { user: "alice" } });
+  expect(login.status).toBe(200);
+  expect((await browser.request(`${url}/me`)).body).toMatchObject({ user: "alice" });
+}
+
+describe("a Sentinel topology with passwords on the nodes and on the Sentinels", () => {
+  const password = "node-password";
+  const sentinelPassword = "sentinel-password";
+  const redis = useSentinel({ replicas: 1, password, sentinelPassword });
+  const server = useServer(
+    () =>
+      createTestApp({
+        redis: { ...redis.current.redisOption, password, sentinelPassword },
+      }).app,
+  );
+
+  test("refuses clients without them", async () => {
+    const [sentinel] = redis.current.sentinels;
+    const [data] = redis.current.servers;
+    expect(await refusal({ port: sentinel?.port })).toMatch(/NOAUTH|Authentication required/);
+    expect(await refusal({ port: data?.port })).toMatch(/NOAUTH|Authentication required/);
+  });
+
+  test("works with the passwords given", async () => {
+    await logsIn(server.url);
+  });
+});
+
+describe("a TLS-only redis-server", () => {
+  let dir: string;
+  let certificates: TestCertificates;
+  let node: RedisNode;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "rhs-tls-"));
+    certificates = await makeCertificates(dir);
+    node = await RedisNode.tlsServer(dir, "redis-tls", certificates);
+    await node.start();
+  });
+  afterAll(async () => {
+    await node.process.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const server = useServer(
+    () =>
+      createTestApp({
+        redis: { url: `rediss://127.0.0.1:${node.port}`, tls: { ca: certificates.caPem } },
+      }).app,
+  );
+
+  test("is reached with rediss:// and its CA", async () => {
+    await logsIn(server.url);
+  });
+
+  test("is not reached by a client that does not trust its certificate", async () => {
+    expect(await refusal({ port: node.port, tls: {} })).toMatch(/self[- ]signed|certificate/i);
+  });
+});
+
+/** Why a client with these settings cannot use the server: the errors it saw, joined. */
+async function refusal(options: RedisOptions): Promise<string> {
+  const client = new Redis({
+    host: "127.0.0.1",
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    ...options,
+  });
+  const errors: string[] = [];
+  client.on("error", (error: Error) => errors.push(error.message));
+  try {
+    await client.connect();
+    await client.call("INFO");
+    errors.push("(connected)");
+  } catch (error) {
+    errors.push(error instanceof Error ? error.message : "failed");
+  } finally {
+    client.disconnect();
+  }
+  return errors.join("; ");
+}
