@@ -112,22 +112,28 @@ test("the packed tarball type-checks and runs in an ESM TypeScript project", asy
   });
 });
 
-test("CommonJS code on Node >= 20.19 can require it", async () => {
-  const { stdout } = await exec(
-    process.execPath,
-    ["-e", "const m = require('redis-ha-session'); console.log(Object.keys(m).sort().join(','))"],
-    { cwd: project },
+test("CommonJS code on Node >= 20.19 can require it and gets the same exports", async () => {
+  const list = (loader: string) =>
+    exec(process.execPath, ["--input-type=module", "-e", loader], { cwd: project }).then(
+      ({ stdout }) => stdout.trim().split(","),
+    );
+  const required = await list(
+    "import { createRequire } from 'node:module'; const m = createRequire(process.cwd() + '/x.js')('redis-ha-session'); console.log(Object.keys(m).sort().join(','))",
   );
-  expect(stdout.trim().split(",")).toEqual([
-    "RedisSessionStore",
-    "SessionNotDurableError",
-    "SessionStoreUnavailableError",
-    "SessionTooLargeError",
-    "createRedisClient",
-    "healthCheck",
-    "healthHandler",
-    "redisSession",
-  ]);
+  const imported = await list(
+    "const m = await import('redis-ha-session'); console.log(Object.keys(m).sort().join(','))",
+  );
+  expect(required).toEqual(imported);
+  expect(imported).toEqual(
+    expect.arrayContaining([
+      "RedisSessionStore",
+      "createRedisClient",
+      "redisSession",
+      "login",
+      "logoutEverywhere",
+      "healthHandler",
+    ]),
+  );
 });
 
 test("the tarball holds the build, types, README and CHANGELOG and no sources or tests", async () => {
