@@ -1,6 +1,7 @@
 // @ts-check
 import js from "@eslint/js";
 import prettier from "eslint-config-prettier";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -22,5 +23,9 @@ export default tseslint.config(
     },
   },
   { files: ["**/*.js"], extends: [tseslint.configs.disableTypeChecked] },
+  {
+    files: ["demo/control/public/**/*.js"],
+    languageOptions: { sourceType: "script", globals: { ...globals.browser, uPlot: "readonly" } },
+  },
   prettier,
 );

@@ -13,6 +13,9 @@ export class ServerProcess {
   #child: ChildProcess | undefined;
   #exit: Promise<void> = Promise.resolve();
   #paused = false;
+  /** Called when the process exits without stop() or kill() having been asked for. */
+  onExit: (() => void) | undefined;
+  #stopping = false;
 
   constructor(
     readonly name: string,
@@ -29,9 +32,11 @@ export class ServerProcess {
     running.add(child);
     this.#child = child;
     this.#paused = false;
+    this.#stopping = false;
     this.#exit = once(child, "exit").then(() => {
       running.delete(child);
       if (stderr !== "") this.stderr += stderr;
+      if (!this.#stopping) this.onExit?.();
     });
     child.on("error", (error) => (this.stderr += `spawn failed: ${error.message}\n`));
   }
@@ -52,6 +57,7 @@ export class ServerProcess {
   /** SIGKILL, as a crash would. Resolves once the process is gone. */
   async kill(): Promise<void> {
     if (!this.running) return;
+    this.#stopping = true;
     this.#child?.kill("SIGKILL");
     await this.#exit;
   }
@@ -71,6 +77,7 @@ export class ServerProcess {
   /** SIGTERM, awaited; SIGKILL if it has not exited after `graceMs`. */
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return;
+    this.#stopping = true;
     if (this.#paused) this.resume();
     this.#child?.kill("SIGTERM");
     const timer = setTimeout(() => this.#child?.kill("SIGKILL"), graceMs);

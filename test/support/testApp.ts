@@ -15,7 +15,7 @@ export const TEST_SECRET = "test-secret-that-is-at-least-32-characters-long";
 
 declare module "express-session" {
   interface SessionData {
-    user?: string;
+    user?: unknown;
     [key: string]: unknown;
   }
 }
@@ -80,8 +80,8 @@ export function createTestApp(
       res.status(401).json({ instance, error: "not logged in" });
       return;
     }
-    const cart = Array.isArray(req.session.cart) ? (req.session.cart as unknown[]) : [];
-    req.session.cart = [...cart, (req.body as { item?: unknown }).item];
+    const cart = req.session.cart ?? [];
+    req.session.cart = [...cart, String((req.body as { item?: unknown }).item)];
     res.json({ instance, user, count: cart.length + 1 });
   });
   app.get("/cart", (req, res) => {

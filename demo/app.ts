@@ -1,0 +1,195 @@
+import { csrfSync } from "csrf-sync";
+import express from "express";
+import type { ErrorRequestHandler, Express, Request, Response } from "express";
+import { ipKeyGenerator, rateLimit } from "express-rate-limit";
+import helmet from "helmet";
+import type { Logger } from "pino";
+import { pinoHttp } from "pino-http";
+import { healthCheck, login, logout, logoutEverywhere, redisSession } from "redis-ha-session";
+import type { RedisSessionMiddleware, RedisTopology } from "redis-ha-session";
+import { homePage, loginPage } from "./pages.js";
+import { verifyPassword } from "./users.js";
+
+declare module "express-session" {
+  interface SessionData {
+    /** Set by login(): `{ id, name }` here. */
+    user?: unknown;
+    visits?: number;
+    cart?: string[];
+  }
+}
+
+/** The logged-in user's name, if any. */
+function userName(req: Request): string | undefined {
+  const { user } = req.session;
+  return typeof user === "object" && user !== null && "name" in user
+    ? String(user.name)
+    : undefined;
+}
+
+export interface DemoAppOptions {
+  /** Shown on every page and in /api/me: which instance served the request. */
+  instance: string;
+  redis: RedisTopology;
+  secret: string;
+  logger: Logger;
+}
+
+/**
+ * The demo app: a login, a session-backed cart, logout and logout everywhere, as HTML pages and a
+ * JSON API. It keeps nothing in memory: any instance can serve any request.
+ */
+export function createDemoApp({ instance, redis, secret, logger }: DemoAppOptions): {
+  app: Express;
+  sessions: RedisSessionMiddleware;
+} {
+  const app = express();
+  const sessions = redisSession({ secret, redis, cookie: { maxAge: 86_400_000 } });
+  const csrf = csrfSync({
+    getTokenFromRequest: (req) => (req.body as { _csrf?: string } | undefined)?._csrf,
+    // JSON calls cannot be made cross-site without a CORS preflight, which this app never allows.
+    skipCsrfProtection: (req) => req.is("application/json") === "application/json",
+  });
+
+  app.set("trust proxy", 1);
+  app.disable("x-powered-by");
+  app.use(pinoHttp({ logger, autoLogging: { ignore: (req) => req.url === "/healthz" } }));
+  app.use(helmet());
+  // For the load balancer: 200 while this instance runs, with the Redis report in the body.
+  // Redis is shared by every instance, so taking instances out for a Redis failover would only
+  // turn a few seconds of waiting into errors.
+  app.get("/healthz", async (_req, res) => {
+    res.json({ instance, redis: await healthCheck(sessions.store, { timeoutMs: 1_000 }) });
+  });
+  app.use(express.urlencoded({ extended: false, limit: "10kb" }));
+  app.use(express.json({ limit: "10kb" }));
+  app.use(sessions);
+  app.use(csrf.csrfSynchronisedProtection);
+
+  const loginLimit = rateLimit({
+    windowMs: 60_000,
+    limit: 20,
+    standardHeaders: "draft-8",
+    legacyHeaders: false,
+    // Synthetic users log in often from one address; the limit is per address and user name.
+    keyGenerator: (req) =>
+      `${ipKeyGenerator(req.ip ?? "")}:${String((req.body as { username?: unknown }).username)}`,
+  });
+
+  const wantsJson = (req: Request) => req.accepts(["html", "json"]) === "json";
+  const cart = (req: Request) => req.session.cart ?? [];
+
+  app.get("/", (req, res) => {
+    const user = userName(req);
+    if (user === undefined) {
+      res.redirect("/login");
+      return;
+    }
+    req.session.visits = (req.session.visits ?? 0) + 1;
+    res.send(
+      homePage(instance, csrf.generateToken(req), {
+        user,
+        visits: req.session.visits,
+        cart: cart(req),
+      }),
+    );
+  });
+
+  app.get("/login", (req, res) => {
+    if (userName(req) !== undefined) {
+      res.redirect("/");
+      return;
+    }
+    res.send(loginPage(instance, csrf.generateToken(req)));
+  });
+
+  app.post("/login", loginLimit, async (req, res) => {
+    const { username, password } = req.body as { username?: unknown; password?: unknown };
+    const name =
+      typeof username === "string" && typeof password === "string"
+        ? await verifyPassword(username, password)
+        : undefined;
+    if (name === undefined) {
+      if (wantsJson(req)) res.status(401).json({ error: "wrong username or password" });
+      else
+        res
+          .status(401)
+          .send(loginPage(instance, csrf.generateToken(req), "Wrong username or password."));
+      return;
+    }
+    await login(req, { id: name, name }, { keep: ["cart"] });
+    req.session.visits = 0;
+    req.log.info({ user: name }, "login");
+    if (wantsJson(req)) res.json({ user: name, instance });
+    else res.redirect(303, "/");
+  });
+
+  app.get("/api/me", (req, res) => {
+    const user = userName(req);
+    if (user === undefined) {
+      res.status(401).json({ error: "not logged in", instance });
+      return;
+    }
+    req.session.visits = (req.session.visits ?? 0) + 1;
+    res.json({ user, instance, pid: process.pid, visits: req.session.visits });
+  });
+
+  const addToCart = (req: Request, res: Response): boolean => {
+    if (userName(req) === undefined) {
+      res.status(401).json({ error: "not logged in", instance });
+      return false;
+    }
+    const given = (req.body as { item?: unknown }).item;
+    const item = typeof given === "string" ? given.trim().slice(0, 60) : "";
+    if (item === "") {
+      res.status(400).json({ error: "item is required", instance });
+      return false;
+    }
+    req.session.cart = [...cart(req), item];
+    return true;
+  };
+  app.post("/api/cart", (req, res) => {
+    if (addToCart(req, res)) res.json({ cart: cart(req), instance });
+  });
+  app.post("/cart", (req, res) => {
+    if (addToCart(req, res)) res.redirect(303, "/");
+  });
+  app.get("/api/cart", (req, res) => {
+    if (userName(req) === undefined) {
+      res.status(401).json({ error: "not logged in", instance });
+      return;
+    }
+    res.json({ cart: cart(req), instance });
+  });
+
+  app.post("/logout", async (req, res) => {
+    await logout(req);
+    if (wantsJson(req)) res.json({ user: null, instance });
+    else res.redirect(303, "/login");
+  });
+  app.post("/logout-all", async (req, res) => {
+    const ended = await logoutEverywhere(req);
+    if (wantsJson(req)) res.json({ ended, instance });
+    else res.redirect(303, "/login");
+  });
+
+  const onError: ErrorRequestHandler = (
+    error: { status?: number; message?: string },
+    req,
+    res,
+    _next,
+  ) => {
+    const status = typeof error.status === "number" && error.status < 500 ? error.status : 500;
+    req.log.error({ err: error }, "request failed");
+    if (wantsJson(req))
+      res.status(status).json({ error: status === 500 ? "internal error" : error.message });
+    else
+      res
+        .status(status)
+        .send(
+          status === 403 ? "Form expired: reload the page and try again." : "Something went wrong.",
+        );
+  };
+  app.use(onError);
+  return { app, sessions };
+}

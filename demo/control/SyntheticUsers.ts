@@ -1,0 +1,116 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { DEMO_USERS, demoPassword } from "../users.js";
+
+/** One second of what the synthetic users saw. */
+export interface Sample {
+  /** Unix time, seconds. */
+  t: number;
+  requests: number;
+  errors: number;
+  /** Latency percentiles of that second, ms (null when there were no requests). */
+  p50: number | null;
+  p99: number | null;
+  users: number;
+}
+
+/**
+ * Simulated users clicking through the load balancer: each logs in, then keeps reading its page
+ * and adding to its cart, a request every 100 ms or so. Counts requests, errors and latency.
+ */
+export class SyntheticUsers {
+  #loops: { stop: boolean; done: Promise<void> }[] = [];
+  #latencies: number[] = [];
+  #errors = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly onSample: (sample: Sample) => void,
+  ) {}
+
+  get count(): number {
+    return this.#loops.length;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => {
+      this.#flush();
+    }, 1_000);
+  }
+
+  /** Starts or stops users until `count` are running. */
+  setCount(count: number): void {
+    while (this.#loops.length < count) {
+      const loop = { stop: false, done: Promise.resolve() };
+      loop.done = this.#run(loop, this.#loops.length);
+      this.#loops.push(loop);
+    }
+    for (const loop of this.#loops.splice(count)) loop.stop = true;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    const loops = this.#loops.splice(0);
+    for (const loop of loops) loop.stop = true;
+    await Promise.all(loops.map((loop) => loop.done));
+  }
+
+  #flush(): void {
+    const latencies = this.#latencies.sort((a, b) => a - b);
+    const pick = (q: number) =>
+      latencies.length === 0
+        ? null
+        : Math.round(
+            latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0,
+          );
+    this.onSample({
+      t: Math.floor(Date.now() / 1000),
+      requests: latencies.length,
+      errors: this.#errors,
+      p50: pick(0.5),
+      p99: pick(0.99),
+      users: this.#loops.length,
+    });
+    this.#latencies = [];
+    this.#errors = 0;
+  }
+
+  async #run(loop: { stop: boolean }, index: number): Promise<void> {
+    const username = DEMO_USERS[index % DEMO_USERS.length] ?? "alice";
+    let cookie = "";
+    let step = 0;
+    while (!loop.stop) {
+      const loggedIn = cookie !== "";
+      const [method, path, body] = !loggedIn
+        ? (["POST", "/login", { username, password: demoPassword(username) }] as const)
+        : step % 3 === 2
+          ? (["POST", "/api/cart", { item: `item ${step}` }] as const)
+          : (["GET", "/api/me", undefined] as const);
+      const started = performance.now();
+      let ok: boolean;
+      try {
+        const response = await fetch(`${this.url}${path}`, {
+          method,
+          headers: {
+            accept: "application/json",
+            ...(body ? { "content-type": "application/json" } : {}),
+            ...(cookie ? { cookie } : {}),
+          },
+          body: body ? JSON.stringify(body) : undefined,
+          signal: AbortSignal.timeout(20_000),
+        });
+        await response.arrayBuffer();
+        ok = response.ok;
+        const set = response.headers.getSetCookie().find((line) => line.startsWith("sid="));
+        if (set) cookie = set.split(";")[0] ?? "";
+        if (response.status === 401) cookie = "";
+      } catch {
+        ok = false;
+      }
+      this.#latencies.push(performance.now() - started);
+      if (!ok) this.#errors++;
+      step++;
+      await delay(100);
+    }
+  }
+}

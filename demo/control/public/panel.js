@@ -1,0 +1,163 @@
+// The control panel's page: topology, buttons, and a live uPlot chart fed by Server-Sent Events.
+"use strict";
+
+const $ = (selector) => document.querySelector(selector);
+const data = [[], [], [], [], []]; // t, requests/s, errors/s, p50, p99
+const events = [];
+let chart;
+
+function post(path, body = {}) {
+  return fetch(path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  }).then(refresh);
+}
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function button(label, onClick) {
+  const td = document.createElement("td");
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.addEventListener("click", onClick);
+  td.append(b);
+  return td;
+}
+
+async function refresh() {
+  const state = await (await fetch("/api/state")).json();
+  $("#app-url").textContent = state.url;
+  $("#app-url").href = state.url;
+  const redis = $("#redis tbody");
+  redis.replaceChildren();
+  const nodes = [
+    ...(state.redis.master ? [{ ...state.redis.master, role: "master" }] : []),
+    ...state.redis.replicas.map((node) => ({ ...node, role: "replica" })),
+    ...state.redis.sentinels.map((node) => ({ ...node, role: "sentinel" })),
+  ];
+  for (const node of nodes) {
+    const row = document.createElement("tr");
+    row.dataset.node = node.name;
+    row.append(
+      cell(node.name, node.role === "master" ? "master" : ""),
+      cell(node.pid ? node.role : "down", node.pid ? "" : "down"),
+      cell(String(node.port)),
+      cell(node.pid ? String(node.pid) : "—"),
+      node.pid ? cell("") : button("Restart", () => post(`/api/redis/nodes/${node.name}/restart`)),
+    );
+    redis.append(row);
+  }
+  const instances = $("#instances tbody");
+  instances.replaceChildren();
+  for (const instance of state.instances) {
+    const row = document.createElement("tr");
+    row.dataset.instance = instance.id;
+    row.append(
+      cell(instance.id),
+      cell(String(instance.port)),
+      cell(instance.pid ? String(instance.pid) : "down", instance.pid ? "" : "down"),
+      instance.pid
+        ? button("Kill", () => post(`/api/instances/${instance.id}/kill`))
+        : button("Restart", () => post(`/api/instances/${instance.id}/restart`)),
+    );
+    instances.append(row);
+  }
+}
+
+function addEvent(event) {
+  events.push(event);
+  const item = document.createElement("li");
+  item.textContent = `${new Date(event.t * 1000).toLocaleTimeString()} — ${event.label}`;
+  $("#events").prepend(item);
+  refresh();
+}
+
+function addSample(sample) {
+  data[0].push(sample.t);
+  data[1].push(sample.requests);
+  data[2].push(sample.errors);
+  data[3].push(sample.p50);
+  data[4].push(sample.p99);
+  if (data[0].length > 300) for (const series of data) series.shift();
+  $("#now").textContent =
+    `${sample.users} users · ${sample.requests} requests/s · ${sample.errors} errors/s · ` +
+    `p50 ${sample.p50 ?? "–"} ms · p99 ${sample.p99 ?? "–"} ms`;
+  chart?.setData(data);
+}
+
+function eventMarkers(u) {
+  const { ctx } = u;
+  ctx.save();
+  ctx.strokeStyle = "#cf222e";
+  ctx.fillStyle = "#cf222e";
+  ctx.font = `${12 * devicePixelRatio}px system-ui`;
+  for (const [index, event] of events.entries()) {
+    const x = u.valToPos(event.t, "x", true);
+    if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+    ctx.beginPath();
+    ctx.moveTo(x, u.bbox.top);
+    ctx.lineTo(x, u.bbox.top + u.bbox.height);
+    ctx.stroke();
+    // Staggered, so labels of events close together stay readable.
+    ctx.fillText(event.label, x + 4, u.bbox.top + (14 + (index % 4) * 16) * devicePixelRatio);
+  }
+  ctx.restore();
+}
+
+function makeChart() {
+  chart = new uPlot(
+    {
+      width: Math.min(1100, document.body.clientWidth - 20),
+      height: 320,
+      series: [
+        {},
+        { label: "requests/s", stroke: "#0969da", scale: "n" },
+        { label: "errors/s", stroke: "#cf222e", scale: "n", width: 2 },
+        { label: "p50 ms", stroke: "#1a7f37", scale: "ms" },
+        { label: "p99 ms", stroke: "#9a6700", scale: "ms" },
+      ],
+      axes: [
+        {},
+        { scale: "n", label: "per second" },
+        { scale: "ms", side: 1, label: "ms", grid: { show: false } },
+      ],
+      hooks: { draw: [eventMarkers] },
+    },
+    data,
+    $("#chart"),
+  );
+}
+
+function connect() {
+  const stream = new EventSource("/api/stream");
+  stream.addEventListener("history", (message) => {
+    const history = JSON.parse(message.data);
+    for (const series of data) series.length = 0;
+    events.length = 0;
+    for (const event of history.events) events.push(event);
+    for (const sample of history.samples) addSample(sample);
+  });
+  stream.addEventListener("sample", (message) => addSample(JSON.parse(message.data)));
+  stream.addEventListener("event", (message) => addEvent(JSON.parse(message.data)));
+}
+
+$("#kill-master").addEventListener("click", () => post("/api/redis/master/kill"));
+$("#freeze-master").addEventListener("click", () =>
+  post("/api/redis/master/freeze", { seconds: Number($("#freeze-seconds").value) }),
+);
+$("#users").addEventListener("input", (e) => ($("#users-count").value = e.target.value));
+$("#users").addEventListener("change", (e) =>
+  post("/api/users", { count: Number(e.target.value) }),
+);
+
+makeChart();
+connect();
+refresh();
+setInterval(refresh, 2000);

@@ -1,0 +1,185 @@
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import express from "express";
+import type { Express, RequestHandler } from "express";
+import helmet from "helmet";
+import type { DemoStack } from "../DemoStack.js";
+import { SyntheticUsers } from "./SyntheticUsers.js";
+import type { Sample } from "./SyntheticUsers.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const uplot = dirname(createRequire(import.meta.url).resolve("uplot"));
+
+/** Something that happened, marked on the chart. */
+export interface DemoEvent {
+  t: number;
+  label: string;
+}
+
+const HISTORY_SECONDS = 300;
+
+/**
+ * The control panel: the stack's topology, buttons to break it, synthetic users and a live chart
+ * of what they see, streamed over Server-Sent Events. Its own port, never part of the app.
+ */
+export function createControlPanel(stack: DemoStack): {
+  app: Express;
+  users: SyntheticUsers;
+  close: () => Promise<void>;
+} {
+  const app = express();
+  const samples: Sample[] = [];
+  const events: DemoEvent[] = [];
+  const streams = new Set<(data: string) => void>();
+  const broadcast = (kind: "sample" | "event", payload: unknown) => {
+    const data = `event: ${kind}\ndata: ${JSON.stringify(payload)}\n\n`;
+    for (const send of streams) send(data);
+  };
+  const mark = (label: string) => {
+    const event = { t: Date.now() / 1000, label };
+    events.push(event);
+    if (events.length > 200) events.shift();
+    broadcast("event", event);
+  };
+  const users = new SyntheticUsers(stack.url, (sample) => {
+    samples.push(sample);
+    if (samples.length > HISTORY_SECONDS) samples.shift();
+    broadcast("sample", sample);
+  });
+  users.start();
+  users.setCount(10);
+
+  // Sentinel's view of the master, polled: a failover shows on the chart when it happens.
+  let lastMaster: string | undefined;
+  const watcher = setInterval(() => {
+    void stack.topology?.currentMaster().then(
+      (master) => {
+        if (lastMaster !== undefined && master.name !== lastMaster) {
+          mark(`failover: ${lastMaster} → ${master.name}`);
+        }
+        lastMaster = master.name;
+      },
+      () => undefined,
+    );
+  }, 500);
+
+  app.use(helmet());
+  app.use(express.json({ limit: "1kb" }));
+  // A page on another site cannot send JSON here without a preflight, which is never allowed.
+  const jsonOnly: RequestHandler = (req, res, next) => {
+    if (req.is("application/json") === "application/json") next();
+    else res.status(415).json({ error: "send Content-Type: application/json" });
+  };
+  app.get("/", (_req, res) => res.sendFile(join(here, "public", "index.html")));
+  app.get("/panel.js", (_req, res) => res.sendFile(join(here, "public", "panel.js")));
+  app.get("/panel.css", (_req, res) => res.sendFile(join(here, "public", "panel.css")));
+  app.get("/vendor/uPlot.iife.min.js", (_req, res) =>
+    res.sendFile(join(uplot, "uPlot.iife.min.js")),
+  );
+  app.get("/vendor/uPlot.min.css", (_req, res) => res.sendFile(join(uplot, "uPlot.min.css")));
+
+  app.get("/api/state", async (_req, res) => {
+    res.json({ ...(await stack.describe()), url: stack.url, users: users.count });
+  });
+  app.get("/api/stream", (req, res) => {
+    res.set({ "Content-Type": "text/event-stream", "Cache-Control": "no-store" });
+    res.flushHeaders();
+    const send = (data: string) => res.write(data);
+    send(`event: history\ndata: ${JSON.stringify({ samples, events })}\n\n`);
+    streams.add(send);
+    req.on("close", () => streams.delete(send));
+  });
+
+  const action = (run: (req: express.Request) => Promise<string>): RequestHandler[] => [
+    jsonOnly,
+    (req, res, next) => {
+      run(req).then((label) => {
+        mark(label);
+        res.json({ ok: true, label });
+      }, next);
+    },
+  ];
+  const instance = (id: string) => {
+    const found = stack.instances.find((candidate) => candidate.id === id);
+    if (!found) throw Object.assign(new Error(`no instance ${id}`), { status: 404 });
+    return found;
+  };
+  const topology = () => {
+    if (!stack.topology) throw new Error("stack not started");
+    return stack.topology;
+  };
+
+  app.post(
+    "/api/instances/:id/kill",
+    ...action(async (req) => {
+      await instance(String(req.params.id)).kill();
+      return `killed ${String(req.params.id)}`;
+    }),
+  );
+  app.post(
+    "/api/instances/:id/restart",
+    ...action(async (req) => {
+      await instance(String(req.params.id)).start();
+      return `restarted ${String(req.params.id)}`;
+    }),
+  );
+  app.post(
+    "/api/redis/master/kill",
+    ...action(async () => {
+      const master = await topology().currentMaster();
+      await master.process.kill();
+      return `killed Redis master ${master.name}`;
+    }),
+  );
+  app.post(
+    "/api/redis/master/freeze",
+    ...action(async (req) => {
+      const seconds = Math.min(
+        60,
+        Math.max(1, Number((req.body as { seconds?: unknown }).seconds) || 5),
+      );
+      const master = await topology().currentMaster();
+      master.process.pause();
+      setTimeout(() => {
+        master.process.resume();
+        mark(`${master.name} woke up`);
+      }, seconds * 1000).unref();
+      return `froze Redis master ${master.name} for ${seconds} s`;
+    }),
+  );
+  app.post(
+    "/api/redis/nodes/:name/restart",
+    ...action(async (req) => {
+      const node = topology().nodes.find((candidate) => candidate.name === req.params.name);
+      if (!node)
+        throw Object.assign(new Error(`no Redis node ${String(req.params.name)}`), { status: 404 });
+      await node.start();
+      return `restarted ${node.name}`;
+    }),
+  );
+  app.post(
+    "/api/users",
+    ...action(async (req) => {
+      const count = Math.min(
+        100,
+        Math.max(0, Math.round(Number((req.body as { count?: unknown }).count) || 0)),
+      );
+      users.setCount(count);
+      return Promise.resolve(`${count} synthetic users`);
+    }),
+  );
+
+  app.use(((error: { status?: number; message?: string }, _req, res, _next) => {
+    res.status(error.status ?? 500).json({ error: error.message ?? "failed" });
+  }) as express.ErrorRequestHandler);
+
+  return {
+    app,
+    users,
+    close: async () => {
+      clearInterval(watcher);
+      await users.stop();
+    },
+  };
+}

@@ -1,0 +1,132 @@
+// `npm run demo [-- --instances N --port P --control-port P --json]`: the whole load-balanced
+// stack on this machine, and a control panel to break it.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import type { Server } from "node:http";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { freePort } from "../test/support/ports.js";
+import { createControlPanel } from "./control/server.js";
+import { DemoStack } from "./DemoStack.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const { values } = parseArgs({
+  options: {
+    instances: { type: "string", default: "3" },
+    port: { type: "string" },
+    "control-port": { type: "string" },
+    json: { type: "boolean", default: false },
+  },
+});
+const instances = Number(values.instances);
+const json = values.json;
+// With --json, stdout carries only the ready line; progress goes to stderr.
+const say = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+if (!Number.isInteger(instances) || instances < 1 || instances > 20) {
+  fail("--instances must be a whole number from 1 to 20");
+}
+const missing = ["redis-server", "redis-sentinel", "haproxy"].filter(
+  (binary) => spawnSync("sh", ["-c", `command -v ${binary}`]).status !== 0,
+);
+if (missing.length > 0) {
+  fail(
+    `The demo needs ${missing.join(", ")} on PATH. On Debian or Ubuntu:\n` +
+      "  sudo apt-get install -y redis-server redis-sentinel haproxy",
+  );
+}
+
+function newestIn(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestIn(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+const built = join(root, "dist", "index.js");
+if (!existsSync(built) || statSync(built).mtimeMs < newestIn(join(root, "src"))) {
+  say("· building the library (dist/ is missing or older than src/)");
+  execFileSync("npm", ["run", "--silent", "build"], {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+}
+
+let stopping = false;
+const stack = new DemoStack({
+  instances,
+  port: values.port === undefined ? undefined : Number(values.port),
+  progress: (line) => say(`· ${line}`),
+  onUnexpectedExit: (what) => {
+    if (!stopping) say(`! ${what}`);
+  },
+});
+let control: ReturnType<typeof createControlPanel> | undefined;
+let controlServer: Server | undefined;
+
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say("· stopping every process");
+    controlServer?.closeAllConnections();
+    controlServer?.close();
+    await control?.close();
+    await stack.stop();
+  }
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+try {
+  await stack.start();
+  control = createControlPanel(stack);
+  const controlPort =
+    values["control-port"] === undefined ? await freePort() : Number(values["control-port"]);
+  controlServer = await new Promise<Server>((resolve) => {
+    const server: Server | undefined = control?.app.listen(controlPort, "127.0.0.1", () => {
+      if (server) resolve(server);
+    });
+  });
+  const description = await stack.describe();
+  const controlUrl = `http://127.0.0.1:${controlPort}`;
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ url: stack.url, control: controlUrl, ...description })}\n`,
+    );
+  } else {
+    const rows = [
+      ["load balancer (HAProxy)", stack.url, description.loadBalancer.pid],
+      ...description.instances.map((i) => [`app ${i.id}`, `127.0.0.1:${i.port}`, i.pid]),
+      ...(description.redis.master
+        ? [
+            [
+              "Redis master",
+              `127.0.0.1:${description.redis.master.port}`,
+              description.redis.master.pid,
+            ],
+          ]
+        : []),
+      ...description.redis.replicas.map((r) => ["Redis replica", `127.0.0.1:${r.port}`, r.pid]),
+      ...description.redis.sentinels.map((s) => ["Sentinel", `127.0.0.1:${s.port}`, s.pid]),
+    ];
+    say("");
+    for (const [what, where, pid] of rows)
+      say(`  ${String(what).padEnd(26)} ${String(where).padEnd(24)} pid ${String(pid)}`);
+    say("");
+    say(`  App:           ${stack.url}   (log in as alice / alice-demo-password)`);
+    say(`  Control panel: ${controlUrl}`);
+    say("");
+    say("  Ctrl-C stops everything.");
+  }
+} catch (error) {
+  say(`! the demo did not start: ${error instanceof Error ? error.message : String(error)}`);
+  await shutdown(1);
+}

@@ -1,0 +1,29 @@
+// One demo app instance: `tsx demo/server.ts`, configured by the environment the launcher sets.
+import { pino } from "pino";
+import type { RedisTopology } from "redis-ha-session";
+import { createDemoApp } from "./app.js";
+
+const instance = process.env.DEMO_INSTANCE ?? "app";
+const logger = pino({ base: { instance } });
+const secret = process.env.SESSION_SECRET;
+const redis = process.env.DEMO_REDIS;
+if (secret === undefined || redis === undefined) {
+  logger.fatal("SESSION_SECRET and DEMO_REDIS must be set (the launcher sets them)");
+  process.exit(1);
+}
+const topology = JSON.parse(redis) as RedisTopology;
+const { app, sessions } = createDemoApp({ instance, redis: topology, secret, logger });
+const port = Number(process.env.PORT ?? 0);
+const server = app.listen(port, "127.0.0.1", () => {
+  const address = server.address();
+  const actual = typeof address === "object" && address !== null ? address.port : port;
+  logger.info({ port: actual }, "listening");
+  process.stdout.write(`${JSON.stringify({ listening: actual })}\n`);
+});
+const shutdown = () => {
+  server.close();
+  server.closeAllConnections();
+  void sessions.store.close().finally(() => process.exit(0));
+};
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets up a Debian/Ubuntu machine for the demo and the tests: the system packages they run
+# (Redis, Sentinel, HAProxy; Chromium and openssl for the tests), then the npm dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=()
+need() { command -v "$1" >/dev/null || packages+=("$2"); }
+need redis-server redis-server
+need redis-sentinel redis-sentinel
+need redis-cli redis-tools
+need haproxy haproxy
+need chromium chromium
+need openssl openssl
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "installing ${packages[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+    "${packages[@]}" >/dev/null
+fi
+npm ci --no-audit --no-fund

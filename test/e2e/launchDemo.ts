@@ -1,0 +1,99 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { DemoDescription } from "../../demo/DemoStack.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+export type DemoInfo = DemoDescription & { url: string; control: string };
+
+/** `npm run demo -- --json`, as a user starts it, in its own process group like a terminal's. */
+export class LaunchedDemo {
+  output = "";
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly info: DemoInfo,
+    readonly startupMs: number,
+  ) {}
+
+  static async start(args: string[] = []): Promise<LaunchedDemo> {
+    const started = performance.now();
+    const child = spawn("npm", ["run", "--silent", "demo", "--", "--json", ...args], {
+      cwd: root,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const lines = createInterface({ input: child.stdout });
+    const ready = new Promise<DemoInfo>((resolve, reject) => {
+      lines.once("line", (line) => {
+        try {
+          resolve(JSON.parse(line) as DemoInfo);
+        } catch (error) {
+          reject(new Error(`not a JSON line: ${line}`, { cause: error }));
+        }
+      });
+      child.once("exit", (code) => {
+        reject(new Error(`the demo exited with ${String(code)} before it was ready:\n${output}`));
+      });
+    });
+    const timeout = setTimeout(() => child.pid && process.kill(-child.pid, "SIGKILL"), 60_000);
+    try {
+      const info = await ready;
+      const demo = new LaunchedDemo(child, info, performance.now() - started);
+      child.stderr.on("data", (chunk: Buffer) => (demo.output += chunk.toString()));
+      demo.output = output;
+      return demo;
+    } finally {
+      clearTimeout(timeout);
+    }
+  }
+
+  /** Every pid the ready line named. */
+  get pids(): number[] {
+    const { redis, instances, loadBalancer } = this.info;
+    return [
+      ...(redis.master ? [redis.master.pid] : []),
+      ...redis.replicas.map((node) => node.pid),
+      ...redis.sentinels.map((node) => node.pid),
+      ...instances.map((instance) => instance.pid),
+      loadBalancer.pid,
+    ].filter((pid): pid is number => pid !== null);
+  }
+
+  /** Ctrl-C: SIGINT to the whole process group; resolves when the launcher has exited. */
+  async interrupt(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.pid === undefined) return;
+    const exited = once(this.child, "exit");
+    process.kill(-this.child.pid, "SIGINT");
+    await exited;
+  }
+
+  /** A control panel action, as its buttons send it. */
+  async control(path: string, body: unknown = {}): Promise<unknown> {
+    const response = await fetch(`${this.info.control}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+    return response.json();
+  }
+
+  async state(): Promise<DemoInfo> {
+    return (await fetch(`${this.info.control}/api/state`).then((r) => r.json())) as DemoInfo;
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

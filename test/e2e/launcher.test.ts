@@ -1,0 +1,45 @@
+import { expect, test } from "vitest";
+import { pollUntil } from "../support/poll.js";
+import { isAlive, LaunchedDemo } from "./launchDemo.js";
+
+test("npm run demo -- --json: ready line within 20 s, every process alive, all gone after Ctrl-C", async () => {
+  const demo = await LaunchedDemo.start();
+  try {
+    console.log(`demo ready after ${Math.round(demo.startupMs)} ms`);
+    expect(demo.startupMs).toBeLessThan(20_000);
+    expect(demo.info.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(demo.info.control).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(demo.info.instances).toHaveLength(3);
+    expect(demo.info.redis.replicas).toHaveLength(2);
+    expect(demo.info.redis.sentinels).toHaveLength(3);
+    expect(demo.pids).toHaveLength(10);
+    for (const pid of demo.pids) expect(isAlive(pid)).toBe(true);
+
+    const health = await fetch(`${demo.info.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ redis: { status: "ok", role: "master" } });
+  } finally {
+    const pids = demo.pids;
+    const stopped = performance.now();
+    await demo.interrupt();
+    await pollUntil(
+      "every process of the demo to be gone",
+      () => pids.every((pid) => !isAlive(pid)),
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    console.log(
+      `all ${pids.length} processes gone ${Math.round(performance.now() - stopped)} ms after SIGINT`,
+    );
+  }
+});
+
+test("--instances sets how many app instances run behind the load balancer", async () => {
+  const demo = await LaunchedDemo.start(["--instances", "2"]);
+  try {
+    expect(demo.info.instances.map((instance) => instance.id)).toEqual(["app-1", "app-2"]);
+  } finally {
+    await demo.interrupt();
+  }
+});
