@@ -14,7 +14,9 @@ if (secret === undefined || redis === undefined) {
 const topology = JSON.parse(redis) as RedisTopology;
 const { app, sessions } = createDemoApp({ instance, redis: topology, secret, logger });
 const port = Number(process.env.PORT ?? 0);
-const server = app.listen(port, "127.0.0.1", () => {
+// 127.0.0.1 unless told otherwise (the container image listens on 0.0.0.0).
+const host = process.env.HOST ?? "127.0.0.1";
+const server = app.listen(port, host, () => {
   const address = server.address();
   const actual = typeof address === "object" && address !== null ? address.port : port;
   logger.info({ port: actual }, "listening");

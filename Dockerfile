@@ -1,0 +1,14 @@
+# The demo app for docker-compose.yml: one stateless instance; sessions live in Redis.
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY demo ./demo
+COPY test/support ./test/support
+RUN npm run build
+ENV HOST=0.0.0.0 PORT=3000 NODE_ENV=production
+EXPOSE 3000
+USER node
+CMD ["node", "--import", "tsx", "demo/server.ts"]

@@ -1,0 +1,94 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { expect, test } from "vitest";
+import { Browser } from "../support/Browser.js";
+import { pollUntil } from "../support/poll.js";
+import { LaunchedDemo } from "./launchDemo.js";
+
+/** What 20 users saw through HAProxy, idempotent requests apart from the rest. */
+interface Seen {
+  idempotent: number;
+  idempotentFailed: number;
+  posts: number;
+  postsFailed: number;
+  loggedOut: number;
+  failures: Partial<Record<string, number>>;
+}
+
+test("20 users through HAProxy: an app instance and then the Redis master killed, nobody notices", async () => {
+  const demo = await LaunchedDemo.start();
+  try {
+    // The control panel's own synthetic users are not part of this count.
+    await demo.control("/api/users", { count: 0 });
+    const { url } = demo.info;
+    const users = ["alice", "bob", "carol", "dave"].flatMap((name) =>
+      Array.from({ length: 5 }, () => ({ name, browser: new Browser() })),
+    );
+    for (const user of users) {
+      const response = await user.browser.request(`${url}/login`, {
+        method: "POST",
+        json: { username: user.name, password: `${user.name}-demo-password` },
+      });
+      expect(response.status).toBe(200);
+    }
+
+    const seen: Seen = {
+      idempotent: 0,
+      idempotentFailed: 0,
+      posts: 0,
+      postsFailed: 0,
+      loggedOut: 0,
+      failures: {},
+    };
+    let running = true;
+    const loops = users.map(async (user, index) => {
+      for (let step = 0; running; step++) {
+        const post = step % 3 === 2;
+        const response = await user.browser
+          .request(`${url}${post ? "/api/cart" : step % 2 ? "/api/cart" : "/api/me"}`, {
+            method: post ? "POST" : "GET",
+            json: post ? { item: `item-${index}-${step}` } : undefined,
+          })
+          .catch(() => ({ status: 0 }));
+        const ok = response.status >= 200 && response.status < 300;
+        if (post) {
+          seen.posts++;
+          if (!ok) seen.postsFailed++;
+        } else {
+          seen.idempotent++;
+          if (!ok) seen.idempotentFailed++;
+        }
+        if (response.status === 401) seen.loggedOut++;
+        if (!ok) seen.failures[response.status] = (seen.failures[response.status] ?? 0) + 1;
+        await delay(50);
+      }
+    });
+
+    await delay(2_000);
+    await demo.control("/api/instances/app-2/kill");
+    await delay(3_000);
+    const before = (await demo.state()).redis.master?.name;
+    await demo.control("/api/redis/master/kill");
+    await pollUntil("a new master", async () => {
+      const master = (await demo.state()).redis.master?.name;
+      return master !== undefined && master !== before;
+    });
+    await delay(3_000);
+    running = false;
+    await Promise.all(loops);
+
+    const stillIn = await Promise.all(
+      users.map(async (user) => (await user.browser.request(`${url}/api/me`)).status === 200),
+    );
+    console.log(
+      `through HAProxy: ${seen.idempotent} idempotent requests, ${seen.idempotentFailed} failed; ` +
+        `${seen.posts} POSTs, ${seen.postsFailed} failed; ${seen.loggedOut} logged-out answers; ` +
+        `failures by status ${JSON.stringify(seen.failures)}`,
+    );
+    expect(seen.idempotent).toBeGreaterThan(200);
+    expect(seen.idempotentFailed).toBe(0);
+    expect(seen.loggedOut).toBe(0);
+    expect(stillIn.filter((loggedIn) => !loggedIn)).toEqual([]);
+  } finally {
+    await demo.interrupt();
+  }
+});
