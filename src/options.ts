@@ -24,7 +24,7 @@ export interface DurabilityOptions {
   /**
    * How long one `WAIT` may block; it is repeated until the replicas confirm or
    * `unavailable.waitMs` has passed.
-   * @default 500
+   * @default 100
    */
   timeoutMs?: number | undefined;
 }
@@ -68,7 +68,7 @@ export interface RedisSessionStoreOptions {
    * @default 65536
    */
   maxBytes?: number | undefined;
-  /** @default { replicas: 1, timeoutMs: 500 } on Sentinel, { replicas: 0 } otherwise */
+  /** @default { replicas: 1, timeoutMs: 100 } on Sentinel, { replicas: 0 } otherwise */
   durability?: DurabilityOptions | undefined;
   /** @default { waitMs: 10000, retryAfterSeconds: 5 } */
   unavailable?: UnavailableOptions | undefined;
@@ -106,7 +106,11 @@ export const DEFAULTS = {
   durability: {
     sentinelReplicas: 1,
     otherReplicas: 0,
-    timeoutMs: 500,
+    /**
+     * Short, because durable writes share one connection and a WAIT holds it: while a replica is
+     * missing, each write queued behind another's WAIT would wait that long again.
+     */
+    timeoutMs: 100,
   },
   unavailable: {
     waitMs: 10_000,

@@ -208,7 +208,7 @@ describe("defaults", () => {
       prefix: "sess:",
       ttlMs: undefined,
       maxBytes: 65_536,
-      durability: { replicas: 0, timeoutMs: 500 },
+      durability: { replicas: 0, timeoutMs: 100 },
       waitMs: 10_000,
       retryAfterSeconds: 5,
     });
@@ -218,15 +218,15 @@ describe("defaults", () => {
     const sentinel = { sentinels: [{ host: "127.0.0.1", port: 26379 }], name: "mymaster" };
     expect(normalizeOptions({ secret, redis: sentinel }).store.durability).toEqual({
       replicas: 1,
-      timeoutMs: 500,
+      timeoutMs: 100,
     });
     expect(normalizeOptions({ secret, redis }).store.durability).toEqual({
       replicas: 0,
-      timeoutMs: 500,
+      timeoutMs: 100,
     });
     expect(
       normalizeOptions({ secret, redis: sentinel, durability: { replicas: 0 } }).store.durability,
-    ).toEqual({ replicas: 0, timeoutMs: 500 });
+    ).toEqual({ replicas: 0, timeoutMs: 100 });
   });
 
   test("session ids are 192-bit random, URL-safe", () => {

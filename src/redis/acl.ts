@@ -5,7 +5,7 @@
 const COMMANDS = {
   // ioredis also sends CLIENT SETINFO (and SETNAME with `connectionName`) but ignores a refusal.
   connection: ["hello", "auth", "ping", "info", "select", "quit"],
-  sessions: ["eval", "evalsha", "wait", "scan", "unlink", "pexpire"],
+  sessions: ["eval", "evalsha", "wait", "role", "scan", "unlink", "pexpire"],
   userIndex: ["smembers", "srem", "hmget", "pttl"],
   insideScripts: [
     "hgetall",

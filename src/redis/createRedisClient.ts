@@ -20,6 +20,13 @@ export function createRedisClient(topology: RedisTopology): Redis | Cluster {
   return clientFor(parseTopology(topology, "topology"));
 }
 
+/** Attaches the error listeners of the clients this library creates (also to duplicates). */
+export function prepareClient<T extends Redis | Cluster>(client: T): T {
+  withErrorListener(client);
+  if (!client.isCluster) withSentinelErrorListeners(client as Redis);
+  return client;
+}
+
 /** Builds the client of an already validated topology. */
 export function clientFor(topology: ParsedTopology): Redis | Cluster {
   switch (topology.kind) {

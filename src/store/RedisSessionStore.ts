@@ -275,7 +275,7 @@ export class RedisSessionStore extends Store {
   /** Closes the Redis connection if this store created it; a client you passed in stays open. */
   async close(): Promise<void> {
     liveStores.delete(this);
-    this.#redis.stop();
+    await this.#redis.close();
     if (this.#ownsClient) await this.client.quit();
   }
 

@@ -1,6 +1,8 @@
+import { setTimeout as delay } from "node:timers/promises";
 import type { Cluster, Redis } from "ioredis";
 import { SessionNotDurableError } from "../errors/SessionNotDurableError.js";
 import type { NormalizedStoreOptions } from "../options.js";
+import { prepareClient } from "../redis/createRedisClient.js";
 import { ConnectionMonitor } from "./ConnectionMonitor.js";
 import type { ConnectionEvents } from "./ConnectionMonitor.js";
 import { RetryableError, withinDeadline } from "./deadline.js";
@@ -8,6 +10,8 @@ import { defineScripts } from "./scripts.js";
 import type { ReadReply, SessionScripts, WriteArgs, WriteMode } from "./scripts.js";
 
 const REPLY_MARGIN_MS = 100;
+/** How often an unconfirmed write looks again at its replicas. */
+const RECHECK_MS = 100;
 
 /** The script commands as they are queued on a pipeline. */
 interface ScriptPipeline {
@@ -28,6 +32,14 @@ export class SessionCommands {
    */
   readonly indexPrefix: string;
   readonly #scripts: SessionScripts;
+  /**
+   * Durable writes go over a connection of their own: a WAIT blocks its connection while replicas
+   * catch up, and reads must not queue behind it.
+   */
+  readonly #writer: Redis | undefined;
+  readonly #writerScripts: SessionScripts;
+  /** Counts the writer's (re)connections, to tell whether a write and its WAIT met one master. */
+  #writerEpoch = 0;
 
   constructor(
     readonly client: Redis | Cluster,
@@ -37,6 +49,14 @@ export class SessionCommands {
     this.#scripts = defineScripts(client);
     this.indexPrefix = client.isCluster ? "" : `${options.prefix}user:`;
     this.monitor = new ConnectionMonitor(client, options.waitMs, events);
+    if (options.durability.replicas > 0 && !client.isCluster) {
+      const writer = prepareClient((client as Redis).duplicate());
+      writer.on("ready", () => this.#writerEpoch++);
+      this.#writer = writer;
+      this.#writerScripts = defineScripts(writer);
+    } else {
+      this.#writerScripts = this.#scripts;
+    }
   }
 
   /** Reads a session and renews its TTL (see the read script for `ttlMs`). */
@@ -64,18 +84,20 @@ export class SessionCommands {
     const { replicas } = this.options.durability;
     if (replicas === 0) {
       return this.#bounded("session write", async () => {
-        return (await this.#scripts.rhsWriteSession(...args)) === 1;
+        return (await this.#writerScripts.rhsWriteSession(...args)) === 1;
       });
     }
+    const writer = this.#writer;
+    if (writer === undefined) throw new Error("durable writes need the writer connection");
     return this.#bounded("session write", async (deadline) => {
-      const epoch = this.monitor.epoch;
+      const epoch = this.#writerEpoch;
       // The write and its WAIT travel together: WAIT counts the replicas that have every write
       // sent before it on this connection.
-      const pipeline = (this.client.pipeline() as unknown as ScriptPipeline)
+      const pipeline = (writer.pipeline() as unknown as ScriptPipeline)
         .rhsWriteSession(...args)
         .wait(replicas, this.options.durability.timeoutMs);
       const [written, confirmed] = pipelineReplies(await pipeline.exec());
-      await this.#awaitReplicas(Number(confirmed), epoch, deadline);
+      await this.#awaitReplicas(writer, Number(confirmed), epoch, deadline);
       return written === 1;
     });
   }
@@ -108,32 +130,51 @@ export class SessionCommands {
     });
   }
 
-  stop(): void {
+  /** Stops watching the client and closes the writer connection. */
+  async close(): Promise<void> {
     this.monitor.stop();
+    await this.#writer?.quit();
   }
 
   /**
    * Repeats WAIT until `replicas` confirm. A reconnection in between means the WAIT may have gone
    * to a new master that never saw the write, so the whole write is redone.
    */
-  async #awaitReplicas(confirmed: number, epoch: number, deadline: number): Promise<void> {
+  async #awaitReplicas(
+    writer: Redis,
+    confirmed: number,
+    epoch: number,
+    deadline: number,
+  ): Promise<void> {
     const { replicas, timeoutMs } = this.options.durability;
     let count = confirmed;
     for (;;) {
-      if (this.monitor.epoch !== epoch) {
+      if (this.#writerEpoch !== epoch) {
         throw new RetryableError("connection changed between the write and its WAIT");
       }
       if (count >= replicas) return;
       // Stop short of the deadline, so the answer is "not durable" rather than "no answer".
       const remaining = deadline - REPLY_MARGIN_MS - Date.now();
       if (remaining <= 0) throw new SessionNotDurableError(count, replicas);
-      count = await this.client.wait(replicas, Math.min(timeoutMs, remaining));
+      // While too few replicas are even connected (one re-attaching after a failover), a WAIT
+      // would only hold the connection, and every write queued behind it, for nothing.
+      if ((await connectedReplicas(writer)) < replicas) {
+        await delay(Math.min(RECHECK_MS, remaining));
+        continue;
+      }
+      count = await writer.wait(replicas, Math.min(timeoutMs, RECHECK_MS, remaining));
     }
   }
 
   #bounded<T>(what: string, attempt: (deadline: number) => Promise<T>): Promise<T> {
     return withinDeadline(what, this.options.waitMs, attempt);
   }
+}
+
+/** Replicas connected to the master, from ROLE (which does not block). */
+async function connectedReplicas(client: Redis): Promise<number> {
+  const role = (await client.call("ROLE")) as [string, number, unknown[]?];
+  return role[0] === "master" ? (role[2]?.length ?? 0) : 0;
 }
 
 /** The replies of a pipeline, throwing the first error in it. */

@@ -12,6 +12,8 @@ interface Seen {
   postsFailed: number;
   loggedOut: number;
   failures: Partial<Record<string, number>>;
+  /** The first failures, with when and what came back, for the log. */
+  examples: string[];
 }
 
 test("20 users through HAProxy: an app instance and then the Redis master killed, nobody notices", async () => {
@@ -38,17 +40,22 @@ test("20 users through HAProxy: an app instance and then the Redis master killed
       postsFailed: 0,
       loggedOut: 0,
       failures: {},
+      examples: [],
     };
+    const started = Date.now();
     let running = true;
     const loops = users.map(async (user, index) => {
       for (let step = 0; running; step++) {
         const post = step % 3 === 2;
-        const response = await user.browser
+        const response: { status: number; body?: unknown } = await user.browser
           .request(`${url}${post ? "/api/cart" : step % 2 ? "/api/cart" : "/api/me"}`, {
             method: post ? "POST" : "GET",
             json: post ? { item: `item-${index}-${step}` } : undefined,
           })
-          .catch(() => ({ status: 0 }));
+          .catch((error: unknown) => ({
+            status: 0,
+            body: error instanceof Error ? error.message : "",
+          }));
         const ok = response.status >= 200 && response.status < 300;
         if (post) {
           seen.posts++;
@@ -58,15 +65,21 @@ test("20 users through HAProxy: an app instance and then the Redis master killed
           if (!ok) seen.idempotentFailed++;
         }
         if (response.status === 401) seen.loggedOut++;
-        if (!ok) seen.failures[response.status] = (seen.failures[response.status] ?? 0) + 1;
+        if (!ok) {
+          seen.failures[response.status] = (seen.failures[response.status] ?? 0) + 1;
+          const body = (JSON.stringify(response.body) as string | undefined)?.slice(0, 200);
+          seen.examples.push(`${Date.now() - started} ms: ${response.status} ${body}`);
+        }
         await delay(50);
       }
     });
 
     await delay(2_000);
+    console.log(`${Date.now() - started} ms: killing app-2`);
     await demo.control("/api/instances/app-2/kill");
     await delay(3_000);
     const before = (await demo.state()).redis.master?.name;
+    console.log(`${Date.now() - started} ms: killing the master`);
     await demo.control("/api/redis/master/kill");
     await pollUntil("a new master", async () => {
       const master = (await demo.state()).redis.master?.name;
@@ -83,6 +96,7 @@ test("20 users through HAProxy: an app instance and then the Redis master killed
       `through HAProxy: ${seen.idempotent} idempotent requests, ${seen.idempotentFailed} failed; ` +
         `${seen.posts} POSTs, ${seen.postsFailed} failed; ${seen.loggedOut} logged-out answers; ` +
         `failures by status ${JSON.stringify(seen.failures)}`,
+      ...seen.examples.slice(0, 5),
     );
     expect(seen.idempotent).toBeGreaterThan(200);
     expect(seen.idempotentFailed).toBe(0);
@@ -90,5 +104,12 @@ test("20 users through HAProxy: an app instance and then the Redis master killed
     expect(stillIn.filter((loggedIn) => !loggedIn)).toEqual([]);
   } finally {
     await demo.interrupt();
+    if (process.env.DEBUG)
+      console.log(
+        demo.output
+          .split("\n")
+          .filter((l) => l.includes("redis-ha-session"))
+          .join("\n"),
+      );
   }
 });
