@@ -24,7 +24,7 @@ defaults
   # failover is not cut off by the load balancer.
   timeout server 15s
   timeout http-request 10s
-  timeout check 2s
+  timeout check 3s
   # A request whose instance refused the connection or died before answering goes to another.
   retries 3
   option redispatch 1
@@ -41,7 +41,7 @@ backend apps
   balance roundrobin
   option httpchk GET /healthz
   http-check expect status 200
-  default-server inter 500ms fall 2 rise 2
+  default-server inter 500ms fall 3 rise 2
 ${servers}
 `;
 }

@@ -36,7 +36,11 @@ async function reloadLoggedIn(page: Page, times: number, cartCount: string): Pro
   const instances: string[] = [];
   for (let i = 0; i < times; i++) {
     const response = await page.reload();
-    expect(response?.status()).toBe(200);
+    const status = response?.status();
+    // The body says who answered (HAProxy or the app) when it is not a 200.
+    expect(status === 200 ? status : `${String(status)}: ${(await response?.text()) ?? ""}`).toBe(
+      200,
+    );
     await expect(page.locator("#user").textContent()).resolves.toBe("alice");
     await expect(page.locator("#cart-count").textContent()).resolves.toBe(cartCount);
     instances.push((await page.locator("#instance").textContent()) ?? "");
