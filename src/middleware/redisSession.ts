@@ -1,10 +1,13 @@
 import session from "express-session";
+import { debugFor } from "../debug.js";
 import type { RequestHandler } from "express";
 import { normalizeOptions } from "../options.js";
 import type { RedisSessionOptions } from "../options.js";
 import { RedisSessionStore } from "../store/RedisSessionStore.js";
 import { saveBeforeResponse } from "./saveBeforeResponse.js";
 import { isUnavailableError, sendUnavailable } from "./unavailableResponse.js";
+
+const log = debugFor("middleware");
 
 /** The middleware, with the store it saves to (for health checks, helpers and shutdown). */
 export type RedisSessionMiddleware = RequestHandler & { store: RedisSessionStore };
@@ -35,8 +38,12 @@ export function redisSession(options: RedisSessionOptions): RedisSessionMiddlewa
       return;
     }
     const fail = (error: unknown): void => {
-      if (isUnavailableError(error)) sendUnavailable(req, res, retryAfterSeconds);
-      else next(error);
+      if (!isUnavailableError(error)) {
+        next(error);
+        return;
+      }
+      log("answering 503: %s", error instanceof Error ? error.message : String(error));
+      sendUnavailable(req, res, retryAfterSeconds);
     };
     handler(req, res, (error?: unknown) => {
       if (error !== undefined && error !== null) {

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
 import { pollUntil } from "../support/poll.js";
 import { LaunchedDemo } from "./launchDemo.js";
 
@@ -24,6 +24,11 @@ beforeAll(async () => {
       "--disable-component-update",
       "--disable-sync",
     ],
+  });
+});
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(() => {
+    console.error(`What the demo's instances logged:\n${demo.libraryLog}`);
   });
 });
 afterAll(async () => {

@@ -23,6 +23,8 @@ export class LaunchedDemo {
     const started = performance.now();
     const child = spawn("npm", ["run", "--silent", "demo", "--", "--json", ...args], {
       cwd: root,
+      // What the store and middleware log goes to the launcher's stderr, kept for failures.
+      env: { ...process.env, DEBUG: "redis-ha-session:store,redis-ha-session:middleware" },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -51,6 +53,15 @@ export class LaunchedDemo {
     } finally {
       clearTimeout(timeout);
     }
+  }
+
+  /** The library's log lines from every instance: failovers seen, outages, 503s. */
+  get libraryLog(): string {
+    return this.output
+      .split("\n")
+      .filter((line) => line.includes("redis-ha-session:"))
+      .slice(-60)
+      .join("\n");
   }
 
   /** Every pid the ready line named. */
