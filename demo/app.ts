@@ -44,7 +44,15 @@ export function createDemoApp({ instance, redis, secret, logger }: DemoAppOption
   sessions: RedisSessionMiddleware;
 } {
   const app = express();
-  const sessions = redisSession({ secret, redis, cookie: { maxAge: 86_400_000 } });
+  const sessions = redisSession({
+    secret,
+    redis,
+    cookie: { maxAge: 86_400_000 },
+    // Longer than the library's 10 s: when Sentinels split an election, two replicas get promoted
+    // and the loser is demoted only on Sentinel's next 10-second INFO round; until then the new
+    // master has no replica to confirm writes. The demo waits that out rather than answer 503.
+    unavailable: { waitMs: 20_000 },
+  });
   const csrf = csrfSync({
     getTokenFromRequest: (req) => (req.body as { _csrf?: string } | undefined)?._csrf,
     // JSON calls cannot be made cross-site without a CORS preflight, which this app never allows.

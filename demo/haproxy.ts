@@ -20,9 +20,9 @@ defaults
   option httplog
   timeout connect 1s
   timeout client 30s
-  # Above the store's wait bound (unavailable.waitMs, 10 s): a request waiting out a Redis
-  # failover is not cut off by the load balancer.
-  timeout server 15s
+  # Above the app's wait bound (unavailable.waitMs, 20 s in the demo): a request waiting out a
+  # Redis failover is not cut off by the load balancer.
+  timeout server 25s
   timeout http-request 10s
   timeout check 3s
   # A request whose instance refused the connection or died before answering goes to another.

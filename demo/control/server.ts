@@ -82,6 +82,10 @@ export function createControlPanel(stack: DemoStack): {
   app.get("/api/state", async (_req, res) => {
     res.json({ ...(await stack.describe()), url: stack.url, users: users.count });
   });
+  // The tail of every Redis and Sentinel log, for when a failover does something unexpected.
+  app.get("/api/logs", async (_req, res) => {
+    res.type("text/plain").send((await stack.topology?.logs(80)) ?? "");
+  });
   app.get("/api/stream", (req, res) => {
     res.set({ "Content-Type": "text/event-stream", "Cache-Control": "no-store" });
     res.flushHeaders();

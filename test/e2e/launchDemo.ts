@@ -95,6 +95,11 @@ export class LaunchedDemo {
     return response.json();
   }
 
+  /** The Redis and Sentinel logs, from the control panel. */
+  async redisLogs(): Promise<string> {
+    return fetch(`${this.info.control}/api/logs`).then((r) => r.text());
+  }
+
   async state(): Promise<DemoInfo> {
     return (await fetch(`${this.info.control}/api/state`).then((r) => r.json())) as DemoInfo;
   }

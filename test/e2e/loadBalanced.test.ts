@@ -98,7 +98,9 @@ test("20 users through HAProxy: an app instance and then the Redis master killed
         `failures by status ${JSON.stringify(seen.failures)}`,
       ...seen.examples.slice(0, 5),
     );
-    if (seen.idempotentFailed > 0) console.error(`What the instances logged:\n${demo.libraryLog}`);
+    if (seen.idempotentFailed > 0) {
+      console.error(`What the instances logged:\n${demo.libraryLog}\n${await demo.redisLogs()}`);
+    }
     expect(seen.idempotent).toBeGreaterThan(200);
     expect(seen.idempotentFailed).toBe(0);
     expect(seen.loggedOut).toBe(0);

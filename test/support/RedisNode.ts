@@ -93,9 +93,7 @@ export class RedisNode {
     const lines = [
       `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 2`,
       `sentinel down-after-milliseconds ${masterName} 1000`,
-      // Also the wait before a Sentinel tries again after an election it lost (twice this) and how
-      // long it waits for votes: 10 s would let one unlucky election outlast the store's wait bound.
-      `sentinel failover-timeout ${masterName} 3000`,
+      `sentinel failover-timeout ${masterName} 10000`,
       `sentinel parallel-syncs ${masterName} 1`,
     ];
     if (password !== undefined) lines.push(`sentinel auth-pass ${masterName} ${password}`);
