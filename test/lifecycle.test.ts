@@ -1,10 +1,10 @@
 import { sign } from "cookie-signature";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Redis } from "ioredis";
+import { describe, expect, test } from "vitest";
 import type { UserSession } from "../src/index.js";
-import { AppProcess } from "./support/AppProcess.js";
+import type { AppProcess } from "./support/AppProcess.js";
 import { Browser } from "./support/Browser.js";
-import { useSentinel } from "./support/hooks.js";
+import { useAppProcesses, useSentinel } from "./support/hooks.js";
 import { useServer } from "./support/http.js";
 import { createTestApp, TEST_SECRET } from "./support/testApp.js";
 
@@ -12,17 +12,8 @@ const redis = useSentinel();
 let apps: [AppProcess, AppProcess];
 let master: Redis;
 
-beforeAll(async () => {
-  const options = { redis: redis.current.redisOption };
-  apps = await Promise.all([
-    AppProcess.start("app-a", options),
-    AppProcess.start("app-b", options),
-  ]);
-  master = new Redis((await redis.current.currentMaster()).port, "127.0.0.1");
-});
-afterAll(async () => {
-  await master.quit();
-  await Promise.all(apps.map((app) => app.stop()));
+useAppProcesses(redis, (started) => {
+  ({ apps, master } = started);
 });
 
 async function loginAs(browser: Browser, user: string, url = apps[0].url) {

@@ -1,8 +1,8 @@
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { AppProcess } from "./support/AppProcess.js";
+import type { Redis } from "ioredis";
+import { describe, expect, test } from "vitest";
+import type { AppProcess } from "./support/AppProcess.js";
 import { Browser } from "./support/Browser.js";
-import { useSentinel } from "./support/hooks.js";
+import { useAppProcesses, useSentinel } from "./support/hooks.js";
 
 // Two instances of the app in their own processes, on one Sentinel-managed Redis: what a user of
 // a load-balanced deployment sees when consecutive requests land on different instances.
@@ -10,18 +10,8 @@ const redis = useSentinel();
 let apps: [AppProcess, AppProcess];
 let master: Redis;
 
-beforeAll(async () => {
-  const options = { redis: redis.current.redisOption };
-  apps = await Promise.all([
-    AppProcess.start("app-a", options),
-    AppProcess.start("app-b", options),
-  ]);
-  const { port } = await redis.current.currentMaster();
-  master = new Redis(port, "127.0.0.1");
-});
-afterAll(async () => {
-  await master.quit();
-  await Promise.all(apps.map((app) => app.stop()));
+useAppProcesses(redis, (started) => {
+  ({ apps, master } = started);
 });
 
 describe("two app processes on one Sentinel topology", () => {

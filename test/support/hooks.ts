@@ -1,4 +1,6 @@
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach } from "vitest";
+import { AppProcess } from "./AppProcess.js";
 import { ClusterTopology, SentinelTopology, SingleNodeTopology } from "./topologies.js";
 
 interface Stoppable {
@@ -43,4 +45,31 @@ export function useSentinel(options?: Parameters<typeof SentinelTopology.start>[
 
 export function useCluster(): { readonly current: ClusterTopology } {
   return useTopology(() => ClusterTopology.start());
+}
+
+/**
+ * Two instances of the test app in their own processes on the file's Sentinel topology, and a
+ * connection to its master for looking at Redis; handed to `use` once started, stopped after the
+ * file's tests.
+ */
+export function useAppProcesses(
+  redis: { readonly current: SentinelTopology },
+  use: (started: { apps: [AppProcess, AppProcess]; master: Redis }) => void,
+): void {
+  let apps: AppProcess[] = [];
+  let master: Redis | undefined;
+  beforeAll(async () => {
+    const options = { redis: redis.current.redisOption };
+    const started = await Promise.all([
+      AppProcess.start("app-a", options),
+      AppProcess.start("app-b", options),
+    ]);
+    apps = started;
+    master = new Redis((await redis.current.currentMaster()).port, "127.0.0.1");
+    use({ apps: started, master });
+  });
+  afterAll(async () => {
+    await master?.quit();
+    await Promise.all(apps.map((app) => app.stop()));
+  });
 }
