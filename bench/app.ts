@@ -1,0 +1,79 @@
+// One benchmark app in its own process: the same Express routes on a chosen session store.
+// BENCH_STORE: redis-ha-session | connect-redis | connect-redis-7 | memory; BENCH_REDIS: the
+// Sentinel topology as JSON. Prints {"listening": port} when ready.
+import express from "express";
+import type { RequestHandler } from "express";
+import session from "express-session";
+import { RedisStore } from "connect-redis";
+import RedisStore7 from "connect-redis-7";
+import { Redis } from "ioredis";
+import { createSentinel } from "redis";
+import { redisSession } from "redis-ha-session";
+
+interface Topology {
+  sentinels: { host: string; port: number }[];
+  name: string;
+}
+
+const store = process.env.BENCH_STORE ?? "memory";
+const redis = JSON.parse(process.env.BENCH_REDIS ?? "{}") as Topology;
+const secret = "benchmark-secret-that-is-long-enough-to-pass";
+const common = { secret, resave: false, saveUninitialized: false, name: "sid" };
+
+async function middleware(): Promise<RequestHandler> {
+  switch (store) {
+    case "redis-ha-session":
+      // Writes are confirmed by both replicas (WAIT 2) before the response.
+      return redisSession({ secret, redis, durability: { replicas: 2 } });
+    case "connect-redis": {
+      const client = createSentinel({
+        name: redis.name,
+        sentinelRootNodes: redis.sentinels,
+      });
+      client.on("error", () => undefined);
+      await client.connect();
+      return session({
+        ...common,
+        store: new RedisStore({ client: client as never }),
+      });
+    }
+    case "connect-redis-7": {
+      const client = new Redis({ sentinels: redis.sentinels, name: redis.name });
+      client.on("error", () => undefined);
+      return session({ ...common, store: new RedisStore7({ client }) });
+    }
+    case "memory":
+      return session(common);
+    default:
+      throw new Error(`unknown BENCH_STORE ${store}`);
+  }
+}
+
+declare module "express-session" {
+  interface SessionData {
+    n?: number;
+  }
+}
+
+const app = express();
+app.use(await middleware());
+let visitors = 0;
+app.post("/login", (req, res) => {
+  req.session.user = `user-${++visitors}`;
+  res.json({ ok: true });
+});
+app.get("/me", (req, res) => {
+  if (req.session.user === undefined) res.status(401).end();
+  else res.json({ user: req.session.user });
+});
+app.post("/change", (req, res) => {
+  req.session.n = (req.session.n ?? 0) + 1;
+  res.json({ n: req.session.n });
+});
+const server = app.listen(0, "127.0.0.1", () => {
+  const address = server.address();
+  if (typeof address === "object" && address !== null) {
+    process.stdout.write(`${JSON.stringify({ listening: address.port })}\n`);
+  }
+});
+process.on("SIGTERM", () => process.exit(0));

@@ -1,0 +1,150 @@
+// `npm run bench [-- --rounds 5 --duration 5 --connections 20]`: one Sentinel topology, one app
+// process per store, autocannon against each route, stores interleaved round after round.
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { cpus } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import { Redis } from "ioredis";
+import { SentinelTopology } from "../test/support/topologies.js";
+import { commandsPerRequest, peakRssMiB, processCpuMicros, redisCpuMicros } from "./measure.js";
+import { markdownReport, textTable } from "./report.js";
+import type { BenchResult, Sample } from "./report.js";
+
+const STORES = ["redis-ha-session", "connect-redis", "connect-redis-7", "memory"] as const;
+const ROUTES = [
+  { name: "GET /me (authenticated read)", method: "GET", path: "/me", cookie: true },
+  { name: "POST /change (one key)", method: "POST", path: "/change", cookie: true },
+  { name: "POST /login (new visitor)", method: "POST", path: "/login", cookie: false },
+] as const;
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "5" },
+    duration: { type: "string", default: "5" },
+    connections: { type: "string", default: "20" },
+  },
+});
+const rounds = Number(values.rounds);
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+
+async function startApp(
+  store: string,
+  redis: object,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/app.ts"], {
+    cwd: root,
+    env: { ...process.env, BENCH_STORE: store, BENCH_REDIS: JSON.stringify(redis) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.once("line", (line) => resolve((JSON.parse(line) as { listening: number }).listening));
+    child.once("exit", (code) => reject(new Error(`${store} app exited with ${String(code)}`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+async function loginCookie(url: string): Promise<string> {
+  const response = await fetch(`${url}/login`, { method: "POST" });
+  return response.headers.getSetCookie()[0]?.split(";")[0] ?? "";
+}
+
+const topology = await SentinelTopology.start();
+const master = new Redis((await topology.currentMaster()).port, "127.0.0.1");
+const apps = new Map<string, { child: ChildProcess; url: string }>();
+try {
+  for (const store of STORES) apps.set(store, await startApp(store, topology.redisOption));
+
+  // Commands per request, counted exactly (MONITOR), once per store and route.
+  const commands: Record<string, Record<string, number>> = {};
+  for (const store of STORES) {
+    const { url } = apps.get(store) ?? { url: "" };
+    commands[store] = {};
+    for (const route of ROUTES) {
+      const cookie = route.cookie ? await loginCookie(url) : "";
+      const { perRequest } = await commandsPerRequest(master, async () => {
+        const response = await fetch(`${url}${route.path}`, {
+          method: route.method,
+          headers: cookie ? { cookie } : {},
+        });
+        await response.arrayBuffer();
+      });
+      (commands[store] ??= {})[route.name] = perRequest;
+    }
+  }
+
+  const samples: Sample[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const route of ROUTES) {
+      for (const store of STORES) {
+        const app = apps.get(store);
+        const pid = app?.child.pid;
+        if (app === undefined || pid === undefined) continue;
+        const cookie = route.cookie ? await loginCookie(app.url) : "";
+        const [appBefore, redisBefore] = await Promise.all([
+          processCpuMicros(pid),
+          redisCpuMicros(master),
+        ]);
+        const result = await autocannon({
+          url: `${app.url}${route.path}`,
+          method: route.method,
+          headers: cookie ? { cookie } : {},
+          connections,
+          duration,
+        });
+        const [appAfter, redisAfter] = await Promise.all([
+          processCpuMicros(pid),
+          redisCpuMicros(master),
+        ]);
+        const requests = result.requests.total;
+        const sample: Sample = {
+          round,
+          store,
+          route: route.name,
+          requestsPerSecond: result.requests.average,
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          errors: result.errors + result.non2xx,
+          redisCpuMicrosPerRequest: store === "memory" ? 0 : (redisAfter - redisBefore) / requests,
+          appCpuMicrosPerRequest: (appAfter - appBefore) / requests,
+          peakRssMiB: await peakRssMiB(pid),
+        };
+        samples.push(sample);
+        process.stdout.write(
+          `round ${round} · ${store.padEnd(16)} · ${route.name.padEnd(28)} · ${Math.round(sample.requestsPerSecond)} req/s\n`,
+        );
+      }
+    }
+  }
+
+  const result: BenchResult = {
+    date: new Date().toISOString(),
+    machine: {
+      cores: cpus().length,
+      cpu: cpus()[0]?.model ?? "unknown",
+      node: process.version,
+      redis: /^redis_version:(.+)$/m.exec(await master.info("server"))?.[1]?.trim() ?? "unknown",
+    },
+    command: `npm run bench -- --rounds ${rounds} --duration ${duration} --connections ${connections}`,
+    commands,
+    samples,
+  };
+  process.stdout.write(`\n${textTable(result)}\n`);
+  await mkdir(`${root}bench/results`, { recursive: true });
+  await writeFile(
+    `${root}bench/results/${result.date.slice(0, 10)}.json`,
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
+  await mkdir(`${root}docs`, { recursive: true });
+  await writeFile(`${root}docs/benchmarks.md`, markdownReport(result));
+} finally {
+  for (const { child } of apps.values()) child.kill("SIGTERM");
+  await master.quit();
+  await topology.stop();
+}
