@@ -140,6 +140,7 @@ describe("failover-tuned settings of the clients it creates", () => {
     const { options } = client;
     expect(options.failoverDetector).toBe(true);
     expect(options.maxRetriesPerRequest).toBeNull();
+    expect(options.enableAutoPipelining).toBe(true);
     expect([1, 2, 5, 10, 50].map((attempt) => options.retryStrategy?.(attempt))).toEqual([
       100, 200, 500, 1000, 1000,
     ]);
