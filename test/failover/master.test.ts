@@ -1,7 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { expect, test } from "vitest";
 import type { HealthReport } from "../../src/index.js";
-import { report } from "../support/load.js";
 import { withStack } from "./stack.js";
 
 // 20 users keep adding cart items (each 2xx is an acknowledged write) while the Redis master fails.
@@ -14,9 +13,7 @@ test("master SIGKILL: no request fails, nobody is logged out, no acknowledged wr
     await master.process.kill();
     const promoted = await topology.waitForSteadyState();
     await delay(1_500);
-    const stats = await load.stop();
-    const verdict = await load.verify();
-    report("master SIGKILL", stats, verdict);
+    const { stats, verdict } = await load.finish("master SIGKILL");
 
     expect(promoted).not.toBe(master);
     expect(stats.requests).toBeGreaterThan(100);
@@ -55,9 +52,7 @@ async function freezeScenario(name: string, durability: { replicas: number }) {
     master.process.resume();
     const promoted = await topology.waitForSteadyState();
     await delay(1_500);
-    const stats = await load.stop();
-    const verdict = await load.verify();
-    report(name, stats, verdict);
+    const { stats, verdict } = await load.finish(name);
     expect(promoted).not.toBe(master);
     figures = {
       failed: stats.failed,

@@ -1,6 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { expect, test } from "vitest";
-import { report } from "../support/load.js";
 import { withStack } from "./stack.js";
 
 // Losing a node that is not the master must go unnoticed by the 20 users clicking.
@@ -13,9 +12,7 @@ test("a replica SIGKILLed: no request fails", async () => {
     await delay(1_500);
     await replica?.process.kill();
     await delay(3_000);
-    const stats = await load.stop();
-    const verdict = await load.verify();
-    report("replica SIGKILL", stats, verdict);
+    const { stats, verdict } = await load.finish("replica SIGKILL");
     expect(stats.requests).toBeGreaterThan(100);
     expect(stats.failed).toBe(0);
     expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
@@ -28,9 +25,7 @@ test("one Sentinel SIGKILLed: no request fails", async () => {
     await delay(1_500);
     await topology.sentinels[0]?.process.kill();
     await delay(3_000);
-    const stats = await load.stop();
-    const verdict = await load.verify();
-    report("one Sentinel SIGKILL", stats, verdict);
+    const { stats, verdict } = await load.finish("one Sentinel SIGKILL");
     expect(stats.requests).toBeGreaterThan(100);
     expect(stats.failed).toBe(0);
     expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });

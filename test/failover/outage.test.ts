@@ -1,6 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { expect, test } from "vitest";
-import { report } from "../support/load.js";
 import { pollUntil } from "../support/poll.js";
 import type { SentinelTopology } from "../support/topologies.js";
 import { withStack } from "./stack.js";
@@ -22,9 +21,7 @@ test("a full restart of every Redis node and Sentinel keeps every session (AOF)"
     await stopAll(topology);
     await startAll(topology);
     await delay(1_500);
-    const stats = await load.stop();
-    const verdict = await load.verify();
-    report("full restart", stats, verdict);
+    const { stats, verdict } = await load.finish("full restart");
     expect(stats.requests).toBeGreaterThan(100);
     expect(stats.loggedOut).toBe(0);
     expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
@@ -84,9 +81,7 @@ test("Redis gone: 503 with Retry-After within the wait bound, cookie untouched; 
     expect(user.browser.cookie).toBe(cookie);
 
     await delay(1_000);
-    const stats = await load.stop();
-    const verdict = await load.verify();
-    report("Redis gone and back", stats, verdict);
+    const { stats, verdict } = await load.finish("Redis gone and back");
     expect(stats.unavailable).toBeGreaterThan(0);
     expect(stats.loggedOut).toBe(0);
     expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });

@@ -117,6 +117,14 @@ export class UserLoad {
     }
   }
 
+  /** Stops the users, reads every cart back and prints the scenario's line of figures. */
+  async finish(scenario: string): Promise<{ stats: LoadStats; verdict: Verdict }> {
+    const stats = await this.stop();
+    const verdict = await this.verify();
+    report(scenario, stats, verdict);
+    return { stats, verdict };
+  }
+
   /** Reads every user's cart back and counts what was lost. */
   async verify(): Promise<Verdict> {
     const verdict: Verdict = { loggedOut: 0, acknowledgedLost: 0 };
