@@ -18,13 +18,15 @@ interface Topology {
 const store = process.env.BENCH_STORE ?? "memory";
 const redis = JSON.parse(process.env.BENCH_REDIS ?? "{}") as Topology;
 const secret = "benchmark-secret-that-is-long-enough-to-pass";
-const common = { secret, resave: false, saveUninitialized: false, name: "sid" };
+// The same express-session settings for every store (express-session's defaults; redisSession's
+// own default `rolling: true` would add a Set-Cookie to every response).
+const common = { secret, resave: false, saveUninitialized: false, rolling: false, name: "sid" };
 
 async function middleware(): Promise<RequestHandler> {
   switch (store) {
     case "redis-ha-session":
       // Writes are confirmed by both replicas (WAIT 2) before the response.
-      return redisSession({ secret, redis, durability: { replicas: 2 } });
+      return redisSession({ ...common, redis, durability: { replicas: 2 } });
     case "connect-redis": {
       const client = createSentinel({
         name: redis.name,

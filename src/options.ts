@@ -63,6 +63,14 @@ export interface RedisSessionStoreOptions {
    */
   ttl?: number | undefined;
   /**
+   * Seconds a read may leave a session's TTL alone after it was last renewed. A read of a session
+   * renewed longer ago renews it again. So an unchanged request costs a single HGETALL, and a
+   * session ends between `ttl - touchAfter` and `ttl` after its last request. 0 renews on every
+   * read, in the same command (a Lua script). At most half the TTL is used.
+   * @default 1 % of the TTL, at most 60
+   */
+  touchAfter?: number | undefined;
+  /**
    * Largest encoded session, in bytes. A bigger one fails with `SessionTooLargeError` and nothing
    * is written.
    * @default 65536
@@ -91,6 +99,10 @@ export const DEFAULTS = {
   store: {
     prefix: "sess:",
     ttlSeconds: 86_400,
+    /** Unset `touchAfter`: this share of a session's TTL… */
+    touchAfterShare: 0.01,
+    /** …but at most a minute. */
+    touchAfterCapMs: 60_000,
     maxBytes: 64 * 1024,
   },
   session: {
@@ -135,13 +147,23 @@ export interface NormalizedStoreOptions {
   /** A fixed TTL, or undefined to take each session's cookie maxAge. */
   ttlMs: number | undefined;
   defaultTtlMs: number;
+  /** A fixed `touchAfter`, or undefined for the default share of each session's TTL. */
+  touchAfterMs: number | undefined;
   maxBytes: number;
   durability: { replicas: number; timeoutMs: number };
   waitMs: number;
   retryAfterSeconds: number;
 }
 
-const STORE_KEYS = ["redis", "prefix", "ttl", "maxBytes", "durability", "unavailable"] as const;
+const STORE_KEYS = [
+  "redis",
+  "prefix",
+  "ttl",
+  "touchAfter",
+  "maxBytes",
+  "durability",
+  "unavailable",
+] as const;
 const SESSION_KEYS = [
   "cookie",
   "genid",
@@ -182,6 +204,8 @@ function pickStoreOptions(record: Record<string, unknown>): NormalizedStoreOptio
   }
   const ttl = record.ttl;
   if (ttl !== undefined) positiveInteger(ttl, "ttl", "seconds");
+  const touchAfter = record.touchAfter;
+  if (touchAfter !== undefined) nonNegativeInteger(touchAfter, "touchAfter", "seconds");
   const maxBytes = record.maxBytes ?? DEFAULTS.store.maxBytes;
   positiveInteger(maxBytes, "maxBytes", "bytes");
   const topology = parseTopology(record.redis);
@@ -191,6 +215,7 @@ function pickStoreOptions(record: Record<string, unknown>): NormalizedStoreOptio
     prefix,
     ttlMs: ttl === undefined ? undefined : ttl * 1000,
     defaultTtlMs: DEFAULTS.store.ttlSeconds * 1000,
+    touchAfterMs: touchAfter === undefined ? undefined : touchAfter * 1000,
     maxBytes,
     durability: normalizeDurability(record.durability, topology),
     ...normalizeUnavailable(record.unavailable),

@@ -80,15 +80,17 @@ describe("delta writes", () => {
     });
     await browser.request(`${server.url}/session/theme`, { method: "DELETE" });
     const hash = await client.hgetall(`sess:${browser.sessionId ?? ""}`);
-    expect(Object.keys(hash).sort()).toEqual(["cookie", "user"]);
+    expect(Object.keys(hash).sort()).toEqual(["$touched", "cookie", "user"]);
   });
 
-  test("a per-session cookie maxAge ('remember me') sets the TTL and is kept on later reads", async () => {
+  test("a per-session cookie maxAge ('remember me') sets the TTL and is kept on later renewals", async () => {
     const browser = await loggedIn();
     const key = `sess:${browser.sessionId ?? ""}`;
     const month = 30 * 86_400_000;
     await browser.request(`${server.url}/remember`, { method: "POST", json: { maxAge: month } });
     expect(await client.pttl(key)).toBeGreaterThan(month - 60_000);
+    // As if the last renewal were two minutes ago (the default touchAfter is at most one).
+    await client.hset(key, "$touched", Date.now() - 120_000);
     await client.pexpire(key, 60_000);
     await browser.request(`${server.url}/me`);
     expect(await client.pttl(key)).toBeGreaterThan(month - 60_000);
@@ -121,7 +123,7 @@ describe("sessions written by connect-redis", () => {
     });
     expect(await client.type(`sess:${sid}`)).toBe("hash");
     const hash = await client.hgetall(`sess:${sid}`);
-    expect(Object.keys(hash).sort()).toEqual(["cart", "cookie", "theme", "user"]);
+    expect(Object.keys(hash).sort()).toEqual(["$touched", "cart", "cookie", "theme", "user"]);
     expect(JSON.parse(hash.cart ?? "")).toEqual(["tea", "milk"]);
     const { data } = (await browser.request(`${server.url}/session`)).body as { data: unknown };
     expect(data).toEqual({ user: "carol", cart: ["tea", "milk"], theme: "dark" });

@@ -1,8 +1,14 @@
+import { setTimeout as delay } from "node:timers/promises";
 import type { SessionData } from "express-session";
 import createDebug from "debug";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { redisAclRules, RedisSessionStore, SessionTooLargeError } from "../src/index.js";
+import {
+  redisAclRules,
+  RedisSessionStore,
+  SessionStoreUnavailableError,
+  SessionTooLargeError,
+} from "../src/index.js";
 import { useSingleNode } from "./support/hooks.js";
 
 const redis = useSingleNode();
@@ -67,7 +73,8 @@ function contract(): void {
 
       expect(await client.type(`${prefix}abc`)).toBe("hash");
       const hash = await client.hgetall(`${prefix}abc`);
-      expect(Object.keys(hash).sort()).toEqual(["cart", "cookie", "user"]);
+      // `$touched`: when the TTL was last set, so reads know when it is due again.
+      expect(Object.keys(hash).sort()).toEqual(["$touched", "cart", "cookie", "user"]);
       expect(JSON.parse(hash.user ?? "")).toBe("alice");
       expect(JSON.parse(hash.cart ?? "")).toEqual(["tea"]);
       const ttl = await client.pttl(`${prefix}abc`);
@@ -101,12 +108,48 @@ function contract(): void {
       await store.close();
     });
 
-    test("get renews the TTL in the same command", async () => {
+    test("get leaves a TTL renewed less than touchAfter ago alone, and renews it after", async () => {
+      const { store, prefix } = newStore({ touchAfter: 1 });
+      await call((cb) => store.set("abc", sessionData({}, 600_000), cb));
+      await client.pexpire(`${prefix}abc`, 5_000);
+      await call((cb) => store.get("abc", cb));
+      expect(await client.pttl(`${prefix}abc`)).toBeLessThanOrEqual(5_000);
+      await delay(1_050);
+      await call((cb) => store.get("abc", cb));
+      expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
+      await store.close();
+    });
+
+    test("by default a read renews the TTL once 1 % of it has passed since the last renewal", async () => {
       const { store, prefix } = newStore();
+      await call((cb) => store.set("abc", sessionData({}, 100_000), cb));
+      await client.pexpire(`${prefix}abc`, 5_000);
+      await delay(500);
+      await call((cb) => store.get("abc", cb));
+      expect(await client.pttl(`${prefix}abc`)).toBeLessThanOrEqual(5_000);
+      await delay(550);
+      await call((cb) => store.get("abc", cb));
+      expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(95_000);
+      await store.close();
+    });
+
+    test("touchAfter 0 renews the TTL on every read", async () => {
+      const { store, prefix } = newStore({ touchAfter: 0 });
       await call((cb) => store.set("abc", sessionData({}, 600_000), cb));
       await client.pexpire(`${prefix}abc`, 5_000);
       await call((cb) => store.get("abc", cb));
       expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
+      await store.close();
+    });
+
+    test("a session with no record of its last renewal is renewed by the next read", async () => {
+      const { store, prefix } = newStore();
+      await call((cb) => store.set("abc", sessionData({}, 600_000), cb));
+      await client.hdel(`${prefix}abc`, "$touched");
+      await client.pexpire(`${prefix}abc`, 5_000);
+      await call((cb) => store.get("abc", cb));
+      expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
+      expect(await client.hexists(`${prefix}abc`, "$touched")).toBe(1);
       await store.close();
     });
 
@@ -122,11 +165,35 @@ function contract(): void {
       await store.close();
     });
 
+    test("a write that reaches Redis after its request gave up is dropped, not applied late", async () => {
+      const { store, prefix } = newStore({ unavailable: { waitMs: 300 } });
+      await call((cb) => store.set("late", sessionData({ step: 1 }), cb));
+      redis.current.server.process.pause();
+      try {
+        const failed = await call((cb) => store.set("late", sessionData({ step: 2 }), cb)).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(failed).toBeInstanceOf(SessionStoreUnavailableError);
+      } finally {
+        redis.current.server.process.resume();
+      }
+      // The thawed server now reads the write sent to it before; the PING behind it on the same
+      // connection answers once it has run.
+      await store.client.ping();
+      expect(await client.hget(`${prefix}late`, "step")).toBe("1");
+      await store.close();
+    });
+
     test("set replaces the whole session when used directly", async () => {
       const { store, prefix } = newStore();
       await call((cb) => store.set("abc", sessionData({ a: 1, b: 2 }), cb));
       await call((cb) => store.set("abc", sessionData({ a: 3 }), cb));
-      expect(Object.keys(await client.hgetall(`${prefix}abc`)).sort()).toEqual(["a", "cookie"]);
+      expect(Object.keys(await client.hgetall(`${prefix}abc`)).sort()).toEqual([
+        "$touched",
+        "a",
+        "cookie",
+      ]);
       await store.close();
     });
 

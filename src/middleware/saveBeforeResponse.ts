@@ -1,6 +1,10 @@
 import type { Request, Response } from "express";
 import type { RedisSessionStore } from "../store/RedisSessionStore.js";
 
+const GATE = Symbol("redis-ha-session.gate");
+
+type GatedResponse = Response & { [GATE]?: ResponseGate };
+
 /**
  * Holds the response back until a changed session is saved. express-session saves only after it
  * has sent the status line, so a failed save would still reach the user as a success; here the
@@ -13,62 +17,96 @@ export function saveBeforeResponse(
   store: RedisSessionStore,
   fail: (error: unknown) => void,
 ): void {
-  // Put back on `res` and called with `res` as `this`, so unbound is right here.
-  // eslint-disable-next-line @typescript-eslint/unbound-method
-  const { write, end } = res;
-  let state: "idle" | "saving" | "done" = "idle";
-  const held: (() => unknown)[] = [];
+  const gated = res as GatedResponse;
+  gated[GATE] = new ResponseGate(req, gated, store, fail);
+  gated.write = heldWrite as Response["write"];
+  gated.end = heldEnd as Response["end"];
+}
 
-  const restore = (): void => {
-    res.write = write;
-    res.end = end;
-  };
-  const gate = (call: () => unknown): unknown => {
-    if (state === "done") return call();
-    held.push(call);
-    if (state === "saving") return true;
-    const session = req.session as typeof req.session | undefined;
-    if (res.headersSent || session === undefined || !hasChanges(store, session)) {
-      release();
+// One pair of functions for every response (no closures per request); each finds its gate on `res`.
+function heldWrite(this: GatedResponse, ...args: unknown[]): boolean {
+  const gate = this[GATE];
+  if (gate === undefined) return false;
+  return gate.pass("write", args) as boolean;
+}
+
+function heldEnd(this: GatedResponse, ...args: unknown[]): Response {
+  this[GATE]?.pass("end", args);
+  return this;
+}
+
+/** The state of one response: its own write/end, and the calls held while the session saves. */
+class ResponseGate {
+  readonly #write: Response["write"];
+  readonly #end: Response["end"];
+  #state: "idle" | "saving" | "done" = "idle";
+  #held: ["write" | "end", unknown[]][] = [];
+
+  constructor(
+    private readonly req: Request,
+    private readonly res: GatedResponse,
+    private readonly store: RedisSessionStore,
+    private readonly fail: (error: unknown) => void,
+  ) {
+    // Put back on `res` and called with `res` as `this`, so unbound is right here.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    this.#write = res.write;
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    this.#end = res.end;
+  }
+
+  pass(method: "write" | "end", args: unknown[]): unknown {
+    if (this.#state === "done") return this.#call(method, args);
+    if (this.#state === "saving") {
+      this.#held.push([method, args]);
       return true;
     }
-    state = "saving";
-    const saved = (error: unknown): void => {
-      if (error === undefined || error === null) {
-        release();
-        return;
-      }
-      state = "done";
-      held.length = 0;
-      restore();
-      // Put the session back as Redis holds it: express-session must not store the rejected
-      // change after the error response, nor choke on data it cannot serialise.
-      store.revertUnsavedChanges(session);
-      // The handler's headers (Location, Content-Type, …) described a success that did not happen.
-      for (const name of res.getHeaderNames()) res.removeHeader(name);
-      fail(error);
-    };
+    const session = this.req.session as Request["session"] | undefined;
+    if (this.res.headersSent || session === undefined || !hasChanges(this.store, session)) {
+      this.#restore();
+      return this.#call(method, args);
+    }
+    this.#held.push([method, args]);
+    this.#state = "saving";
     try {
-      session.save(saved);
+      session.save((error?: unknown) => {
+        this.#saved(session, error);
+      });
     } catch (error) {
       // express-session hashes the session before saving: circular data throws right here.
-      saved(error);
+      this.#saved(session, error);
     }
     return true;
-  };
-  const release = (): void => {
-    state = "done";
-    restore();
-    for (const call of held.splice(0)) call();
-  };
+  }
 
-  res.write = function heldWrite(this: Response, ...args: unknown[]): boolean {
-    return gate(() => Reflect.apply(write, this, args)) as boolean;
-  } as Response["write"];
-  res.end = function heldEnd(this: Response, ...args: unknown[]): Response {
-    gate(() => Reflect.apply(end, this, args));
-    return this;
-  } as Response["end"];
+  #saved(session: Request["session"], error: unknown): void {
+    this.#restore();
+    if (error === undefined || error === null) {
+      for (const [method, args] of this.#held.splice(0)) this.#call(method, args);
+      return;
+    }
+    this.#held.length = 0;
+    // Put the session back as Redis holds it: express-session must not store the rejected change
+    // after the error response, nor choke on data it cannot serialise.
+    this.store.revertUnsavedChanges(session);
+    // The handler's headers (Location, Content-Type, …) described a success that did not happen.
+    for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
+    this.fail(error);
+  }
+
+  /**
+   * Gives `res` its own write/end back: the gate has done its work. Middleware that took hold of
+   * the held functions meanwhile still reaches them, and they pass straight through.
+   */
+  #restore(): void {
+    this.#state = "done";
+    this.res.write = this.#write;
+    this.res.end = this.#end;
+  }
+
+  #call(method: "write" | "end", args: unknown[]): unknown {
+    return Reflect.apply(method === "write" ? this.#write : this.#end, this.res, args);
+  }
 }
 
 /** Whether the session needs saving; one that cannot even be encoded goes to save() to fail there. */

@@ -5,10 +5,11 @@
 const COMMANDS = {
   // ioredis also sends CLIENT SETINFO (and SETNAME with `connectionName`) but ignores a refusal.
   connection: ["hello", "auth", "ping", "info", "select", "quit"],
-  sessions: ["eval", "evalsha", "wait", "role", "scan", "unlink", "pexpire"],
+  sessions: ["hgetall", "eval", "evalsha", "wait", "role", "scan", "unlink"],
   userIndex: ["smembers", "srem", "hmget", "pttl"],
   insideScripts: [
-    "hgetall",
+    "time",
+    "pexpire",
     "type",
     "get",
     "exists",

@@ -4,7 +4,7 @@ import type { Request } from "express";
 import type { Cluster, Redis } from "ioredis";
 import { debugFor } from "../debug.js";
 import { SessionTooLargeError } from "../errors/SessionTooLargeError.js";
-import { normalizeStoreOptions } from "../options.js";
+import { DEFAULTS, normalizeStoreOptions } from "../options.js";
 import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "../options.js";
 import { clientFor } from "../redis/createRedisClient.js";
 import {
@@ -115,6 +115,12 @@ export class RedisSessionStore extends Store {
   }
 
   override touch(sid: string, session: SessionData, callback?: Callback): void {
+    if (this.#snapshots.of(session, sid)?.ttlMs === this.#ttlFor(session.cookie)) {
+      // This request's read or write already renewed the TTL as far as `touchAfter` asks. Answered
+      // at once: express-session then ends the response in one write instead of two.
+      callback?.();
+      return;
+    }
     settle(this.#renew(sid, session), callback);
   }
 
@@ -160,10 +166,17 @@ export class RedisSessionStore extends Store {
     this.#snapshots.revert(session);
   }
 
-  /** Reads a session and renews its TTL in one command; null when there is none. */
+  /**
+   * Reads a session; null when there is none. Its TTL is renewed in the same command when
+   * `touchAfter` is 0, else by a second one only once the last renewal is `touchAfter` old.
+   */
   async #read(sid: string): Promise<SessionData | null> {
     const key = this.#key(sid);
-    const reply = await this.#redis.read(key, this.#options.ttlMs ?? 0, this.#options.defaultTtlMs);
+    const { ttlMs, defaultTtlMs, touchAfterMs } = this.#options;
+    const reply =
+      touchAfterMs === 0
+        ? await this.#redis.readAndRenew(key, ttlMs ?? 0, defaultTtlMs)
+        : await this.#redis.read(key, ttlMs ?? 0, defaultTtlMs);
     let decoded;
     try {
       decoded = decodeSession(reply);
@@ -173,16 +186,29 @@ export class RedisSessionStore extends Store {
       return null;
     }
     if (decoded === undefined) return null;
-    const { data, legacy, uid } = decoded;
+    const { data, legacy, uid, touchedAt } = decoded;
+    const sessionTtlMs = this.#ttlFor(data.cookie);
+    const now = Date.now();
+    if (!legacy && touchAfterMs !== 0 && this.#renewalDue(touchedAt, sessionTtlMs, now)) {
+      await this.#redis.renew(key, sessionTtlMs);
+    }
     const cookie = data.cookie as unknown as Record<string, unknown>;
     const { originalMaxAge } = cookie;
-    // The read renewed the session, so its cookie now expires a full maxAge from now.
-    if (typeof originalMaxAge === "number") {
-      cookie.expires = new Date(Date.now() + originalMaxAge).toISOString();
-    }
+    // The session lives on, so its cookie now expires a full maxAge from now. A Date, which
+    // express-session's Cookie takes as it is (a string it would parse).
+    if (typeof originalMaxAge === "number") cookie.expires = new Date(now + originalMaxAge);
     const encoded = legacy ? encodeSession(data) : decoded;
-    this.#snapshots.loaded(data, { sid, encoded, legacy, uid, ttlMs: this.#ttlFor(data.cookie) });
+    this.#snapshots.loaded(data, { sid, encoded, legacy, uid, ttlMs: sessionTtlMs });
     return data;
+  }
+
+  /** Whether a read should renew the TTL: the last renewal is `touchAfter` old, or unknown. */
+  #renewalDue(touchedAt: number | undefined, ttlMs: number, now: number): boolean {
+    if (touchedAt === undefined || !Number.isFinite(touchedAt)) return true;
+    const { touchAfterMs } = this.#options;
+    const { touchAfterShare, touchAfterCapMs } = DEFAULTS.store;
+    const after = touchAfterMs ?? Math.min(touchAfterCapMs, ttlMs * touchAfterShare);
+    return now - touchedAt >= Math.min(after, ttlMs / 2);
   }
 
   /**
@@ -223,15 +249,13 @@ export class RedisSessionStore extends Store {
   }
 
   /**
-   * Renews the TTL. After this request read or wrote the session that already happened, so it
-   * costs nothing — unless the cookie's maxAge changed since, which is then stored too.
+   * Renews the TTL of a session this request did not read; for one it read whose cookie maxAge
+   * changed since, stores the new maxAge too.
    */
   async #renew(sid: string, session: SessionData): Promise<void> {
-    const snapshot = this.#snapshots.of(session, sid);
-    const ttlMs = this.#ttlFor(session.cookie);
-    if (snapshot === undefined) {
-      await this.#redis.expire(this.#key(sid), ttlMs);
-    } else if (snapshot.ttlMs !== ttlMs) {
+    if (this.#snapshots.of(session, sid) === undefined) {
+      await this.#redis.renew(this.#key(sid), this.#ttlFor(session.cookie));
+    } else {
       await this.#save(sid, session);
     }
   }

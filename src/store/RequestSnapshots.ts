@@ -1,5 +1,5 @@
 import type { SessionData } from "express-session";
-import { diffSessions, encodeSession } from "./codec.js";
+import { sameCookieSettings } from "./codec.js";
 import type { EncodedSession } from "./codec.js";
 
 /** What a request last read or wrote for a session: the base of its next delta write. */
@@ -17,61 +17,77 @@ export interface Snapshot {
 /**
  * What each request knows of Redis, per Session object (so per request, and gone with it):
  * the snapshot its delta writes diff against, and the user login() bound it to.
+ *
+ * Both ride on the objects themselves, under symbols of this store, not enumerable, so no
+ * serialisation sees them. (WeakMaps would do the same job, but every entry costs the garbage
+ * collector work on each request.)
  */
 export class RequestSnapshots {
-  /** Snapshots of data returned by get(), until express-session turns the data into a Session. */
-  readonly #loaded = new WeakMap<object, Snapshot>();
-  readonly #snapshots = new WeakMap<object, Snapshot>();
-  readonly #bindings = new WeakMap<object, string>();
+  /** On data returned by get(), until express-session turns it into a Session; then on that. */
+  readonly #snapshot = Symbol("redis-ha-session.snapshot");
+  readonly #binding = Symbol("redis-ha-session.binding");
 
   /** Keeps the snapshot of data just read, for when express-session makes a Session of it. */
   loaded(data: SessionData, snapshot: Snapshot): void {
-    this.#loaded.set(data, snapshot);
+    attach(data, this.#snapshot, snapshot);
   }
 
   /** The Session made of read `data` inherits its snapshot. */
   adopt(data: SessionData, session: object): void {
-    const snapshot = this.#loaded.get(data);
-    if (snapshot !== undefined) this.#snapshots.set(session, snapshot);
+    const snapshot = (data as unknown as Tagged)[this.#snapshot] as Snapshot | undefined;
+    if (snapshot !== undefined) attach(session, this.#snapshot, snapshot);
   }
 
   /** The snapshot of this session object if it is of session `sid`. */
   of(session: object, sid: unknown = sessionId(session)): Snapshot | undefined {
-    const snapshot = this.#snapshots.get(session);
+    const snapshot = (session as Tagged)[this.#snapshot] as Snapshot | undefined;
     return snapshot?.sid === sid ? snapshot : undefined;
   }
 
   /** After a write: what Redis now holds. Only for sessions of a request (with `req`). */
   written(session: object, snapshot: Snapshot): void {
-    if ("req" in session) this.#snapshots.set(session, snapshot);
+    if ("req" in session) attach(session, this.#snapshot, snapshot);
   }
 
   bind(session: object, userId: string): void {
-    this.#bindings.set(session, userId);
+    attach(session, this.#binding, userId);
   }
 
   /** The user login() bound the session to in this request, not yet written. */
   binding(session: object): string | undefined {
-    return this.#bindings.get(session);
+    return (session as Tagged)[this.#binding] as string | undefined;
   }
 
   userIdOf(session: object): string | undefined {
-    return this.#bindings.get(session) ?? this.of(session)?.uid;
+    return this.binding(session) ?? this.of(session)?.uid;
   }
 
   /**
    * Whether saving `session` would write anything: a field changed, added or removed since this
-   * request read it, or, for a new session, anything besides the cookie.
+   * request read it, or, for a new session, anything besides the cookie. Runs on every response,
+   * so it compares field by field and stops at the first difference.
    */
   hasUnsavedChanges(session: SessionData): boolean {
-    const encoded = encodeSession(session);
     const snapshot = this.of(session);
-    if (snapshot === undefined) {
-      for (const field of encoded.fields.keys()) if (field !== "cookie") return true;
-      return false;
+    const data = session as unknown as Record<string, unknown>;
+    const stored = snapshot?.encoded.fields;
+    let fields = 0;
+    for (const field in data) {
+      if (!Object.hasOwn(data, field)) continue;
+      const value = data[field];
+      if (field === "cookie") {
+        if (snapshot !== undefined && !sameCookieSettings(value, snapshot.encoded.cookie)) {
+          return true;
+        }
+        continue;
+      }
+      const json = JSON.stringify(value) as string | undefined;
+      if (json === undefined) continue;
+      if (stored?.get(field) !== json) return true;
+      fields++;
     }
-    const { changed, removed } = diffSessions(encoded, snapshot.encoded);
-    return changed.length > 0 || removed.length > 0;
+    // Same fields as stored, unless one was deleted.
+    return stored !== undefined && fields !== stored.size - (stored.has("cookie") ? 1 : 0);
   }
 
   /**
@@ -93,4 +109,12 @@ export class RequestSnapshots {
 
 function sessionId(session: object): unknown {
   return (session as { id?: unknown }).id;
+}
+
+type Tagged = Record<symbol, unknown>;
+
+/** Sets a property that JSON, for…in and Object.keys/assign do not see. */
+function attach(target: object, key: symbol, value: unknown): void {
+  if (Object.hasOwn(target, key)) (target as Tagged)[key] = value;
+  else Object.defineProperty(target, key, { value, writable: true, configurable: true });
 }

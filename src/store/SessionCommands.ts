@@ -1,24 +1,11 @@
-import { setTimeout as delay } from "node:timers/promises";
 import type { Cluster, Redis } from "ioredis";
-import { SessionNotDurableError } from "../errors/SessionNotDurableError.js";
 import type { NormalizedStoreOptions } from "../options.js";
-import { prepareClient } from "../redis/createRedisClient.js";
 import { ConnectionMonitor } from "./ConnectionMonitor.js";
 import type { ConnectionEvents } from "./ConnectionMonitor.js";
 import { RetryableError, withinDeadline } from "./deadline.js";
+import { DurableWriter } from "./DurableWriter.js";
 import { defineScripts } from "./scripts.js";
 import type { ReadReply, SessionScripts, WriteArgs, WriteMode } from "./scripts.js";
-
-const REPLY_MARGIN_MS = 100;
-/** How often an unconfirmed write looks again at its replicas. */
-const RECHECK_MS = 100;
-
-/** The script commands as they are queued on a pipeline. */
-interface ScriptPipeline {
-  rhsWriteSession(key: string, ...args: WriteArgs): ScriptPipeline;
-  wait(replicas: number, timeoutMs: number): ScriptPipeline;
-  exec(): Promise<[Error | null, unknown][] | null>;
-}
 
 /**
  * The Redis commands of the store, each bounded by `unavailable.waitMs` and retried through
@@ -32,14 +19,8 @@ export class SessionCommands {
    */
   readonly indexPrefix: string;
   readonly #scripts: SessionScripts;
-  /**
-   * Durable writes go over a connection of their own: a WAIT blocks its connection while replicas
-   * catch up, and reads must not queue behind it.
-   */
-  readonly #writer: Redis | undefined;
-  readonly #writerScripts: SessionScripts;
-  /** Counts the writer's (re)connections, to tell whether a write and its WAIT met one master. */
-  #writerEpoch = 0;
+  /** Confirms writes with WAIT when durability asks for replicas (not on a Cluster). */
+  readonly #durable: DurableWriter | undefined;
 
   constructor(
     readonly client: Redis | Cluster,
@@ -49,21 +30,43 @@ export class SessionCommands {
     this.#scripts = defineScripts(client);
     this.indexPrefix = client.isCluster ? "" : `${options.prefix}user:`;
     this.monitor = new ConnectionMonitor(client, options.waitMs, events);
-    if (options.durability.replicas > 0 && !client.isCluster) {
-      const writer = prepareClient((client as Redis).duplicate());
-      writer.on("ready", () => this.#writerEpoch++);
-      this.#writer = writer;
-      this.#writerScripts = defineScripts(writer);
-    } else {
-      this.#writerScripts = this.#scripts;
+    const { replicas, timeoutMs } = options.durability;
+    if (replicas > 0 && !client.isCluster) {
+      this.#durable = new DurableWriter(client as Redis, replicas, timeoutMs);
     }
   }
 
-  /** Reads a session and renews its TTL (see the read script for `ttlMs`). */
-  read(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
+  /** Reads a session and renews its TTL in the same command (see the read script for `ttlMs`). */
+  readAndRenew(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
     return this.#bounded("session read", () =>
       this.#scripts.rhsReadSession(key, ttlMs, defaultTtlMs, this.indexPrefix),
     );
+  }
+
+  /**
+   * Reads a session with a plain HGETALL, leaving a hash's TTL alone. A key that is not a hash (a
+   * connect-redis value) goes through the read script instead, which renews it as `ttlMs` says.
+   */
+  read(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
+    return this.#bounded("session read", async () => {
+      try {
+        // `call` returns the flat reply as Redis sends it, without ioredis turning it into an object.
+        const fields = (await this.client.call("HGETALL", key)) as string[];
+        return fields.length === 0 ? null : ["hash", fields];
+      } catch (error) {
+        if (!(error instanceof Error && error.message.startsWith("WRONGTYPE"))) throw error;
+        return this.#scripts.rhsReadSession(key, ttlMs, defaultTtlMs, this.indexPrefix);
+      }
+    });
+  }
+
+  /**
+   * Sets a session's TTL and records when (`$touched`); does nothing for a session that is gone.
+   */
+  renew(key: string, ttlMs: number): Promise<void> {
+    return this.#bounded("session touch", async () => {
+      await this.#scripts.rhsRenewSession(key, ttlMs, Date.now(), this.indexPrefix);
+    });
   }
 
   /**
@@ -78,27 +81,18 @@ export class SessionCommands {
     { changed, removed, uid = "" }: { changed: string[]; removed: string[]; uid?: string },
   ): Promise<boolean> {
     const key = this.options.prefix + sid;
-    const pairs = changed.length / 2;
-    const rest: WriteArgs = [mode, ttlMs, this.indexPrefix, sid, uid, Date.now(), pairs];
-    const args = [key, ...rest, ...changed, ...removed] as const;
-    const { replicas } = this.options.durability;
-    if (replicas === 0) {
-      return this.#bounded("session write", async () => {
-        return (await this.#writerScripts.rhsWriteSession(...args)) === 1;
-      });
-    }
-    const writer = this.#writer;
-    if (writer === undefined) throw new Error("durable writes need the writer connection");
+    const pairs = changed.length / 2 + 1;
+    const durable = this.#durable;
     return this.#bounded("session write", async (deadline) => {
-      const epoch = this.#writerEpoch;
-      // The write and its WAIT travel together: WAIT counts the replicas that have every write
-      // sent before it on this connection.
-      const pipeline = (writer.pipeline() as unknown as ScriptPipeline)
-        .rhsWriteSession(...args)
-        .wait(replicas, this.options.durability.timeoutMs);
-      const [written, confirmed] = pipelineReplies(await pipeline.exec());
-      await this.#awaitReplicas(writer, Number(confirmed), epoch, deadline);
-      return written === 1;
+      const now = Date.now();
+      const rest: WriteArgs = [mode, ttlMs, this.indexPrefix, sid, uid, now, deadline, pairs];
+      const call = [key, ...rest, "$touched", String(now), ...changed, ...removed] as const;
+      const reply =
+        durable === undefined
+          ? await this.#scripts.rhsWriteSession(...call)
+          : await durable.write(call, deadline);
+      if (reply === -1) throw new RetryableError("the write reached Redis after its deadline");
+      return reply === 1;
     });
   }
 
@@ -123,65 +117,13 @@ export class SessionCommands {
     });
   }
 
-  /** Sets a key's TTL; does nothing for a missing key. */
-  expire(key: string, ttlMs: number): Promise<void> {
-    return this.#bounded("session touch", async () => {
-      await this.client.pexpire(key, ttlMs);
-    });
-  }
-
   /** Stops watching the client and closes the writer connection. */
   async close(): Promise<void> {
     this.monitor.stop();
-    await this.#writer?.quit();
-  }
-
-  /**
-   * Repeats WAIT until `replicas` confirm. A reconnection in between means the WAIT may have gone
-   * to a new master that never saw the write, so the whole write is redone.
-   */
-  async #awaitReplicas(
-    writer: Redis,
-    confirmed: number,
-    epoch: number,
-    deadline: number,
-  ): Promise<void> {
-    const { replicas, timeoutMs } = this.options.durability;
-    let count = confirmed;
-    for (;;) {
-      if (this.#writerEpoch !== epoch) {
-        throw new RetryableError("connection changed between the write and its WAIT");
-      }
-      if (count >= replicas) return;
-      // Stop short of the deadline, so the answer is "not durable" rather than "no answer".
-      const remaining = deadline - REPLY_MARGIN_MS - Date.now();
-      if (remaining <= 0) throw new SessionNotDurableError(count, replicas);
-      // While too few replicas are even connected (one re-attaching after a failover), a WAIT
-      // would only hold the connection, and every write queued behind it, for nothing.
-      if ((await connectedReplicas(writer)) < replicas) {
-        await delay(Math.min(RECHECK_MS, remaining));
-        continue;
-      }
-      count = await writer.wait(replicas, Math.min(timeoutMs, RECHECK_MS, remaining));
-    }
+    await this.#durable?.close();
   }
 
   #bounded<T>(what: string, attempt: (deadline: number) => Promise<T>): Promise<T> {
     return withinDeadline(what, this.options.waitMs, attempt);
   }
-}
-
-/** Replicas connected to the master, from ROLE (which does not block). */
-async function connectedReplicas(client: Redis): Promise<number> {
-  const role = (await client.call("ROLE")) as [string, number, unknown[]?];
-  return role[0] === "master" ? (role[2]?.length ?? 0) : 0;
-}
-
-/** The replies of a pipeline, throwing the first error in it. */
-function pipelineReplies(results: [Error | null, unknown][] | null): unknown[] {
-  if (results === null) throw new RetryableError("pipeline was discarded");
-  return results.map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
-  });
 }

@@ -8,7 +8,7 @@ export interface UserSession {
   id: string;
   /** When the session was first stored. */
   createdAt: Date | undefined;
-  /** When it was last used: its expiry minus its lifetime. */
+  /** When it was last used, to within `touchAfter`: its expiry minus its lifetime. */
   lastSeenAt: Date | undefined;
   /** The session's `userAgent` key, if the app stored one. */
   userAgent: string | undefined;

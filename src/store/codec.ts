@@ -2,12 +2,12 @@ import type { SessionData } from "express-session";
 import type { ReadReply } from "./scripts.js";
 
 /**
- * A session as Redis holds it: field → JSON. `cookieKey` is the cookie without `expires`, which
- * moves on every request and is recomputed from the TTL on read, so it alone is no change.
+ * A session as Redis holds it: field → JSON. `cookie` is the cookie as stored, compared without
+ * `expires`, which moves on every request and is recomputed on read, so it alone is no change.
  */
 export interface EncodedSession {
   fields: Map<string, string>;
-  cookieKey: string;
+  cookie: unknown;
 }
 
 /** What a read found: the session data and its encoding, to diff against when it is saved. */
@@ -17,6 +17,8 @@ export interface DecodedSession extends EncodedSession {
   legacy: boolean;
   /** The user the session is bound to (`$uid`), if any. */
   uid: string | undefined;
+  /** When its TTL was last set (`$touched`, ms), if recorded. */
+  touchedAt: number | undefined;
 }
 
 /** Fields the store keeps for itself (`$uid`, `$created`); no session key may start with it. */
@@ -42,25 +44,37 @@ export function decodeSession(reply: ReadReply): DecodedSession | undefined {
     return {
       data: checkCookie(data),
       fields: new Map(),
-      cookieKey: "",
+      cookie: undefined,
       legacy: true,
       uid: undefined,
+      touchedAt: undefined,
     };
   }
   const fields = new Map<string, string>();
   // No prototype: a stored field named "__proto__" stays a plain key.
   const data = Object.create(null) as Record<string, unknown>;
   let uid: string | undefined;
+  let touchedAt: number | undefined;
   for (let i = 0; i + 1 < payload.length; i += 2) {
     const field = payload[i] ?? "";
     const value = payload[i + 1] ?? "";
-    if (field === "$uid") uid = value;
-    if (field.startsWith(META_PREFIX)) continue;
+    if (field.startsWith(META_PREFIX)) {
+      if (field === "$uid") uid = value;
+      else if (field === "$touched") touchedAt = Number(value);
+      continue;
+    }
     fields.set(field, value);
     data[field] = parseJson(value, `field ${JSON.stringify(field)}`);
   }
   const session = checkCookie(data);
-  return { data: session, fields, cookieKey: cookieKeyOf(session.cookie), legacy: false, uid };
+  return {
+    data: session,
+    fields,
+    cookie: session.cookie,
+    legacy: false,
+    uid,
+    touchedAt,
+  };
 }
 
 /**
@@ -69,7 +83,7 @@ export function decodeSession(reply: ReadReply): DecodedSession | undefined {
  */
 export function encodeSession(session: object): EncodedSession {
   const fields = new Map<string, string>();
-  let cookieKey = "";
+  let cookie: unknown;
   for (const [field, value] of Object.entries(session)) {
     if (field.startsWith(META_PREFIX)) {
       throw new TypeError(
@@ -79,9 +93,10 @@ export function encodeSession(session: object): EncodedSession {
     const json = JSON.stringify(value) as string | undefined;
     if (json === undefined) continue;
     fields.set(field, json);
-    if (field === "cookie") cookieKey = cookieKeyOf(value);
+    // A copy: the live Cookie may still change after this encoding.
+    if (field === "cookie") cookie = cookieSettings(value);
   }
-  return { fields, cookieKey };
+  return { fields, cookie };
 }
 
 /**
@@ -98,7 +113,7 @@ export function diffSessions(
       previous !== undefined &&
       previous.fields.has(field) &&
       (field === "cookie"
-        ? previous.cookieKey === next.cookieKey
+        ? sameCookieSettings(previous.cookie, next.cookie)
         : previous.fields.get(field) === value);
     if (!same) changed.push(field, value);
   }
@@ -118,11 +133,35 @@ export function encodedSize({ fields }: EncodedSession): number {
   return bytes;
 }
 
-function cookieKeyOf(cookie: unknown): string {
-  const data = (cookie as { toJSON?: () => unknown }).toJSON?.() ?? cookie;
-  if (!isRecord(data)) return "";
-  const { expires: _expires, ...rest } = data;
-  return JSON.stringify(rest);
+/** The settings of a cookie that a session stores, besides `expires`. */
+const COOKIE_SETTINGS = [
+  "originalMaxAge",
+  "secure",
+  "httpOnly",
+  "domain",
+  "path",
+  "sameSite",
+  "priority",
+  "partitioned",
+] as const;
+
+/** A cookie's settings besides `expires`, copied. */
+function cookieSettings(cookie: unknown): Record<string, unknown> | undefined {
+  if (!isRecord(cookie)) return undefined;
+  const settings: Record<string, unknown> = {};
+  for (const name of COOKIE_SETTINGS) settings[name] = cookie[name];
+  return settings;
+}
+
+/**
+ * Whether two cookies have the same settings besides `expires`. Read property by property, the
+ * same way for a stored cookie (plain JSON) and express-session's Cookie: this runs on every
+ * request.
+ */
+export function sameCookieSettings(a: unknown, b: unknown): boolean {
+  if (!isRecord(a) || !isRecord(b)) return a === b;
+  for (const name of COOKIE_SETTINGS) if ((a[name] ?? null) !== (b[name] ?? null)) return false;
+  return true;
 }
 
 function parseJson(text: string, what: string): unknown {

@@ -34,10 +34,9 @@ export async function withinDeadline<T>(
   const deadline = Date.now() + waitMs;
   let lastError: unknown;
   for (;;) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) break;
+    if (Date.now() >= deadline) break;
     try {
-      return await raceTimer(attempt(deadline), remaining);
+      return await raceDeadline(attempt(deadline), deadline);
     } catch (error) {
       if (error instanceof TimedOut) break;
       if (!isTransient(error)) throw error;
@@ -55,16 +54,43 @@ export async function withinDeadline<T>(
 
 class TimedOut extends Error {}
 
-async function raceTimer<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new TimedOut());
-    }, ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
+/** How often pending attempts are checked against their deadlines. */
+const SWEEP_MS = 20;
+
+interface Pending {
+  deadline: number;
+  reject: (error: Error) => void;
+}
+
+/**
+ * The deadlines of attempts in flight, checked by one timer rather than one timer each: a
+ * per-command timer costs more than the command on a busy app. The timer runs only while some
+ * attempt is pending, so a deadline is noticed at most SWEEP_MS late.
+ */
+const pending = new Set<Pending>();
+let sweeper: NodeJS.Timeout | undefined;
+
+function sweep(): void {
+  const now = Date.now();
+  for (const entry of pending) {
+    if (entry.deadline <= now) {
+      pending.delete(entry);
+      entry.reject(new TimedOut());
+    }
   }
+  if (pending.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+function raceDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const entry: Pending = { deadline, reject };
+    pending.add(entry);
+    sweeper ??= setInterval(sweep, SWEEP_MS).unref();
+    promise.then(resolve, reject).finally(() => {
+      pending.delete(entry);
+    });
+  });
 }

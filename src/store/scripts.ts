@@ -1,13 +1,17 @@
 import type { Cluster, Redis } from "ioredis";
 
-// Sessions bound to a user by login() carry two metadata fields beside their own, under a `$` no
-// session key may use: `$uid` (the user) and `$created` (when the user logged in).
+// Beside its own fields a session hash holds metadata under a `$` no session key may use:
+// `$touched` (when its TTL was last set, ms; reads renew the TTL only once that is `touchAfter`
+// old) and, for sessions bound to a user by login(), `$uid` (the user) and `$created` (when the
+// user logged in).
 // The per-user index `<prefix>user:<uid>` is a set of session ids whose TTL is kept at least as
 // long as its sessions'. Index upkeep needs keys the scripts compute themselves, so it is done
 // only outside Redis Cluster (index prefix "" turns it off).
 
 /**
- * Reads a session and refreshes its TTL (and its user index's) in one round trip.
+ * Reads a session and refreshes its TTL (and its user index's) in one round trip. Used when
+ * `touchAfter` is 0, and for keys that are not hashes (connect-redis values, corrupt data); other
+ * reads are a plain HGETALL, followed by RENEW when the TTL is due.
  * KEYS[1] session key. ARGV[1] TTL in ms: > 0 fixed, 0 = the stored cookie's originalMaxAge
  * (else ARGV[2]), -1 = read without refreshing. ARGV[3] user index prefix, "" for none.
  * Returns nil (no session), {"hash", {field, value, …}}, {"string", json} (a connect-redis value)
@@ -54,15 +58,42 @@ return {'hash', fields}
 `;
 
 /**
+ * Renews a session's TTL, records when (`$touched`) and keeps its user index at least as long.
+ * KEYS[1] session key. ARGV[1] TTL ms. ARGV[2] now, ms. ARGV[3] user index prefix ("" none).
+ * Returns 1, or 0 when the session is gone (it is not brought back).
+ */
+const RENEW = `
+local key = KEYS[1]
+local ttl = tonumber(ARGV[1])
+if redis.call('PEXPIRE', key, ttl) == 0 then return 0 end
+redis.call('HSET', key, '$touched', ARGV[2])
+if ARGV[3] ~= '' then
+  local uid = redis.call('HGET', key, '$uid')
+  if uid then
+    local index = ARGV[3] .. uid
+    if redis.call('PTTL', index) < ttl then redis.call('PEXPIRE', index, ttl) end
+  end
+end
+return 1
+`;
+
+/**
  * Writes a session's changed fields and its TTL atomically.
  * KEYS[1] session key. ARGV[1] mode: "replace" writes the whole session; "update" applies a delta
  * and "convert" replaces a connect-redis value, both only if the key still exists, so a session
  * destroyed meanwhile is not brought back. ARGV[2] TTL ms. ARGV[3] user index prefix ("" none).
  * ARGV[4] session id. ARGV[5] user id to bind ("" keeps the binding it has). ARGV[6] now, ms.
- * ARGV[7] n, then n field/value pairs to set, then the fields to delete.
- * Returns 1 if written, 0 if the session was gone.
+ * ARGV[7] deadline, ms since the epoch: the request stops waiting for the write then (and answers
+ * 503), so a write that reaches Redis later (resent after a reconnection) is dropped rather than
+ * overwriting what later, acknowledged requests wrote. ARGV[8] n, then n field/value pairs to set
+ * (the caller includes `$touched`), then the fields to delete.
+ * Returns 1 if written, 0 if the session was gone, -1 if it came after its deadline.
  */
 const WRITE = `
+local time = redis.call('TIME')
+if tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) > tonumber(ARGV[7]) then
+  return -1
+end
 local key = KEYS[1]
 local mode = ARGV[1]
 local ttl = ARGV[2]
@@ -81,9 +112,9 @@ if uid ~= '' then
   redis.call('HSET', key, '$uid', uid)
   redis.call('HSETNX', key, '$created', ARGV[6])
 end
-local last = 7 + 2 * tonumber(ARGV[7])
+local last = 8 + 2 * tonumber(ARGV[8])
 -- unpack in chunks: a Lua call takes at most ~8000 arguments
-for i = 8, last, 2000 do
+for i = 9, last, 2000 do
   redis.call('HSET', key, unpack(ARGV, i, math.min(i + 1999, last)))
 end
 for i = last + 1, #ARGV, 2000 do
@@ -139,6 +170,7 @@ export type WriteArgs = [
   sid: string,
   uid: string,
   now: number,
+  deadline: number,
   pairCount: number,
   ...fieldsThenDeletes: string[],
 ];
@@ -151,7 +183,8 @@ export interface SessionScripts {
     defaultTtlMs: number,
     indexPrefix: string,
   ): Promise<ReadReply>;
-  rhsWriteSession(key: string, ...args: WriteArgs): Promise<0 | 1>;
+  rhsRenewSession(key: string, ttlMs: number, now: number, indexPrefix: string): Promise<0 | 1>;
+  rhsWriteSession(key: string, ...args: WriteArgs): Promise<-1 | 0 | 1>;
   rhsDestroySession(key: string, indexPrefix: string, sid: string): Promise<1>;
   rhsDestroyUser(indexKey: string, prefix: string): Promise<number>;
 }
@@ -159,6 +192,7 @@ export interface SessionScripts {
 /** Registers the scripts; ioredis keeps their SHA and reloads them on a new master. */
 export function defineScripts(client: Redis | Cluster): SessionScripts {
   client.defineCommand("rhsReadSession", { numberOfKeys: 1, lua: READ });
+  client.defineCommand("rhsRenewSession", { numberOfKeys: 1, lua: RENEW });
   client.defineCommand("rhsWriteSession", { numberOfKeys: 1, lua: WRITE });
   client.defineCommand("rhsDestroySession", { numberOfKeys: 1, lua: DESTROY });
   client.defineCommand("rhsDestroyUser", { numberOfKeys: 1, lua: DESTROY_USER });
