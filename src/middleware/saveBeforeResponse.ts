@@ -1,10 +1,6 @@
 import type { Request, Response } from "express";
 import type { RedisSessionStore } from "../store/RedisSessionStore.js";
 
-const GATE = Symbol("redis-ha-session.gate");
-
-type GatedResponse = Response & { [GATE]?: ResponseGate };
-
 /**
  * Holds the response back until a changed session is saved. express-session saves only after it
  * has sent the status line, so a failed save would still reach the user as a success; here the
@@ -17,22 +13,16 @@ export function saveBeforeResponse(
   store: RedisSessionStore,
   fail: (error: unknown) => void,
 ): void {
-  const gated = res as GatedResponse;
-  gated[GATE] = new ResponseGate(req, gated, store, fail);
-  gated.write = heldWrite as Response["write"];
-  gated.end = heldEnd as Response["end"];
-}
-
-// One pair of functions for every response (no closures per request); each finds its gate on `res`.
-function heldWrite(this: GatedResponse, ...args: unknown[]): boolean {
-  const gate = this[GATE];
-  if (gate === undefined) return false;
-  return gate.pass("write", args) as boolean;
-}
-
-function heldEnd(this: GatedResponse, ...args: unknown[]): Response {
-  this[GATE]?.pass("end", args);
-  return this;
+  // Two stores on `res`, and none when done: each property store on a response costs as much as
+  // the rest of the gate (its methods stay in place and pass straight through once it is open).
+  const gate = new ResponseGate(req, res, store, fail);
+  res.write = function heldWrite(...args: unknown[]): boolean {
+    return gate.pass("write", args) as boolean;
+  } as Response["write"];
+  res.end = function heldEnd(this: Response, ...args: unknown[]): Response {
+    gate.pass("end", args);
+    return this;
+  } as Response["end"];
 }
 
 /** The state of one response: its own write/end, and the calls held while the session saves. */
@@ -44,7 +34,7 @@ class ResponseGate {
 
   constructor(
     private readonly req: Request,
-    private readonly res: GatedResponse,
+    private readonly res: Response,
     private readonly store: RedisSessionStore,
     private readonly fail: (error: unknown) => void,
   ) {
@@ -63,7 +53,7 @@ class ResponseGate {
     }
     const session = this.req.session as Request["session"] | undefined;
     if (this.res.headersSent || session === undefined || !hasChanges(this.store, session)) {
-      this.#restore();
+      this.#state = "done";
       return this.#call(method, args);
     }
     this.#held.push([method, args]);
@@ -80,7 +70,7 @@ class ResponseGate {
   }
 
   #saved(session: Request["session"], error: unknown): void {
-    this.#restore();
+    this.#state = "done";
     if (error === undefined || error === null) {
       for (const [method, args] of this.#held.splice(0)) this.#call(method, args);
       return;
@@ -92,16 +82,6 @@ class ResponseGate {
     // The handler's headers (Location, Content-Type, …) described a success that did not happen.
     for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
     this.fail(error);
-  }
-
-  /**
-   * Gives `res` its own write/end back: the gate has done its work. Middleware that took hold of
-   * the held functions meanwhile still reaches them, and they pass straight through.
-   */
-  #restore(): void {
-    this.#state = "done";
-    this.res.write = this.#write;
-    this.res.end = this.#end;
   }
 
   #call(method: "write" | "end", args: unknown[]): unknown {
