@@ -72,6 +72,18 @@ describe("delta writes", () => {
     expect(hash).toMatchObject({ user: '"alice"', theme: '"dark"', fromElsewhere: '"kept"' });
   });
 
+  test("a change to a session renewed less than touchAfter ago writes the field and leaves the TTL", async () => {
+    const browser = await loggedIn();
+    const key = `sess:${browser.sessionId ?? ""}`;
+    await client.pexpire(key, 60_000);
+    await browser.request(`${server.url}/session/theme`, {
+      method: "PUT",
+      json: { value: "dark" },
+    });
+    expect(await client.hget(key, "theme")).toBe('"dark"');
+    expect(await client.pttl(key)).toBeLessThanOrEqual(60_000);
+  });
+
   test("deleting a key removes its field", async () => {
     const browser = await loggedIn();
     await browser.request(`${server.url}/session/theme`, {

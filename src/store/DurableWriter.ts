@@ -71,7 +71,11 @@ export class DurableWriter {
   async write(call: WriteCall, deadline: number): Promise<unknown> {
     const { written, confirmed, epoch } = await new Promise<BatchReply>((resolve, reject) => {
       this.#queue.push({ call, deadline, resolve, reject });
-      if (!this.#sending) void this.#send();
+      if (!this.#sending) {
+        // After this turn of the event loop: the writes of requests it handles go out together.
+        this.#sending = true;
+        setImmediate(() => void this.#send());
+      }
     });
     await this.#awaitReplicas(confirmed, epoch, deadline);
     return written;
@@ -83,7 +87,6 @@ export class DurableWriter {
 
   /** Sends the queued writes and one WAIT, batch after batch, until the queue is empty. */
   async #send(): Promise<void> {
-    this.#sending = true;
     while (this.#queue.length > 0) {
       const batch = this.#unexpired(this.#queue.splice(0));
       if (batch.length === 0) continue;

@@ -186,11 +186,16 @@ export class RedisSessionStore extends Store {
       return null;
     }
     if (decoded === undefined) return null;
-    const { data, legacy, uid, touchedAt } = decoded;
+    const { data, legacy, uid } = decoded;
     const sessionTtlMs = this.#ttlFor(data.cookie);
     const now = Date.now();
-    if (!legacy && touchAfterMs !== 0 && this.#renewalDue(touchedAt, sessionTtlMs, now)) {
+    let { touchedAt } = decoded;
+    if (touchAfterMs === 0 || legacy) {
+      // The read script renewed the TTL already.
+      touchedAt = now;
+    } else if (this.#renewalDue(touchedAt, sessionTtlMs, now)) {
       await this.#redis.renew(key, sessionTtlMs);
+      touchedAt = now;
     }
     const cookie = data.cookie as unknown as Record<string, unknown>;
     const { originalMaxAge } = cookie;
@@ -198,14 +203,15 @@ export class RedisSessionStore extends Store {
     // express-session's Cookie takes as it is (a string it would parse).
     if (typeof originalMaxAge === "number") cookie.expires = new Date(now + originalMaxAge);
     const encoded = legacy ? encodeSession(data) : decoded;
-    this.#snapshots.loaded(data, { sid, encoded, legacy, uid, ttlMs: sessionTtlMs });
+    this.#snapshots.loaded(data, { sid, encoded, legacy, uid, ttlMs: sessionTtlMs, touchedAt });
     return data;
   }
 
-  /** Whether a read should renew the TTL: the last renewal is `touchAfter` old, or unknown. */
+  /** Whether the TTL needs renewing: the last renewal is `touchAfter` old, or unknown. */
   #renewalDue(touchedAt: number | undefined, ttlMs: number, now: number): boolean {
     if (touchedAt === undefined || !Number.isFinite(touchedAt)) return true;
     const { touchAfterMs } = this.#options;
+    if (touchAfterMs === 0) return true;
     const { touchAfterShare, touchAfterCapMs } = DEFAULTS.store;
     const after = touchAfterMs ?? Math.min(touchAfterCapMs, ttlMs * touchAfterShare);
     return now - touchedAt >= Math.min(after, ttlMs / 2);
@@ -234,7 +240,17 @@ export class RedisSessionStore extends Store {
     }
     const key = this.#key(sid);
     const bound = this.#snapshots.binding(session);
-    const written = await this.#redis.write(sid, mode, ttlMs, { changed, removed, uid: bound });
+    // A delta leaves a TTL renewed less than touchAfter ago alone, as a read would.
+    const now = Date.now();
+    const renew =
+      mode !== "update" ||
+      current?.ttlMs !== ttlMs ||
+      this.#renewalDue(current.touchedAt, ttlMs, now);
+    const written = await this.#redis.write(sid, mode, renew ? ttlMs : undefined, {
+      changed,
+      removed,
+      uid: bound,
+    });
     if (!written) {
       log("session %s was destroyed meanwhile; not recreated", fingerprint(key));
     } else {
@@ -244,6 +260,7 @@ export class RedisSessionStore extends Store {
         legacy: false,
         uid: bound ?? current?.uid,
         ttlMs,
+        touchedAt: renew ? now : current.touchedAt,
       });
     }
   }

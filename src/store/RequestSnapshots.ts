@@ -12,6 +12,8 @@ export interface Snapshot {
   uid: string | undefined;
   /** TTL already applied in Redis by that read or write. */
   ttlMs: number;
+  /** When that TTL was set (ms), as far as this request knows; undefined if unknown. */
+  touchedAt: number | undefined;
 }
 
 /**

@@ -71,22 +71,25 @@ export class SessionCommands {
 
   /**
    * Applies a write and, if durability asks for it, waits until enough replicas have it.
+   * `ttlMs` undefined leaves the TTL as it is ("update" mode only).
    * @returns whether it was written (false: the session was destroyed meanwhile)
    * @throws SessionNotDurableError when replicas did not confirm within the wait bound
    */
   write(
     sid: string,
     mode: WriteMode,
-    ttlMs: number,
+    ttlMs: number | undefined,
     { changed, removed, uid = "" }: { changed: string[]; removed: string[]; uid?: string },
   ): Promise<boolean> {
     const key = this.options.prefix + sid;
-    const pairs = changed.length / 2 + 1;
     const durable = this.#durable;
     return this.#bounded("session write", async (deadline) => {
       const now = Date.now();
-      const rest: WriteArgs = [mode, ttlMs, this.indexPrefix, sid, uid, now, deadline, pairs];
-      const call = [key, ...rest, "$touched", String(now), ...changed, ...removed] as const;
+      // Setting the TTL records when (`$touched`), so reads know when it is due again.
+      const touched = ttlMs === undefined ? [] : ["$touched", String(now)];
+      const pairs = (changed.length + touched.length) / 2;
+      const rest: WriteArgs = [mode, ttlMs ?? "", this.indexPrefix, sid, uid, now, deadline, pairs];
+      const call = [key, ...rest, ...touched, ...changed, ...removed] as const;
       const reply =
         durable === undefined
           ? await this.#scripts.rhsWriteSession(...call)

@@ -81,7 +81,9 @@ return 1
  * Writes a session's changed fields and its TTL atomically.
  * KEYS[1] session key. ARGV[1] mode: "replace" writes the whole session; "update" applies a delta
  * and "convert" replaces a connect-redis value, both only if the key still exists, so a session
- * destroyed meanwhile is not brought back. ARGV[2] TTL ms. ARGV[3] user index prefix ("" none).
+ * destroyed meanwhile is not brought back. ARGV[2] TTL ms, or "" in "update" mode to leave the TTL
+ * (renewed less than `touchAfter` ago) alone: the write is then one HSET/HDEL, which replicas
+ * apply as it is. ARGV[3] user index prefix ("" none).
  * ARGV[4] session id. ARGV[5] user id to bind ("" keeps the binding it has). ARGV[6] now, ms.
  * ARGV[7] deadline, ms since the epoch: the request stops waiting for the write then (and answers
  * 503), so a write that reaches Redis later (resent after a reconnection) is dropped rather than
@@ -120,6 +122,7 @@ end
 for i = last + 1, #ARGV, 2000 do
   redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 1999, #ARGV)))
 end
+if ttl == '' then return 1 end
 redis.call('PEXPIRE', key, ttl)
 if ARGV[3] ~= '' then
   if uid == '' then uid = redis.call('HGET', key, '$uid') or '' end
@@ -165,7 +168,7 @@ export type WriteMode = "replace" | "update" | "convert";
 /** Everything the write script takes after the key, in its order. */
 export type WriteArgs = [
   mode: WriteMode,
-  ttlMs: number,
+  ttlMs: number | "",
   indexPrefix: string,
   sid: string,
   uid: string,
