@@ -15,7 +15,7 @@ import { markdownReport, textTable } from "./report.js";
 import type { BenchResult, Sample } from "./report.js";
 
 const STORES = ["redis-ha-session", "connect-redis", "connect-redis-7", "memory"] as const;
-const ROUTES = [
+const ALL_ROUTES = [
   { name: "GET /me (authenticated read)", method: "GET", path: "/me", cookie: true },
   { name: "POST /change (one key)", method: "POST", path: "/change", cookie: true },
   { name: "POST /login (new visitor)", method: "POST", path: "/login", cookie: false },
@@ -27,8 +27,11 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "5" },
     duration: { type: "string", default: "5" },
     connections: { type: "string", default: "20" },
+    // A subset while working on one path, e.g. `--routes /me,/change`.
+    routes: { type: "string", default: ALL_ROUTES.map((route) => route.path).join(",") },
   },
 });
+const ROUTES = ALL_ROUTES.filter((route) => values.routes.split(",").includes(route.path));
 const rounds = Number(values.rounds);
 const duration = Number(values.duration);
 const connections = Number(values.connections);
@@ -131,7 +134,9 @@ try {
       node: process.version,
       redis: /^redis_version:(.+)$/m.exec(await master.info("server"))?.[1]?.trim() ?? "unknown",
     },
-    command: `npm run bench -- --rounds ${rounds} --duration ${duration} --connections ${connections}`,
+    command:
+      `npm run bench -- --rounds ${rounds} --duration ${duration} --connections ${connections}` +
+      (ROUTES.length === ALL_ROUTES.length ? "" : ` --routes ${values.routes}`),
     commands,
     samples,
   };

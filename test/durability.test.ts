@@ -57,6 +57,20 @@ describe("durable writes", () => {
     expect(elapsed).toBeGreaterThan(waitMs - 200);
   });
 
+  test("a write after the server's script cache was flushed loads the script again and succeeds", async () => {
+    const browser = new Browser();
+    await browser.request(`${twoReplicas.url}/login`, { method: "POST", json: { user: "erin" } });
+    await master.script("FLUSH");
+    const response = await browser.request(`${twoReplicas.url}/session/theme`, {
+      method: "PUT",
+      json: { value: "light" },
+    });
+    expect(response.status).toBe(200);
+    expect((await browser.request(`${twoReplicas.url}/session`)).body).toMatchObject({
+      data: { user: "erin", theme: "light" },
+    });
+  });
+
   test("NOREPLICAS is waited out within the bound", async () => {
     const browser = new Browser();
     await browser.request(`${twoReplicas.url}/login`, { method: "POST", json: { user: "carol" } });

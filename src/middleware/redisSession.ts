@@ -1,6 +1,6 @@
 import session from "express-session";
 import { debugFor } from "../debug.js";
-import type { RequestHandler } from "express";
+import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { normalizeOptions } from "../options.js";
 import type { RedisSessionOptions } from "../options.js";
 import { RedisSessionStore } from "../store/RedisSessionStore.js";
@@ -30,6 +30,15 @@ export function redisSession(options: RedisSessionOptions): RedisSessionMiddlewa
   const store = new RedisSessionStore(normalized.store);
   const handler = session({ ...normalized.session, store });
   const { retryAfterSeconds } = normalized.store;
+  /** A failed session read or save: 503 when Redis cannot take it now, else the error handlers. */
+  const fail = (req: Request, res: Response, next: NextFunction, error: unknown): void => {
+    if (!isUnavailableError(error)) {
+      next(error);
+      return;
+    }
+    log("answering 503: %s", error instanceof Error ? error.message : String(error));
+    sendUnavailable(req, res, retryAfterSeconds);
+  };
   const redisSessionMiddleware: RequestHandler = (req, res, next) => {
     // During a lasting outage express-session would skip the session (the user would look logged
     // out); answer 503 instead.
@@ -37,20 +46,14 @@ export function redisSession(options: RedisSessionOptions): RedisSessionMiddlewa
       sendUnavailable(req, res, retryAfterSeconds);
       return;
     }
-    const fail = (error: unknown): void => {
-      if (!isUnavailableError(error)) {
-        next(error);
-        return;
-      }
-      log("answering 503: %s", error instanceof Error ? error.message : String(error));
-      sendUnavailable(req, res, retryAfterSeconds);
-    };
     handler(req, res, (error?: unknown) => {
       if (error !== undefined && error !== null) {
-        fail(error);
+        fail(req, res, next, error);
         return;
       }
-      saveBeforeResponse(req, res, store, fail);
+      saveBeforeResponse(req, res, store, (saveError) => {
+        fail(req, res, next, saveError);
+      });
       next();
     });
   };

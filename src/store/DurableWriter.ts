@@ -3,19 +3,13 @@ import type { Redis } from "ioredis";
 import { SessionNotDurableError } from "../errors/SessionNotDurableError.js";
 import { prepareClient } from "../redis/createRedisClient.js";
 import { RetryableError } from "./deadline.js";
-import { defineScripts } from "./scripts.js";
+import { CorkedCommands } from "./CorkedCommands.js";
+import { WRITE_SCRIPT } from "./scripts.js";
 import type { WriteArgs } from "./scripts.js";
 
 const REPLY_MARGIN_MS = 100;
 /** How often an unconfirmed write looks again at its replicas. */
 const RECHECK_MS = 100;
-
-/** The script commands as they are queued on a pipeline. */
-interface ScriptPipeline {
-  rhsWriteSession(key: string, ...args: WriteArgs): ScriptPipeline;
-  wait(replicas: number, timeoutMs: number): ScriptPipeline;
-  exec(): Promise<[Error | null, unknown][] | null>;
-}
 
 type WriteCall = readonly [key: string, ...args: WriteArgs];
 
@@ -42,13 +36,16 @@ interface BatchReply {
  *
  * Writes are committed in groups. WAIT counts the replicas that have every write sent before it
  * on its connection, so the writes that arrive while a batch is in flight go out together in the
- * next pipeline, followed by one WAIT for all of them. One WAIT per write would make every write
+ * next socket write, followed by one WAIT for all of them. One WAIT per write would make every write
  * wait for the replication round trips of all the writes queued before it.
  */
 export class DurableWriter {
   readonly #connection: Redis;
+  readonly #commands: CorkedCommands;
   /** Counts (re)connections, to tell whether a write and its WAIT met one master. */
   #epoch = 0;
+  /** The epoch in which the write script was last sent in full (EVAL): later, EVALSHA finds it. */
+  #scriptEpoch = -1;
   #queue: Queued[] = [];
   #sending = false;
 
@@ -59,7 +56,7 @@ export class DurableWriter {
   ) {
     this.#connection = prepareClient(client.duplicate());
     this.#connection.on("ready", () => this.#epoch++);
-    defineScripts(this.#connection);
+    this.#commands = new CorkedCommands(this.#connection);
   }
 
   /**
@@ -91,24 +88,38 @@ export class DurableWriter {
       const batch = this.#unexpired(this.#queue.splice(0));
       if (batch.length === 0) continue;
       const epoch = this.#epoch;
-      const pipeline = this.#connection.pipeline() as unknown as ScriptPipeline;
-      for (const { call } of batch) pipeline.rhsWriteSession(...call);
-      pipeline.wait(this.replicas, this.timeoutMs);
-      try {
-        const results = await pipeline.exec();
-        if (results === null) throw new RetryableError("pipeline was discarded");
-        const [waitError, confirmed] = replyAt(results, batch.length);
-        batch.forEach(({ resolve, reject }, i) => {
-          const [error, written] = replyAt(results, i);
-          const failure = error ?? waitError;
-          if (failure === null) resolve({ written, confirmed: Number(confirmed), epoch });
-          else reject(failure);
-        });
-      } catch (error) {
-        for (const { reject } of batch) reject(error as Error);
-      }
+      const writes = batch.map(({ call }) => this.#sendWrite(call, epoch));
+      const wait = this.#commands.send("WAIT", [this.replicas, this.timeoutMs]);
+      const [confirmed, ...results] = await Promise.allSettled([wait, ...writes]);
+      batch.forEach(({ resolve, reject }, i) => {
+        const result = results[i];
+        if (result?.status === "rejected") reject(this.#writeError(result.reason));
+        else if (confirmed.status === "rejected") reject(confirmed.reason as Error);
+        else resolve({ written: result?.value, confirmed: Number(confirmed.value), epoch });
+      });
     }
     this.#sending = false;
+  }
+
+  /**
+   * The write script as EVALSHA; the first time on a connection as EVAL, which loads it (a new
+   * master after a failover has never seen it).
+   */
+  #sendWrite([key, ...args]: WriteCall, epoch: number): Promise<unknown> {
+    if (this.#scriptEpoch === epoch) {
+      return this.#commands.send("EVALSHA", [WRITE_SCRIPT.sha, 1, key, ...args]);
+    }
+    this.#scriptEpoch = epoch;
+    return this.#commands.send("EVAL", [WRITE_SCRIPT.lua, 1, key, ...args]);
+  }
+
+  /** A write's error; NOSCRIPT (the script cache was flushed) loads the script on the retry. */
+  #writeError(reason: unknown): Error {
+    if (reason instanceof Error && reason.message.startsWith("NOSCRIPT")) {
+      this.#scriptEpoch = -1;
+      return new RetryableError("the write script was not loaded on the server");
+    }
+    return reason instanceof Error ? reason : new Error(String(reason));
   }
 
   /**
@@ -158,9 +169,4 @@ export class DurableWriter {
     const role = (await this.#connection.call("ROLE")) as [string, number, unknown[]?];
     return role[0] === "master" ? (role[2]?.length ?? 0) : 0;
   }
-}
-
-/** The reply of the pipeline's i-th command. */
-function replyAt(results: [Error | null, unknown][], i: number): [Error | null, unknown] {
-  return results[i] ?? [new RetryableError("pipeline reply missing"), undefined];
 }

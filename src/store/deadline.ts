@@ -26,24 +26,38 @@ const RETRY_DELAY_MS = 100;
  * in all; then fails with SessionStoreUnavailableError. A command that never answers (a frozen
  * master, Redis down and the command queued) counts the same as one that errs.
  */
-export async function withinDeadline<T>(
+export function withinDeadline<T>(
   what: string,
   waitMs: number,
   attempt: (deadline: number) => Promise<T>,
 ): Promise<T> {
   const deadline = Date.now() + waitMs;
+  // The first attempt outside an async function: on every request it is the only one.
+  return raceDeadline(attempt(deadline), deadline).catch((error: unknown) =>
+    retryUntil(what, waitMs, deadline, attempt, error),
+  );
+}
+
+async function retryUntil<T>(
+  what: string,
+  waitMs: number,
+  deadline: number,
+  attempt: (deadline: number) => Promise<T>,
+  firstError: unknown,
+): Promise<T> {
+  let error = firstError;
   let lastError: unknown;
   for (;;) {
-    if (Date.now() >= deadline) break;
-    try {
-      return await raceDeadline(attempt(deadline), deadline);
-    } catch (error) {
-      if (error instanceof TimedOut) break;
-      if (!isTransient(error)) throw error;
-      lastError = error;
-    }
+    if (error instanceof TimedOut) break;
+    if (!isTransient(error)) throw error;
+    lastError = error;
     if (deadline - Date.now() <= RETRY_DELAY_MS) break;
     await delay(RETRY_DELAY_MS);
+    try {
+      return await raceDeadline(attempt(deadline), deadline);
+    } catch (next) {
+      error = next;
+    }
   }
   const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
   throw new SessionStoreUnavailableError(

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 
 // Beside its own fields a session hash holds metadata under a `$` no session key may use:
@@ -191,6 +192,12 @@ export interface SessionScripts {
   rhsDestroySession(key: string, indexPrefix: string, sid: string): Promise<1>;
   rhsDestroyUser(indexKey: string, prefix: string): Promise<number>;
 }
+
+/** The write script, for callers that send EVALSHA themselves (see DurableWriter). */
+export const WRITE_SCRIPT = {
+  lua: WRITE,
+  sha: createHash("sha1").update(WRITE).digest("hex"),
+} as const;
 
 /** Registers the scripts; ioredis keeps their SHA and reloads them on a new master. */
 export function defineScripts(client: Redis | Cluster): SessionScripts {
