@@ -1,4 +1,7 @@
 import { readFile } from "node:fs/promises";
+import { once } from "node:events";
+import { connect } from "node:net";
+import { createInterface } from "node:readline";
 import type { Redis } from "ioredis";
 
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
@@ -32,29 +35,44 @@ export async function redisCpuMicros(client: Redis): Promise<number> {
  * Commands the app processes send per request, counted with MONITOR over `requests` sequential
  * requests: commands run inside scripts (source "lua") and Sentinel/replica heartbeats are not sent
  * by the app. INFO commandstats cannot tell those apart, MONITOR can.
+ *
+ * MONITOR is read over a plain socket: ioredis throws from its data handler when monitor output
+ * still arrives after disconnect() (heartbeats never stop), which would end the run.
  */
 export async function commandsPerRequest(
-  master: Redis,
+  master: { host: string; port: number },
   send: () => Promise<void>,
   requests = 100,
 ): Promise<{ perRequest: number; commands: Record<string, number> }> {
-  const monitor = await master.monitor();
   const counts: Record<string, number> = {};
-  const heartbeats = new Set(["ping", "info", "publish", "replconf", "subscribe"]);
+  const heartbeats = new Set(["ping", "info", "publish", "replconf", "subscribe", "quit"]);
   const marker = `bench-marker-${Date.now()}`;
+  const socket = connect(master.port, master.host);
+  await once(socket, "connect");
+  socket.write("MONITOR\r\n");
   let markerSeen: () => void = () => undefined;
   const seen = new Promise<void>((resolve) => (markerSeen = resolve));
-  monitor.on("monitor", (_time: string, args: string[], source: string) => {
-    const name = String(args[0]).toLowerCase();
-    if (name === "echo" && args[1] === marker) markerSeen();
-    if (source === "lua" || heartbeats.has(name) || name === "echo") return;
-    counts[name] = (counts[name] ?? 0) + 1;
+  const started = new Promise<void>((resolve) => {
+    createInterface({ input: socket }).on("line", (line) => {
+      if (line === "+OK") resolve();
+      // +1700000000.123456 [0 127.0.0.1:5000] "hgetall" "sess:…"   ([0 lua] inside scripts)
+      const source = /^\+[\d.]+ \[\d+ ([^\]]+)\]/.exec(line)?.[1];
+      if (source === undefined) return;
+      const [name = "", first] = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
+      const command = name.toLowerCase();
+      if (command === "echo" && first === marker) markerSeen();
+      if (source === "lua" || heartbeats.has(command) || command === "echo") return;
+      counts[command] = (counts[command] ?? 0) + 1;
+    });
   });
+  await started;
   for (let i = 0; i < requests; i++) await send();
   // Every command sent before the marker has been fed to the monitor once the marker is.
-  await master.echo(marker);
+  const client = connect(master.port, master.host);
+  client.end(`ECHO ${marker}\r\nQUIT\r\n`);
   await seen;
-  monitor.disconnect();
+  socket.destroy();
+  client.destroy();
   const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
   return { perRequest: total / requests, commands: counts };
 }

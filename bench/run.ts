@@ -14,7 +14,7 @@ import { commandsPerRequest, peakRssMiB, processCpuMicros, redisCpuMicros } from
 import { markdownReport, textTable } from "./report.js";
 import type { BenchResult, Sample } from "./report.js";
 
-const STORES = ["redis-ha-session", "connect-redis", "connect-redis-7", "memory"] as const;
+const ALL_STORES = ["redis-ha-session", "connect-redis", "connect-redis-7", "memory"] as const;
 const ALL_ROUTES = [
   { name: "GET /me (authenticated read)", method: "GET", path: "/me", cookie: true },
   { name: "POST /change (one key)", method: "POST", path: "/change", cookie: true },
@@ -27,11 +27,13 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "5" },
     duration: { type: "string", default: "5" },
     connections: { type: "string", default: "20" },
-    // A subset while working on one path, e.g. `--routes /me,/change`.
+    // Subsets while working on one path, e.g. `--routes /me,/change --stores redis-ha-session,memory`.
     routes: { type: "string", default: ALL_ROUTES.map((route) => route.path).join(",") },
+    stores: { type: "string", default: ALL_STORES.join(",") },
   },
 });
 const ROUTES = ALL_ROUTES.filter((route) => values.routes.split(",").includes(route.path));
+const STORES = values.stores.split(",");
 const rounds = Number(values.rounds);
 const duration = Number(values.duration);
 const connections = Number(values.connections);
@@ -59,7 +61,8 @@ async function loginCookie(url: string): Promise<string> {
 }
 
 const topology = await SentinelTopology.start();
-const master = new Redis((await topology.currentMaster()).port, "127.0.0.1");
+const masterAddress = { host: "127.0.0.1", port: (await topology.currentMaster()).port };
+const master = new Redis(masterAddress.port, masterAddress.host);
 const apps = new Map<string, { child: ChildProcess; url: string }>();
 try {
   for (const store of STORES) apps.set(store, await startApp(store, topology.redisOption));
@@ -71,7 +74,7 @@ try {
     commands[store] = {};
     for (const route of ROUTES) {
       const cookie = route.cookie ? await loginCookie(url) : "";
-      const { perRequest } = await commandsPerRequest(master, async () => {
+      const { perRequest } = await commandsPerRequest(masterAddress, async () => {
         const response = await fetch(`${url}${route.path}`, {
           method: route.method,
           headers: cookie ? { cookie } : {},
@@ -136,7 +139,8 @@ try {
     },
     command:
       `npm run bench -- --rounds ${rounds} --duration ${duration} --connections ${connections}` +
-      (ROUTES.length === ALL_ROUTES.length ? "" : ` --routes ${values.routes}`),
+      (ROUTES.length === ALL_ROUTES.length ? "" : ` --routes ${values.routes}`) +
+      (STORES.length === ALL_STORES.length ? "" : ` --stores ${values.stores}`),
     commands,
     samples,
   };

@@ -11,10 +11,12 @@ const REPLY_MARGIN_MS = 100;
 /** How often an unconfirmed write looks again at its replicas. */
 const RECHECK_MS = 100;
 
-type WriteCall = readonly [key: string, ...args: WriteArgs];
+/** Writes sent in one script call at most (so none holds Redis for long). */
+const MAX_BATCH = 100;
 
 interface Queued {
-  call: WriteCall;
+  key: string;
+  args: WriteArgs;
   deadline: number;
   resolve: (reply: BatchReply) => void;
   reject: (error: Error) => void;
@@ -25,38 +27,55 @@ interface BatchReply {
   written: unknown;
   /** Replicas the batch's WAIT counted. */
   confirmed: number;
-  /** The connection's epoch when the batch was sent. */
+  lane: Lane;
+  /** The lane's epoch when the batch was sent. */
   epoch: number;
 }
 
+/** One writer connection and what is known of it. */
+class Lane {
+  readonly connection: Redis;
+  readonly commands: CorkedCommands;
+  /** Counts (re)connections, to tell whether a write and its WAIT met one master. */
+  epoch = 0;
+  /** The epoch in which the write script was last sent in full (EVAL): later, EVALSHA finds it. */
+  scriptEpoch = -1;
+  /** A batch is in flight: its WAIT holds the connection. */
+  busy = false;
+
+  constructor(client: Redis) {
+    this.connection = prepareClient(client.duplicate());
+    this.connection.on("ready", () => this.epoch++);
+    this.commands = new CorkedCommands(this.connection);
+  }
+}
+
 /**
- * Session writes that are confirmed by `replicas` replicas before they resolve, over a connection
+ * Writer connections. While one batch waits for its replicas, the next goes out on the other,
+ * instead of waiting a replication round trip for its turn.
+ */
+const LANES = 2;
+
+/**
+ * Session writes that are confirmed by `replicas` replicas before they resolve, over connections
  * of their own: a WAIT blocks its connection until replicas answer, and reads must not queue
  * behind it.
  *
  * Writes are committed in groups. WAIT counts the replicas that have every write sent before it
- * on its connection, so the writes that arrive while a batch is in flight go out together in the
- * next socket write, followed by one WAIT for all of them. One WAIT per write would make every write
- * wait for the replication round trips of all the writes queued before it.
+ * on its connection, so the writes queued during one turn of the event loop, or while both
+ * connections wait, go out together in one socket write followed by one WAIT for all of them.
  */
 export class DurableWriter {
-  readonly #connection: Redis;
-  readonly #commands: CorkedCommands;
-  /** Counts (re)connections, to tell whether a write and its WAIT met one master. */
-  #epoch = 0;
-  /** The epoch in which the write script was last sent in full (EVAL): later, EVALSHA finds it. */
-  #scriptEpoch = -1;
+  readonly #lanes: Lane[];
   #queue: Queued[] = [];
-  #sending = false;
+  #scheduled = false;
 
   constructor(
     client: Redis,
     private readonly replicas: number,
     private readonly timeoutMs: number,
   ) {
-    this.#connection = prepareClient(client.duplicate());
-    this.#connection.on("ready", () => this.#epoch++);
-    this.#commands = new CorkedCommands(this.#connection);
+    this.#lanes = Array.from({ length: LANES }, () => new Lane(client));
   }
 
   /**
@@ -65,58 +84,75 @@ export class DurableWriter {
    * @throws SessionNotDurableError when they do not confirm before `deadline`
    * @throws RetryableError when the connection changed between the write and its confirmation
    */
-  async write(call: WriteCall, deadline: number): Promise<unknown> {
-    const { written, confirmed, epoch } = await new Promise<BatchReply>((resolve, reject) => {
-      this.#queue.push({ call, deadline, resolve, reject });
-      if (!this.#sending) {
+  async write(key: string, args: WriteArgs, deadline: number): Promise<unknown> {
+    const reply = await new Promise<BatchReply>((resolve, reject) => {
+      this.#queue.push({ key, args, deadline, resolve, reject });
+      if (!this.#scheduled) {
         // After this turn of the event loop: the writes of requests it handles go out together.
-        this.#sending = true;
-        setImmediate(() => void this.#send());
+        this.#scheduled = true;
+        setImmediate(this.#dispatch);
       }
     });
-    await this.#awaitReplicas(confirmed, epoch, deadline);
-    return written;
+    await this.#awaitReplicas(reply, deadline);
+    return reply.written;
   }
 
   async close(): Promise<void> {
-    await this.#connection.quit();
+    await Promise.all(this.#lanes.map((lane) => lane.connection.quit()));
   }
 
-  /** Sends the queued writes and one WAIT, batch after batch, until the queue is empty. */
-  async #send(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#unexpired(this.#queue.splice(0));
-      if (batch.length === 0) continue;
-      const epoch = this.#epoch;
-      const writes = batch.map(({ call }) => this.#sendWrite(call, epoch));
-      const wait = this.#commands.send("WAIT", [this.replicas, this.timeoutMs]);
-      const [confirmed, ...results] = await Promise.allSettled([wait, ...writes]);
-      batch.forEach(({ resolve, reject }, i) => {
-        const result = results[i];
-        if (result?.status === "rejected") reject(this.#writeError(result.reason));
-        else if (confirmed.status === "rejected") reject(confirmed.reason as Error);
-        else resolve({ written: result?.value, confirmed: Number(confirmed.value), epoch });
-      });
-    }
-    this.#sending = false;
+  /** Sends the queued writes on a free lane, if there is one (else a lane finishing does). */
+  readonly #dispatch = (): void => {
+    this.#scheduled = false;
+    const lane = this.#lanes.find(({ busy }) => !busy);
+    if (lane === undefined || this.#queue.length === 0) return;
+    const batch = this.#unexpired(this.#queue.splice(0, MAX_BATCH));
+    if (batch.length > 0) void this.#send(lane, batch);
+  };
+
+  /**
+   * Sends a batch of writes as one script call followed by one WAIT, and hands each write its
+   * reply.
+   */
+  async #send(lane: Lane, batch: Queued[]): Promise<void> {
+    lane.busy = true;
+    const { epoch } = lane;
+    const writes = this.#sendWrites(lane, batch);
+    const wait = lane.commands.send("WAIT", [this.replicas, this.timeoutMs]);
+    const [written, confirmed] = await Promise.allSettled([writes, wait]);
+    lane.busy = false;
+    batch.forEach(({ resolve, reject }, i) => {
+      if (written.status === "rejected") reject(this.#writeError(lane, written.reason));
+      else if (confirmed.status === "rejected") reject(confirmed.reason as Error);
+      else {
+        const reply = (written.value as unknown[])[i];
+        resolve({ written: reply, confirmed: Number(confirmed.value), lane, epoch });
+      }
+    });
+    this.#dispatch();
   }
 
   /**
-   * The write script as EVALSHA; the first time on a connection as EVAL, which loads it (a new
-   * master after a failover has never seen it).
+   * The write script over the batch's keys, as EVALSHA; the first time on a connection as EVAL,
+   * which loads it (a new master after a failover has never seen it).
    */
-  #sendWrite([key, ...args]: WriteCall, epoch: number): Promise<unknown> {
-    if (this.#scriptEpoch === epoch) {
-      return this.#commands.send("EVALSHA", [WRITE_SCRIPT.sha, 1, key, ...args]);
+  #sendWrites(lane: Lane, batch: Queued[]): Promise<unknown> {
+    const loaded = lane.scriptEpoch === lane.epoch;
+    lane.scriptEpoch = lane.epoch;
+    const command: (string | number)[] = [loaded ? WRITE_SCRIPT.sha : WRITE_SCRIPT.lua];
+    command.push(batch.length);
+    for (const { key } of batch) command.push(key);
+    for (const { args } of batch) {
+      command.push(args.length);
+      for (const arg of args) command.push(arg);
     }
-    this.#scriptEpoch = epoch;
-    return this.#commands.send("EVAL", [WRITE_SCRIPT.lua, 1, key, ...args]);
+    return lane.commands.send(loaded ? "EVALSHA" : "EVAL", command);
   }
 
   /** A write's error; NOSCRIPT (the script cache was flushed) loads the script on the retry. */
-  #writeError(reason: unknown): Error {
+  #writeError(lane: Lane, reason: unknown): Error {
     if (reason instanceof Error && reason.message.startsWith("NOSCRIPT")) {
-      this.#scriptEpoch = -1;
+      lane.scriptEpoch = -1;
       return new RetryableError("the write script was not loaded on the server");
     }
     return reason instanceof Error ? reason : new Error(String(reason));
@@ -140,11 +176,11 @@ export class DurableWriter {
    * Repeats WAIT until `replicas` confirm. A reconnection in between means the WAIT may have gone
    * to a new master that never saw the write, so the whole write is redone.
    */
-  async #awaitReplicas(confirmed: number, epoch: number, deadline: number): Promise<void> {
+  async #awaitReplicas({ confirmed, lane, epoch }: BatchReply, deadline: number): Promise<void> {
     const { replicas } = this;
     let count = confirmed;
     for (;;) {
-      if (this.#epoch !== epoch) {
+      if (lane.epoch !== epoch) {
         throw new RetryableError("connection changed between the write and its WAIT");
       }
       if (count >= replicas) return;
@@ -153,20 +189,17 @@ export class DurableWriter {
       if (remaining <= 0) throw new SessionNotDurableError(count, replicas);
       // While too few replicas are even connected (one re-attaching after a failover), a WAIT
       // would only hold the connection, and every write queued behind it, for nothing.
-      if ((await this.#connectedReplicas()) < replicas) {
+      if ((await connectedReplicas(lane.connection)) < replicas) {
         await delay(Math.min(RECHECK_MS, remaining));
         continue;
       }
-      count = await this.#connection.wait(
-        replicas,
-        Math.min(this.timeoutMs, RECHECK_MS, remaining),
-      );
+      count = await lane.connection.wait(replicas, Math.min(this.timeoutMs, RECHECK_MS, remaining));
     }
   }
+}
 
-  /** Replicas connected to the master, from ROLE (which does not block). */
-  async #connectedReplicas(): Promise<number> {
-    const role = (await this.#connection.call("ROLE")) as [string, number, unknown[]?];
-    return role[0] === "master" ? (role[2]?.length ?? 0) : 0;
-  }
+/** Replicas connected to the master, from ROLE (which does not block). */
+async function connectedReplicas(connection: Redis): Promise<number> {
+  const role = (await connection.call("ROLE")) as [string, number, unknown[]?];
+  return role[0] === "master" ? (role[2]?.length ?? 0) : 0;
 }

@@ -13,6 +13,7 @@ import {
   diffSessions,
   encodeSession,
   encodedSize,
+  mayExceed,
 } from "./codec.js";
 import { escapeGlob, scanKeys } from "./scan.js";
 import { liveStores } from "./liveStores.js";
@@ -224,9 +225,11 @@ export class RedisSessionStore extends Store {
    */
   async #save(sid: string, session: SessionData): Promise<void> {
     const encoded = encodeSession(session);
-    const bytes = encodedSize(encoded);
-    if (bytes > this.#options.maxBytes)
-      throw new SessionTooLargeError(bytes, this.#options.maxBytes);
+    const { maxBytes } = this.#options;
+    if (mayExceed(encoded, maxBytes)) {
+      const bytes = encodedSize(encoded);
+      if (bytes > maxBytes) throw new SessionTooLargeError(bytes, maxBytes);
+    }
     const ttlMs = this.#ttlFor(session.cookie);
     const current = this.#snapshots.of(session, sid);
     const mode: WriteMode =

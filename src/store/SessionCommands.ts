@@ -91,15 +91,16 @@ export class SessionCommands {
     const durable = this.#durable;
     return this.#bounded("session write", async (deadline) => {
       const now = Date.now();
+      const pairs = changed.length / 2 + (ttlMs === undefined ? 0 : 1);
+      const args: WriteArgs = [mode, ttlMs ?? "", this.indexPrefix, sid, uid, now, deadline, pairs];
       // Setting the TTL records when (`$touched`), so reads know when it is due again.
-      const touched = ttlMs === undefined ? [] : ["$touched", String(now)];
-      const pairs = (changed.length + touched.length) / 2;
-      const rest: WriteArgs = [mode, ttlMs ?? "", this.indexPrefix, sid, uid, now, deadline, pairs];
-      const call = [key, ...rest, ...touched, ...changed, ...removed] as const;
+      if (ttlMs !== undefined) args.push("$touched", String(now));
+      for (const value of changed) args.push(value);
+      for (const field of removed) args.push(field);
       const reply =
         durable === undefined
-          ? await this.#scripts.rhsWriteSession(...call)
-          : await durable.write(call, deadline);
+          ? (await this.#scripts.rhsWriteSessions(1, key, args.length, ...args))[0]
+          : await durable.write(key, args, deadline);
       if (reply === -1) throw new RetryableError("the write reached Redis after its deadline");
       return reply === 1;
     });

@@ -79,61 +79,74 @@ return 1
 `;
 
 /**
- * Writes a session's changed fields and its TTL atomically.
- * KEYS[1] session key. ARGV[1] mode: "replace" writes the whole session; "update" applies a delta
- * and "convert" replaces a connect-redis value, both only if the key still exists, so a session
- * destroyed meanwhile is not brought back. ARGV[2] TTL ms, or "" in "update" mode to leave the TTL
- * (renewed less than `touchAfter` ago) alone: the write is then one HSET/HDEL, which replicas
- * apply as it is. ARGV[3] user index prefix ("" none).
- * ARGV[4] session id. ARGV[5] user id to bind ("" keeps the binding it has). ARGV[6] now, ms.
- * ARGV[7] deadline, ms since the epoch: the request stops waiting for the write then (and answers
- * 503), so a write that reaches Redis later (resent after a reconnection) is dropped rather than
- * overwriting what later, acknowledged requests wrote. ARGV[8] n, then n field/value pairs to set
- * (the caller includes `$touched`), then the fields to delete.
- * Returns 1 if written, 0 if the session was gone, -1 if it came after its deadline.
+ * Writes sessions' changed fields and their TTLs: one call writes a whole batch (DurableWriter),
+ * each write atomically. KEYS: the session keys. ARGV: for each key in turn, the number of its
+ * arguments, then the arguments:
+ * 1 mode: "replace" writes the whole session; "update" applies a delta and "convert" replaces a
+ * connect-redis value, both only if the key still exists, so a session destroyed meanwhile is not
+ * brought back. 2 TTL ms, or "" in "update" mode to leave the TTL (renewed less than `touchAfter`
+ * ago) alone. 3 user index prefix ("" none). 4 session id. 5 user id to bind ("" keeps the
+ * binding it has). 6 now, ms (for `$created`). 7 deadline, ms since the epoch: the request stops
+ * waiting for the write then (and answers 503), so a write that reaches Redis later (resent after
+ * a reconnection) is dropped rather than overwriting what later, acknowledged requests wrote.
+ * 8 n, then n field/value pairs to set (the caller includes `$touched`), then the fields to delete.
+ * Returns, per key, 1 if written, 0 if the session was gone, -1 if it came after its deadline.
  */
 const WRITE = `
 local time = redis.call('TIME')
-if tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) > tonumber(ARGV[7]) then
-  return -1
-end
-local key = KEYS[1]
-local mode = ARGV[1]
-local ttl = ARGV[2]
-local uid = ARGV[5]
-local exists = redis.call('EXISTS', key) == 1
-if mode ~= 'replace' and not exists then return 0 end
-if mode ~= 'update' then
-  local meta = {}
-  if mode == 'replace' and exists and redis.call('TYPE', key)['ok'] == 'hash' then
-    meta = redis.call('HMGET', key, '$uid', '$created')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+
+-- The write whose arguments are ARGV[base + 1] .. ARGV[last].
+local function write(key, base, last)
+  local mode = ARGV[base + 1]
+  local ttl = ARGV[base + 2]
+  local prefix = ARGV[base + 3]
+  local uid = ARGV[base + 5]
+  local stamp = ARGV[base + 6]
+  if now > tonumber(ARGV[base + 7]) then return -1 end
+  local exists = redis.call('EXISTS', key) == 1
+  if mode ~= 'replace' and not exists then return 0 end
+  if mode ~= 'update' then
+    local meta = {}
+    if mode == 'replace' and exists and redis.call('TYPE', key)['ok'] == 'hash' then
+      meta = redis.call('HMGET', key, '$uid', '$created')
+    end
+    redis.call('DEL', key)
+    if meta[1] then redis.call('HSET', key, '$uid', meta[1], '$created', meta[2] or stamp) end
   end
-  redis.call('DEL', key)
-  if meta[1] then redis.call('HSET', key, '$uid', meta[1], '$created', meta[2] or ARGV[6]) end
-end
-if uid ~= '' then
-  redis.call('HSET', key, '$uid', uid)
-  redis.call('HSETNX', key, '$created', ARGV[6])
-end
-local last = 8 + 2 * tonumber(ARGV[8])
--- unpack in chunks: a Lua call takes at most ~8000 arguments
-for i = 9, last, 2000 do
-  redis.call('HSET', key, unpack(ARGV, i, math.min(i + 1999, last)))
-end
-for i = last + 1, #ARGV, 2000 do
-  redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 1999, #ARGV)))
-end
-if ttl == '' then return 1 end
-redis.call('PEXPIRE', key, ttl)
-if ARGV[3] ~= '' then
-  if uid == '' then uid = redis.call('HGET', key, '$uid') or '' end
   if uid ~= '' then
-    local index = ARGV[3] .. uid
-    redis.call('SADD', index, ARGV[4])
-    if redis.call('PTTL', index) < tonumber(ttl) then redis.call('PEXPIRE', index, ttl) end
+    redis.call('HSET', key, '$uid', uid)
+    redis.call('HSETNX', key, '$created', stamp)
   end
+  local pairsEnd = base + 8 + 2 * tonumber(ARGV[base + 8])
+  -- unpack in chunks: a Lua call takes at most ~8000 arguments
+  for i = base + 9, pairsEnd, 2000 do
+    redis.call('HSET', key, unpack(ARGV, i, math.min(i + 1999, pairsEnd)))
+  end
+  for i = pairsEnd + 1, last, 2000 do
+    redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 1999, last)))
+  end
+  if ttl == '' then return 1 end
+  redis.call('PEXPIRE', key, ttl)
+  if prefix ~= '' then
+    if uid == '' then uid = redis.call('HGET', key, '$uid') or '' end
+    if uid ~= '' then
+      local index = prefix .. uid
+      redis.call('SADD', index, ARGV[base + 4])
+      if redis.call('PTTL', index) < tonumber(ttl) then redis.call('PEXPIRE', index, ttl) end
+    end
+  end
+  return 1
 end
-return 1
+
+local results = {}
+local base = 0
+for k = 1, #KEYS do
+  local count = tonumber(ARGV[base + 1])
+  results[k] = write(KEYS[k], base + 1, base + 1 + count)
+  base = base + 1 + count
+end
+return results
 `;
 
 /**
@@ -166,7 +179,7 @@ export type ReadReply = null | ["hash", string[]] | ["string", string] | ["other
 
 export type WriteMode = "replace" | "update" | "convert";
 
-/** Everything the write script takes after the key, in its order. */
+/** Everything the write script takes for one key, in its order. */
 export type WriteArgs = [
   mode: WriteMode,
   ttlMs: number | "",
@@ -188,12 +201,18 @@ export interface SessionScripts {
     indexPrefix: string,
   ): Promise<ReadReply>;
   rhsRenewSession(key: string, ttlMs: number, now: number, indexPrefix: string): Promise<0 | 1>;
-  rhsWriteSession(key: string, ...args: WriteArgs): Promise<-1 | 0 | 1>;
+  /** The write script for one key (its batches go through DurableWriter). */
+  rhsWriteSessions(
+    keyCount: 1,
+    key: string,
+    argCount: number,
+    ...args: WriteArgs
+  ): Promise<(-1 | 0 | 1)[]>;
   rhsDestroySession(key: string, indexPrefix: string, sid: string): Promise<1>;
   rhsDestroyUser(indexKey: string, prefix: string): Promise<number>;
 }
 
-/** The write script, for callers that send EVALSHA themselves (see DurableWriter). */
+/** The write script, for DurableWriter, which sends it (EVAL, then EVALSHA) itself. */
 export const WRITE_SCRIPT = {
   lua: WRITE,
   sha: createHash("sha1").update(WRITE).digest("hex"),
@@ -203,7 +222,7 @@ export const WRITE_SCRIPT = {
 export function defineScripts(client: Redis | Cluster): SessionScripts {
   client.defineCommand("rhsReadSession", { numberOfKeys: 1, lua: READ });
   client.defineCommand("rhsRenewSession", { numberOfKeys: 1, lua: RENEW });
-  client.defineCommand("rhsWriteSession", { numberOfKeys: 1, lua: WRITE });
+  client.defineCommand("rhsWriteSessions", { lua: WRITE });
   client.defineCommand("rhsDestroySession", { numberOfKeys: 1, lua: DESTROY });
   client.defineCommand("rhsDestroyUser", { numberOfKeys: 1, lua: DESTROY_USER });
   return client as unknown as SessionScripts;
