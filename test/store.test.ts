@@ -185,6 +185,17 @@ function contract(): void {
       await store.close();
     });
 
+    test('a stored field named "__proto__" is read as a plain key, not as the prototype', async () => {
+      const { store, prefix } = newStore();
+      await call((cb) => store.set("proto", sessionData({ user: "alice" }), cb));
+      await client.hset(`${prefix}proto`, "__proto__", JSON.stringify({ isAdmin: true }));
+      const read = await call<Record<string, unknown> | null>((cb) => store.get("proto", cb));
+      expect(Object.getPrototypeOf(read)).toBe(Object.prototype);
+      expect(read?.isAdmin).toBeUndefined();
+      expect(Object.getOwnPropertyDescriptor(read, "__proto__")?.value).toEqual({ isAdmin: true });
+      await store.close();
+    });
+
     test("set replaces the whole session when used directly", async () => {
       const { store, prefix } = newStore();
       await call((cb) => store.set("abc", sessionData({ a: 1, b: 2 }), cb));

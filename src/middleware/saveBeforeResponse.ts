@@ -30,7 +30,8 @@ class ResponseGate {
   readonly #write: Response["write"];
   readonly #end: Response["end"];
   #state: "idle" | "saving" | "done" = "idle";
-  #held: ["write" | "end", unknown[]][] = [];
+  /** Calls held while the session saves (none on most responses: allocated when needed). */
+  #held: ["write" | "end", unknown[]][] | undefined;
 
   constructor(
     private readonly req: Request,
@@ -48,7 +49,7 @@ class ResponseGate {
   pass(method: "write" | "end", args: unknown[]): unknown {
     if (this.#state === "done") return this.#call(method, args);
     if (this.#state === "saving") {
-      this.#held.push([method, args]);
+      this.#held?.push([method, args]);
       return true;
     }
     const session = this.req.session as Request["session"] | undefined;
@@ -56,7 +57,7 @@ class ResponseGate {
       this.#state = "done";
       return this.#call(method, args);
     }
-    this.#held.push([method, args]);
+    this.#held = [[method, args]];
     this.#state = "saving";
     try {
       session.save((error?: unknown) => {
@@ -72,10 +73,10 @@ class ResponseGate {
   #saved(session: Request["session"], error: unknown): void {
     this.#state = "done";
     if (error === undefined || error === null) {
-      for (const [method, args] of this.#held.splice(0)) this.#call(method, args);
+      for (const [method, args] of this.#held?.splice(0) ?? []) this.#call(method, args);
       return;
     }
-    this.#held.length = 0;
+    this.#held = undefined;
     // Put the session back as Redis holds it: express-session must not store the rejected change
     // after the error response, nor choke on data it cannot serialise.
     this.store.revertUnsavedChanges(session);

@@ -34,6 +34,14 @@ export class CorkedCommands {
     return command.promise;
   }
 
+  /**
+   * Writes what is corked now rather than after this turn of the event loop: for a batch sent from
+   * a `setImmediate` callback, whose own `setImmediate` would wait a whole turn.
+   */
+  flush(): void {
+    this.#uncork();
+  }
+
   readonly #uncork = (): void => {
     const stream = this.#corked;
     this.#corked = undefined;

@@ -119,6 +119,7 @@ export class DurableWriter {
     const { epoch } = lane;
     const writes = this.#sendWrites(lane, batch);
     const wait = lane.commands.send("WAIT", [this.replicas, this.timeoutMs]);
+    lane.commands.flush();
     const [written, confirmed] = await Promise.allSettled([writes, wait]);
     lane.busy = false;
     batch.forEach(({ resolve, reject }, i) => {

@@ -51,8 +51,7 @@ export function decodeSession(reply: ReadReply): DecodedSession | undefined {
     };
   }
   const fields = new Map<string, string>();
-  // No prototype: a stored field named "__proto__" stays a plain key.
-  const data = Object.create(null) as Record<string, unknown>;
+  const data: Record<string, unknown> = {};
   let uid: string | undefined;
   let touchedAt: number | undefined;
   for (let i = 0; i + 1 < payload.length; i += 2) {
@@ -64,7 +63,14 @@ export function decodeSession(reply: ReadReply): DecodedSession | undefined {
       continue;
     }
     fields.set(field, value);
-    data[field] = parseJson(value, `field ${JSON.stringify(field)}`);
+    const parsed = parseJson(value, `field ${JSON.stringify(field)}`);
+    // A field named "__proto__" stays a plain key, not the object's prototype. (Defined only then:
+    // an object without a prototype would be slower to read on every request.)
+    if (field === "__proto__") {
+      Object.defineProperty(data, field, { value: parsed, enumerable: true, writable: true });
+    } else {
+      data[field] = parsed;
+    }
   }
   const session = checkCookie(data);
   return {
@@ -84,7 +90,10 @@ export function decodeSession(reply: ReadReply): DecodedSession | undefined {
 export function encodeSession(session: object): EncodedSession {
   const fields = new Map<string, string>();
   let cookie: unknown;
-  for (const [field, value] of Object.entries(session)) {
+  const data = session as Record<string, unknown>;
+  for (const field in data) {
+    if (!Object.hasOwn(data, field)) continue;
+    const value = data[field];
     if (field.startsWith(META_PREFIX)) {
       throw new TypeError(
         `session key "${field}" starts with "${META_PREFIX}", which the store reserves for its own fields`,
