@@ -17,6 +17,8 @@ export interface Sample {
 export interface BenchResult {
   date: string;
   machine: { cores: number; cpu: string; node: string; redis: string };
+  /** Versions of the packages compared, from node_modules. */
+  packages: Record<string, string>;
   command: string;
   /** Commands the app sent to Redis per request, by store and route (MONITOR). */
   commands: Record<string, Record<string, number>>;
@@ -120,21 +122,115 @@ export function textTable(result: BenchResult): string {
     }
     lines.push(`  ${row.store.padEnd(18)}${row.cells.map((c) => c.padEnd(22)).join("")}`);
   }
+  lines.push("", "Targets");
+  for (const { what, figure, holds } of acceptance(result)) {
+    lines.push(`  ${holds ? "yes" : "NO "}  ${what}: ${figure}`);
+  }
   return lines.join("\n");
 }
 
+/** One acceptance point of the benchmark (issue 6), checked against a run. */
+interface Check {
+  what: string;
+  figure: string;
+  holds: boolean;
+}
+
+const GET = "GET /me (authenticated read)";
+const POST = "POST /change (one key)";
+
+/**
+ * The benchmark's targets, evaluated on this run's medians and paired ratios (those of stores the
+ * run left out are left out too).
+ */
+export function acceptance(result: BenchResult): Check[] {
+  const ran = (store: string) => result.samples.some((s) => s.store === store);
+  if (!ran(OURS)) return [];
+  const commands = result.commands[OURS]?.[GET] ?? NaN;
+  const redisCpu = (store: string) =>
+    median(
+      result.samples
+        .filter((s) => s.store === store && s.route === GET)
+        .map((s) => s.redisCpuMicrosPerRequest),
+    );
+  const others = ["connect-redis", "connect-redis-7"].filter(ran);
+  const cheaper = others.reduce((a, b) => (redisCpu(a) <= redisCpu(b) ? a : b), others[0] ?? "");
+  const rps = (route: string, store: string) =>
+    pairedRatio(result, route, store, (s) => s.requestsPerSecond);
+  const cpuRatio = redisCpu(OURS) / redisCpu(cheaper);
+  const ratio = (value: number) => `${value.toFixed(2)}×`;
+  return [
+    {
+      what: "Redis commands per authenticated GET: 1",
+      figure: commands.toFixed(2),
+      holds: commands <= 1.005,
+    },
+    ...(cheaper === ""
+      ? []
+      : [
+          {
+            what: `Redis master CPU per GET ≤ 0.7 × the cheaper connect-redis setup's (${cheaper})`,
+            figure: `${redisCpu(OURS).toFixed(1)} vs ${redisCpu(cheaper).toFixed(1)} µs = ${ratio(cpuRatio)}`,
+            holds: cpuRatio <= 0.7,
+          },
+        ]),
+    ...(
+      [
+        [GET, "memory", 0.9],
+        [GET, "connect-redis", 1.0],
+        [GET, "connect-redis-7", 1.0],
+        [POST, "connect-redis-7", 0.9],
+        [POST, "connect-redis", 1.0],
+      ] as const
+    )
+      .filter(([, store]) => ran(store))
+      .map(([route, store, target]) => ({
+        what: `${route.split(" (")[0] ?? route} req/s ≥ ${target.toFixed(1)} × ${store}`,
+        figure: ratio(rps(route, store)),
+        holds: rps(route, store) >= target,
+      })),
+  ];
+}
+
 export function markdownReport(result: BenchResult): string {
-  const { machine } = result;
+  const { machine, packages } = result;
+  const versions = Object.entries(packages)
+    .map(([name, version]) => `${name} ${version}`)
+    .join(", ");
   const parts = [
     "# Benchmarks",
     "",
     `Latest run: ${result.date}, \`${result.command}\`, on ${machine.cores} cores (${machine.cpu}),`,
     `Node.js ${machine.node}, Redis ${machine.redis} (master + 2 replicas + 3 Sentinels on the same`,
-    "machine). Each figure is the median over the rounds, with min–max; stores run interleaved, and",
-    "the last column gives per-round paired ratios of redis-ha-session to that store. Redis commands",
-    "per request are counted with MONITOR (commands run inside scripts are not sent by the app).",
-    "redis-ha-session confirms each write with `WAIT 2` (both replicas); the others do not wait.",
+    `machine as the load generator and the apps). Packages: ${versions}.`,
     "",
+    "## Setup",
+    "",
+    "- One Express app per store (`bench/app.ts`), each in its own process, all with the same",
+    "  express-session settings (`resave: false, saveUninitialized: false, rolling: false`):",
+    "  **redis-ha-session** (`redisSession`, Sentinel, every write confirmed with `WAIT 2`, both",
+    "  replicas); **connect-redis** latest with the node-redis Sentinel client it requires;",
+    "  **connect-redis-7** (7.1.1, the last to take ioredis) with an ioredis Sentinel client;",
+    "  express-session's **MemoryStore**, the in-process ceiling. The connect-redis stores do not",
+    "  wait for replicas.",
+    "- Routes: `GET /me` reads the logged-in session, `POST /change` changes one key of it,",
+    "  `POST /login` stores a new visitor's session. autocannon drives each store in turn (stores",
+    "  interleaved within each round), the same number of connections for every one.",
+    "- Per store and route: requests/s and latency from autocannon; Redis commands per request counted",
+    "  with MONITOR over 100 sequential requests (commands run inside scripts are not sent by the",
+    "  app); Redis master CPU per request from `INFO cpu`; app CPU per request from `/proc/<pid>/stat`;",
+    "  peak RSS (VmHWM). Each figure is the median over the rounds, with min–max; the last column",
+    "  gives the medians of per-round paired ratios of redis-ha-session to that store.",
+    "- This machine is shared by the load generator, the apps and five Redis processes, and its",
+    "  speed drifts from minute to minute: compare stores by the paired ratios, not across runs.",
+    "",
+    "## Targets",
+    "",
+    "| target | this run | holds |",
+    "| --- | --- | --- |",
+    ...acceptance(result).map(
+      ({ what, figure, holds }) => `| ${what} | ${figure} | ${holds ? "yes" : "**no**"} |`,
+    ),
   ];
   let route = "";
   for (const row of rows(result)) {

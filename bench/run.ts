@@ -3,11 +3,13 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { cpus } from "node:os";
+import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
+import { format } from "prettier";
 import { Redis } from "ioredis";
 import { SentinelTopology } from "../test/support/topologies.js";
 import { commandsPerRequest, peakRssMiB, processCpuMicros, redisCpuMicros } from "./measure.js";
@@ -37,6 +39,21 @@ const STORES = values.stores.split(",");
 const rounds = Number(values.rounds);
 const duration = Number(values.duration);
 const connections = Number(values.connections);
+
+/** The packages whose versions a result records. */
+const PACKAGES = [
+  "express-session",
+  "ioredis",
+  "connect-redis",
+  "connect-redis-7",
+  "redis",
+  "autocannon",
+] as const;
+
+function packageVersion(name: string): string {
+  const manifest = readFileSync(`${root}node_modules/${name}/package.json`, "utf8");
+  return (JSON.parse(manifest) as { version: string }).version;
+}
 
 async function startApp(
   store: string,
@@ -137,6 +154,7 @@ try {
       node: process.version,
       redis: /^redis_version:(.+)$/m.exec(await master.info("server"))?.[1]?.trim() ?? "unknown",
     },
+    packages: Object.fromEntries(PACKAGES.map((name) => [name, packageVersion(name)] as const)),
     command:
       `npm run bench -- --rounds ${rounds} --duration ${duration} --connections ${connections}` +
       (ROUTES.length === ALL_ROUTES.length ? "" : ` --routes ${values.routes}`) +
@@ -151,7 +169,12 @@ try {
     `${JSON.stringify(result, null, 2)}\n`,
   );
   await mkdir(`${root}docs`, { recursive: true });
-  await writeFile(`${root}docs/benchmarks.md`, markdownReport(result));
+  // Formatted as the repository's Prettier check expects.
+  const markdown = await format(markdownReport(result), {
+    parser: "markdown",
+    proseWrap: "preserve",
+  });
+  await writeFile(`${root}docs/benchmarks.md`, markdown);
 } finally {
   for (const { child } of apps.values()) child.kill("SIGTERM");
   await master.quit();
