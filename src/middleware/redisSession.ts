@@ -51,9 +51,7 @@ export function redisSession(options: RedisSessionOptions): RedisSessionMiddlewa
         fail(req, res, next, error);
         return;
       }
-      saveBeforeResponse(req, res, store, (saveError) => {
-        fail(req, res, next, saveError);
-      });
+      saveBeforeResponse(req, res, store, next, fail);
       next();
     });
   };

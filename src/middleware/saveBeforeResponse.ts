@@ -1,5 +1,8 @@
-import type { Request, Response } from "express";
+import type { NextFunction, Request, Response } from "express";
 import type { RedisSessionStore } from "../store/RedisSessionStore.js";
+
+/** Answers a request whose session could not be saved (one function for all requests). */
+export type SaveFailure = (req: Request, res: Response, next: NextFunction, error: unknown) => void;
 
 /**
  * Holds the response back until a changed session is saved. express-session saves only after it
@@ -7,15 +10,17 @@ import type { RedisSessionStore } from "../store/RedisSessionStore.js";
  * first `write`/`end` waits for the save, and a failed save is handed to `fail` instead of the
  * handler's response being sent.
  */
+
 export function saveBeforeResponse(
   req: Request,
   res: Response,
   store: RedisSessionStore,
-  fail: (error: unknown) => void,
+  next: NextFunction,
+  fail: SaveFailure,
 ): void {
   // Two stores on `res`, and none when done: each property store on a response costs as much as
   // the rest of the gate (its methods stay in place and pass straight through once it is open).
-  const gate = new ResponseGate(req, res, store, fail);
+  const gate = new ResponseGate(req, res, store, next, fail);
   res.write = function heldWrite(...args: unknown[]): boolean {
     return gate.pass("write", args) as boolean;
   } as Response["write"];
@@ -37,7 +42,8 @@ class ResponseGate {
     private readonly req: Request,
     private readonly res: Response,
     private readonly store: RedisSessionStore,
-    private readonly fail: (error: unknown) => void,
+    private readonly next: NextFunction,
+    private readonly fail: SaveFailure,
   ) {
     // Put back on `res` and called with `res` as `this`, so unbound is right here.
     // eslint-disable-next-line @typescript-eslint/unbound-method
@@ -82,7 +88,7 @@ class ResponseGate {
     this.store.revertUnsavedChanges(session);
     // The handler's headers (Location, Content-Type, …) described a success that did not happen.
     for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
-    this.fail(error);
+    this.fail(this.req, this.res, this.next, error);
   }
 
   #call(method: "write" | "end", args: unknown[]): unknown {

@@ -10,8 +10,12 @@ import type { Socket } from "node:net";
  */
 export class CorkedCommands {
   #corked: Socket | undefined;
+  /** The same options for every command (not an object per command). */
+  readonly #options: { replyEncoding: "utf8"; keyPrefix: string | undefined };
 
-  constructor(private readonly client: Redis) {}
+  constructor(private readonly client: Redis) {
+    this.#options = { replyEncoding: "utf8", keyPrefix: client.options.keyPrefix };
+  }
 
   /**
    * Sends a command; its reply as a string (or array of them). Name it in capitals: ioredis
@@ -26,10 +30,7 @@ export class CorkedCommands {
       this.#corked = stream;
       setImmediate(this.#uncork);
     }
-    const command = new Command(name, args, {
-      replyEncoding: "utf8",
-      keyPrefix: client.options.keyPrefix,
-    });
+    const command = new Command(name, args, this.#options);
     client.sendCommand(command);
     return command.promise;
   }
