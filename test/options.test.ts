@@ -57,6 +57,16 @@ describe("redisSession rejects bad options at start-up with a TypeError naming t
       /`ttl` must be a positive whole number of seconds/,
     ],
     [
+      "a negative touchAfter",
+      { redis, secret, touchAfter: -1 },
+      /`touchAfter` must be a whole number of seconds, 0 or more; got number -1/,
+    ],
+    [
+      "a touchAfter given as a string",
+      { redis, secret, touchAfter: "60" },
+      /`touchAfter` must be a whole number of seconds, 0 or more; got "60"/,
+    ],
+    [
       "a ttl string",
       { redis, secret, ttl: "60" },
       /`ttl` must be a positive whole number of seconds; got "60"/,
