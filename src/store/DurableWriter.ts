@@ -1,9 +1,8 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import { SessionNotDurableError } from "../errors/SessionNotDurableError.js";
 import { prepareClient } from "../redis/createRedisClient.js";
 import { RetryableError } from "./deadline.js";
-import { CorkedCommands } from "./CorkedCommands.js";
 import { WRITE_SCRIPT } from "./scripts.js";
 import type { WriteArgs } from "./scripts.js";
 
@@ -35,7 +34,6 @@ interface BatchReply {
 /** One writer connection and what is known of it. */
 class Lane {
   readonly connection: Redis;
-  readonly commands: CorkedCommands;
   /** Counts (re)connections, to tell whether a write and its WAIT met one master. */
   epoch = 0;
   /** The epoch in which the write script was last sent in full (EVAL): later, EVALSHA finds it. */
@@ -46,7 +44,6 @@ class Lane {
   constructor(client: Redis) {
     this.connection = prepareClient(client.duplicate());
     this.connection.on("ready", () => this.epoch++);
-    this.commands = new CorkedCommands(this.connection);
   }
 }
 
@@ -117,27 +114,38 @@ export class DurableWriter {
   async #send(lane: Lane, batch: Queued[]): Promise<void> {
     lane.busy = true;
     const { epoch } = lane;
-    const writes = this.#sendWrites(lane, batch);
-    const wait = lane.commands.send("WAIT", [this.replicas, this.timeoutMs]);
-    lane.commands.flush();
-    const [written, confirmed] = await Promise.allSettled([writes, wait]);
+    // One socket write: the script call, then the WAIT that confirms it.
+    const pipeline = lane.connection.pipeline();
+    this.#queueWrites(lane, pipeline, batch);
+    pipeline.wait(this.replicas, this.timeoutMs);
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (error) {
+      results = [[error as Error, undefined]];
+    }
     lane.busy = false;
+    const [writeError, written] = results?.[0] ?? [
+      new RetryableError("pipeline was discarded"),
+      [],
+    ];
+    const [waitError, confirmed] = results?.[1] ?? [writeError, 0];
     batch.forEach(({ resolve, reject }, i) => {
-      if (written.status === "rejected") reject(this.#writeError(lane, written.reason));
-      else if (confirmed.status === "rejected") reject(confirmed.reason as Error);
+      if (writeError !== null) reject(this.#writeError(lane, writeError));
+      else if (waitError !== null) reject(waitError);
       else {
-        const reply = (written.value as unknown[])[i];
-        resolve({ written: reply, confirmed: Number(confirmed.value), lane, epoch });
+        const reply = (written as unknown[])[i];
+        resolve({ written: reply, confirmed: Number(confirmed), lane, epoch });
       }
     });
     this.#dispatch();
   }
 
   /**
-   * The write script over the batch's keys, as EVALSHA; the first time on a connection as EVAL,
-   * which loads it (a new master after a failover has never seen it).
+   * Queues the write script over the batch's keys, as EVALSHA; the first time on a connection as
+   * EVAL, which loads it (a new master after a failover has never seen it).
    */
-  #sendWrites(lane: Lane, batch: Queued[]): Promise<unknown> {
+  #queueWrites(lane: Lane, pipeline: ChainableCommander, batch: Queued[]): void {
     const loaded = lane.scriptEpoch === lane.epoch;
     lane.scriptEpoch = lane.epoch;
     const command: (string | number)[] = [loaded ? WRITE_SCRIPT.sha : WRITE_SCRIPT.lua];
@@ -147,7 +155,8 @@ export class DurableWriter {
       command.push(args.length);
       for (const arg of args) command.push(arg);
     }
-    return lane.commands.send(loaded ? "EVALSHA" : "EVAL", command);
+    // `call` with a capitalised name: the reply stays the script's array, untransformed.
+    pipeline.call(loaded ? "EVALSHA" : "EVAL", ...command);
   }
 
   /** A write's error; NOSCRIPT (the script cache was flushed) loads the script on the retry. */

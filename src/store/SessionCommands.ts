@@ -1,7 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import type { NormalizedStoreOptions } from "../options.js";
 import { ConnectionMonitor } from "./ConnectionMonitor.js";
-import { CorkedCommands } from "./CorkedCommands.js";
 import type { ConnectionEvents } from "./ConnectionMonitor.js";
 import { RetryableError, withinDeadline } from "./deadline.js";
 import { DurableWriter } from "./DurableWriter.js";
@@ -20,8 +19,6 @@ export class SessionCommands {
    */
   readonly indexPrefix: string;
   readonly #scripts: SessionScripts;
-  /** Reads, sent without ioredis' per-batch Pipeline (not on a Cluster, which routes by slot). */
-  readonly #corked: CorkedCommands | undefined;
   /** Confirms writes with WAIT when durability asks for replicas (not on a Cluster). */
   readonly #durable: DurableWriter | undefined;
 
@@ -31,7 +28,6 @@ export class SessionCommands {
     events: ConnectionEvents,
   ) {
     this.#scripts = defineScripts(client);
-    if (!client.isCluster) this.#corked = new CorkedCommands(client as Redis);
     this.indexPrefix = client.isCluster ? "" : `${options.prefix}user:`;
     this.monitor = new ConnectionMonitor(client, options.waitMs, events);
     const { replicas, timeoutMs } = options.durability;
@@ -54,10 +50,8 @@ export class SessionCommands {
   read(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
     return this.#bounded("session read", async () => {
       try {
-        // The flat reply as Redis sends it, without ioredis turning it into an object.
-        const fields = (await (this.#corked === undefined
-          ? this.client.call("HGETALL", key)
-          : this.#corked.send("HGETALL", [key]))) as string[];
+        // `call` returns the flat reply as Redis sends it, without ioredis turning it into an object.
+        const fields = (await this.client.call("HGETALL", key)) as string[];
         return fields.length === 0 ? null : ["hash", fields];
       } catch (error) {
         if (!(error instanceof Error && error.message.startsWith("WRONGTYPE"))) throw error;
