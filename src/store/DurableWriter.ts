@@ -98,13 +98,16 @@ export class DurableWriter {
     await Promise.all(this.#lanes.map((lane) => lane.connection.quit()));
   }
 
-  /** Sends the queued writes on a free lane, if there is one (else a lane finishing does). */
+  /** Sends the queued writes on the free lanes, while there are both (else a lane finishing does). */
   readonly #dispatch = (): void => {
     this.#scheduled = false;
-    const lane = this.#lanes.find(({ busy }) => !busy);
-    if (lane === undefined || this.#queue.length === 0) return;
-    const batch = this.#unexpired(this.#queue.splice(0, MAX_BATCH));
-    if (batch.length > 0) void this.#send(lane, batch);
+    for (;;) {
+      const lane = this.#lanes.find(({ busy }) => !busy);
+      if (lane === undefined || this.#queue.length === 0) return;
+      const batch = this.#unexpired(this.#queue.splice(0, MAX_BATCH));
+      // #send marks the lane busy before it first waits.
+      if (batch.length > 0) void this.#send(lane, batch);
+    }
   };
 
   /**
