@@ -39,7 +39,7 @@ export class DemoStack {
   async start(): Promise<void> {
     const { progress } = this.options;
     this.#dir = await mkdtemp(join(tmpdir(), "rhs-demo-"));
-    progress("starting Redis: master + 2 replicas (AOF), 3 Sentinels (quorum 2, down after 1 s)");
+    progress("starting Redis: master + 2 replicas (AOF), 3 Sentinels (quorum 2, down after 2 s)");
     this.topology = await SentinelTopology.start();
 
     progress(`starting ${this.options.instances} app instances`);

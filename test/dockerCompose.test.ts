@@ -82,7 +82,7 @@ describe("docker-compose.yml", () => {
     expect(script).toContain("sentinel resolve-hostnames yes");
     expect(script).toContain("sentinel announce-hostnames yes");
     expect(script).toContain("sentinel monitor mymaster redis-master 6379 2");
-    expect(script).toContain("sentinel down-after-milliseconds mymaster 1000");
+    expect(script).toContain("sentinel down-after-milliseconds mymaster 2000");
   });
 
   test("HAProxy accepts its configuration, which health-checks /healthz", async () => {

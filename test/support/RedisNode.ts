@@ -81,7 +81,7 @@ export class RedisNode {
     return node;
   }
 
-  /** A Sentinel watching `masterName` at `masterPort`: quorum 2, down after 1000 ms. */
+  /** A Sentinel watching `masterName` at `masterPort`: quorum 2, down after 2000 ms. */
   static async sentinel(
     baseDir: string,
     name: string,
@@ -92,7 +92,7 @@ export class RedisNode {
     const node = new RedisNode(name, await freePort(), await subdir(baseDir, name), true);
     const lines = [
       `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 2`,
-      `sentinel down-after-milliseconds ${masterName} 1000`,
+      `sentinel down-after-milliseconds ${masterName} 2000`,
       `sentinel failover-timeout ${masterName} 10000`,
       `sentinel parallel-syncs ${masterName} 1`,
     ];
