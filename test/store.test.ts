@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   redisAclRules,
   RedisSessionStore,
+  type RedisTopology,
   SessionStoreUnavailableError,
   SessionTooLargeError,
 } from "../src/index.js";
@@ -27,14 +28,24 @@ const ACL_PASSWORD = "acl-user-password";
 const ACL_PREFIX = "acl:";
 /** Whether the stores of the running block connect as the limited ACL user. */
 let asAclUser = false;
+/**
+ * Whether the stores of the running block get a client passed in, made with ioredis'
+ * `replyMapping: "resp3"` (HGETALL answers an object, not a flat array).
+ */
+let resp3Clients: Redis[] | undefined;
 
 /** A store on its own prefix, so tests do not see each other's keys. */
 function newStore(options: Partial<ConstructorParameters<typeof RedisSessionStore>[0]> = {}) {
   const { prefix: given, ...rest } = options;
   const prefix = `${asAclUser ? ACL_PREFIX : ""}${given ?? `t${++prefixCount}:`}`;
-  const topology = asAclUser
+  let topology: RedisTopology = asAclUser
     ? { url: redis.current.url, username: ACL_USER, password: ACL_PASSWORD }
     : redis.current.url;
+  if (resp3Clients !== undefined) {
+    const passed = new Redis(redis.current.server.port, "127.0.0.1", { replyMapping: "resp3" });
+    resp3Clients.push(passed);
+    topology = passed;
+  }
   const store = new RedisSessionStore({ redis: topology, prefix, ...rest });
   return { store, prefix };
 }
@@ -329,6 +340,18 @@ function contract(): void {
 describe("with the default user", () => {
   beforeAll(() => {
     asAclUser = false;
+  });
+  contract();
+});
+
+describe('with a client passed in that maps replies the RESP3 way (`replyMapping: "resp3"`)', () => {
+  beforeAll(() => {
+    asAclUser = false;
+    resp3Clients = [];
+  });
+  afterAll(async () => {
+    await Promise.all((resp3Clients ?? []).map((passed) => passed.quit()));
+    resp3Clients = undefined;
   });
   contract();
 });

@@ -1,7 +1,8 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { ChainableCommander, Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { SessionNotDurableError } from "../errors/SessionNotDurableError.js";
 import { prepareClient } from "../redis/createRedisClient.js";
+import { CorkedCommands } from "./CorkedCommands.js";
 import { RetryableError } from "./deadline.js";
 import { WRITE_SCRIPT } from "./scripts.js";
 import type { WriteArgs } from "./scripts.js";
@@ -17,23 +18,14 @@ interface Queued {
   key: string;
   args: WriteArgs;
   deadline: number;
-  resolve: (reply: BatchReply) => void;
+  resolve: (written: unknown) => void;
   reject: (error: Error) => void;
-}
-
-/** What one write of a batch got back. */
-interface BatchReply {
-  written: unknown;
-  /** Replicas the batch's WAIT counted. */
-  confirmed: number;
-  lane: Lane;
-  /** The lane's epoch when the batch was sent. */
-  epoch: number;
 }
 
 /** One writer connection and what is known of it. */
 class Lane {
   readonly connection: Redis;
+  readonly commands: CorkedCommands;
   /** Counts (re)connections, to tell whether a write and its WAIT met one master. */
   epoch = 0;
   /** The epoch in which the write script was last sent in full (EVAL): later, EVALSHA finds it. */
@@ -44,6 +36,7 @@ class Lane {
   constructor(client: Redis) {
     this.connection = prepareClient(client.duplicate());
     this.connection.on("ready", () => this.epoch++);
+    this.commands = new CorkedCommands(this.connection);
   }
 }
 
@@ -81,8 +74,8 @@ export class DurableWriter {
    * @throws SessionNotDurableError when they do not confirm before `deadline`
    * @throws RetryableError when the connection changed between the write and its confirmation
    */
-  async write(key: string, args: WriteArgs, deadline: number): Promise<unknown> {
-    const reply = await new Promise<BatchReply>((resolve, reject) => {
+  write(key: string, args: WriteArgs, deadline: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
       this.#queue.push({ key, args, deadline, resolve, reject });
       if (!this.#scheduled) {
         // After this turn of the event loop: the writes of requests it handles go out together.
@@ -90,8 +83,6 @@ export class DurableWriter {
         setImmediate(this.#dispatch);
       }
     });
-    await this.#awaitReplicas(reply, deadline);
-    return reply.written;
   }
 
   async close(): Promise<void> {
@@ -118,37 +109,40 @@ export class DurableWriter {
     lane.busy = true;
     const { epoch } = lane;
     // One socket write: the script call, then the WAIT that confirms it.
-    const pipeline = lane.connection.pipeline();
-    this.#queueWrites(lane, pipeline, batch);
-    pipeline.wait(this.replicas, this.timeoutMs);
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await pipeline.exec();
-    } catch (error) {
-      results = [[error as Error, undefined]];
-    }
+    const writes = this.#sendWrites(lane, batch);
+    const wait = lane.commands.send("WAIT", [this.replicas, this.timeoutMs]);
+    lane.commands.flush();
+    const [written, confirmed] = await Promise.allSettled([writes, wait]);
     lane.busy = false;
-    const [writeError, written] = results?.[0] ?? [
-      new RetryableError("pipeline was discarded"),
-      [],
-    ];
-    const [waitError, confirmed] = results?.[1] ?? [writeError, 0];
-    batch.forEach(({ resolve, reject }, i) => {
-      if (writeError !== null) reject(this.#writeError(lane, writeError));
-      else if (waitError !== null) reject(waitError);
+    const error =
+      written.status === "rejected"
+        ? this.#writeError(lane, written.reason)
+        : confirmed.status === "rejected"
+          ? asError(confirmed.reason)
+          : null;
+    const replies = written.status === "fulfilled" ? (written.value as unknown[]) : [];
+    const count = confirmed.status === "fulfilled" ? Number(confirmed.value) : 0;
+    batch.forEach(({ resolve, reject, deadline }, i) => {
+      if (error !== null) reject(error);
       else {
-        const reply = (written as unknown[])[i];
-        resolve({ written: reply, confirmed: Number(confirmed), lane, epoch });
+        const reply = replies[i];
+        // Confirmed by the WAIT sent with it, as nearly every write is: no further promise.
+        if (count >= this.replicas && lane.epoch === epoch) resolve(reply);
+        else {
+          this.#awaitReplicas(lane, epoch, count, deadline).then(() => {
+            resolve(reply);
+          }, reject);
+        }
       }
     });
     this.#dispatch();
   }
 
   /**
-   * Queues the write script over the batch's keys, as EVALSHA; the first time on a connection as
-   * EVAL, which loads it (a new master after a failover has never seen it).
+   * The write script over the batch's keys, as EVALSHA; the first time on a connection as EVAL,
+   * which loads it (a new master after a failover has never seen it).
    */
-  #queueWrites(lane: Lane, pipeline: ChainableCommander, batch: Queued[]): void {
+  #sendWrites(lane: Lane, batch: Queued[]): Promise<unknown> {
     const loaded = lane.scriptEpoch === lane.epoch;
     lane.scriptEpoch = lane.epoch;
     const command: (string | number)[] = [loaded ? WRITE_SCRIPT.sha : WRITE_SCRIPT.lua];
@@ -158,8 +152,7 @@ export class DurableWriter {
       command.push(args.length);
       for (const arg of args) command.push(arg);
     }
-    // `call` with a capitalised name: the reply stays the script's array, untransformed.
-    pipeline.call(loaded ? "EVALSHA" : "EVAL", ...command);
+    return lane.commands.send(loaded ? "EVALSHA" : "EVAL", command);
   }
 
   /** A write's error; NOSCRIPT (the script cache was flushed) loads the script on the retry. */
@@ -168,7 +161,7 @@ export class DurableWriter {
       lane.scriptEpoch = -1;
       return new RetryableError("the write script was not loaded on the server");
     }
-    return reason instanceof Error ? reason : new Error(String(reason));
+    return asError(reason);
   }
 
   /**
@@ -189,7 +182,12 @@ export class DurableWriter {
    * Repeats WAIT until `replicas` confirm. A reconnection in between means the WAIT may have gone
    * to a new master that never saw the write, so the whole write is redone.
    */
-  async #awaitReplicas({ confirmed, lane, epoch }: BatchReply, deadline: number): Promise<void> {
+  async #awaitReplicas(
+    lane: Lane,
+    epoch: number,
+    confirmed: number,
+    deadline: number,
+  ): Promise<void> {
     const { replicas } = this;
     let count = confirmed;
     for (;;) {
@@ -215,4 +213,8 @@ export class DurableWriter {
 async function connectedReplicas(connection: Redis): Promise<number> {
   const role = (await connection.call("ROLE")) as [string, number, unknown[]?];
   return role[0] === "master" ? (role[2]?.length ?? 0) : 0;
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
 }

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from "ioredis";
 import type { NormalizedStoreOptions } from "../options.js";
 import { ConnectionMonitor } from "./ConnectionMonitor.js";
+import { CorkedCommands } from "./CorkedCommands.js";
 import type { ConnectionEvents } from "./ConnectionMonitor.js";
 import { RetryableError, withinDeadline } from "./deadline.js";
 import { DurableWriter } from "./DurableWriter.js";
@@ -19,6 +20,8 @@ export class SessionCommands {
    */
   readonly indexPrefix: string;
   readonly #scripts: SessionScripts;
+  /** Reads, sent without ioredis' per-batch Pipeline (not on a Cluster, which routes by slot). */
+  readonly #corked: CorkedCommands | undefined;
   /** Confirms writes with WAIT when durability asks for replicas (not on a Cluster). */
   readonly #durable: DurableWriter | undefined;
 
@@ -28,6 +31,7 @@ export class SessionCommands {
     events: ConnectionEvents,
   ) {
     this.#scripts = defineScripts(client);
+    if (!client.isCluster) this.#corked = new CorkedCommands(client as Redis);
     this.indexPrefix = client.isCluster ? "" : `${options.prefix}user:`;
     this.monitor = new ConnectionMonitor(client, options.waitMs, events);
     const { replicas, timeoutMs } = options.durability;
@@ -48,16 +52,17 @@ export class SessionCommands {
    * connect-redis value) goes through the read script instead, which renews it as `ttlMs` says.
    */
   read(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
-    return this.#bounded("session read", async () => {
-      try {
-        // `call` returns the flat reply as Redis sends it, without ioredis turning it into an object.
-        const fields = (await this.client.call("HGETALL", key)) as string[];
-        return fields.length === 0 ? null : ["hash", fields];
-      } catch (error) {
+    const corked = this.#corked;
+    return this.#bounded("session read", () =>
+      // The reply as Redis sends it (capitalised: ioredis does not turn it into an object).
+      (corked === undefined
+        ? this.client.call("HGETALL", key)
+        : corked.send("HGETALL", [key])
+      ).then(hashReply, (error: unknown) => {
         if (!(error instanceof Error && error.message.startsWith("WRONGTYPE"))) throw error;
         return this.#scripts.rhsReadSession(key, ttlMs, defaultTtlMs, this.indexPrefix);
-      }
-    });
+      }),
+    );
   }
 
   /**
@@ -83,7 +88,7 @@ export class SessionCommands {
   ): Promise<boolean> {
     const key = this.options.prefix + sid;
     const durable = this.#durable;
-    return this.#bounded("session write", async (deadline) => {
+    return this.#bounded("session write", (deadline) => {
       const now = Date.now();
       const pairs = changed.length / 2 + (ttlMs === undefined ? 0 : 1);
       const args: WriteArgs = [mode, ttlMs ?? "", this.indexPrefix, sid, uid, now, deadline, pairs];
@@ -91,12 +96,9 @@ export class SessionCommands {
       if (ttlMs !== undefined) args.push("$touched", String(now));
       for (const value of changed) args.push(value);
       for (const field of removed) args.push(field);
-      const reply =
-        durable === undefined
-          ? (await this.#scripts.rhsWriteSessions(1, key, args.length, ...args))[0]
-          : await durable.write(key, args, deadline);
-      if (reply === -1) throw new RetryableError("the write reached Redis after its deadline");
-      return reply === 1;
+      return durable === undefined
+        ? this.#scripts.rhsWriteSessions(1, key, args.length, ...args).then(firstWriteReply)
+        : durable.write(key, args, deadline).then(writeReply);
     });
   }
 
@@ -130,4 +132,23 @@ export class SessionCommands {
   #bounded<T>(what: string, attempt: (deadline: number) => Promise<T>): Promise<T> {
     return withinDeadline(what, this.options.waitMs, attempt);
   }
+}
+
+/**
+ * HGETALL's reply: a flat `[field, value, …]` array, or an object from a client created with
+ * ioredis' `replyMapping: "resp3"`.
+ */
+function hashReply(reply: unknown): ReadReply {
+  const fields = Array.isArray(reply) ? (reply as string[]) : Object.entries(reply ?? {}).flat();
+  return fields.length === 0 ? null : ["hash", fields as string[]];
+}
+
+/** Whether the write script wrote (false: the session is gone); -1 is a write past its deadline. */
+function writeReply(reply: unknown): boolean {
+  if (reply === -1) throw new RetryableError("the write reached Redis after its deadline");
+  return reply === 1;
+}
+
+function firstWriteReply(replies: unknown[]): boolean {
+  return writeReply(replies[0]);
 }

@@ -32,10 +32,19 @@ export function withinDeadline<T>(
   attempt: (deadline: number) => Promise<T>,
 ): Promise<T> {
   const deadline = Date.now() + waitMs;
-  // The first attempt outside an async function: on every request it is the only one.
-  return raceDeadline(attempt(deadline), deadline).catch((error: unknown) =>
-    retryUntil(what, waitMs, deadline, attempt, error),
-  );
+  // The first attempt outside an async function and with one promise of its own: on every
+  // request it is the only one, and this runs for every command.
+  return new Promise<T>((resolve, reject) => {
+    const watch = new Watch(deadline, what, waitMs, reject);
+    attempt(deadline).then(
+      (value) => {
+        if (watch.end()) resolve(value);
+      },
+      (error: unknown) => {
+        if (watch.end()) retryUntil(what, waitMs, deadline, attempt, error).then(resolve, reject);
+      },
+    );
+  });
 }
 
 async function retryUntil<T>(
@@ -59,8 +68,16 @@ async function retryUntil<T>(
       error = next;
     }
   }
+  throw unavailable(what, waitMs, lastError);
+}
+
+function unavailable(
+  what: string,
+  waitMs: number,
+  lastError: unknown,
+): SessionStoreUnavailableError {
   const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-  throw new SessionStoreUnavailableError(
+  return new SessionStoreUnavailableError(
     `Redis did not complete the ${what} within ${waitMs} ms (option \`unavailable.waitMs\`)${detail}`,
     { cause: lastError },
   );
@@ -71,40 +88,59 @@ class TimedOut extends Error {}
 /** How often pending attempts are checked against their deadlines. */
 const SWEEP_MS = 20;
 
-interface Pending {
-  deadline: number;
-  reject: (error: Error) => void;
-}
-
 /**
  * The deadlines of attempts in flight, checked by one timer rather than one timer each: a
  * per-command timer costs more than the command on a busy app. The timer runs only while some
  * attempt is pending, so a deadline is noticed at most SWEEP_MS late.
  */
-const pending = new Set<Pending>();
+const pending = new Set<Watch>();
 let sweeper: NodeJS.Timeout | undefined;
+
+/** One attempt in flight, failed by the sweeper once its deadline passes. */
+class Watch {
+  constructor(
+    readonly deadline: number,
+    /** What the attempt does, for the error; undefined: fail with TimedOut (a retry). */
+    private readonly what: string | undefined,
+    private readonly waitMs: number,
+    private readonly reject: (error: Error) => void,
+  ) {
+    pending.add(this);
+    sweeper ??= setInterval(sweep, SWEEP_MS).unref();
+  }
+
+  /** The attempt settled: false when its deadline had already failed it. */
+  end(): boolean {
+    return pending.delete(this);
+  }
+
+  expire(): void {
+    pending.delete(this);
+    const { what } = this;
+    this.reject(what === undefined ? new TimedOut() : unavailable(what, this.waitMs, undefined));
+  }
+}
 
 function sweep(): void {
   const now = Date.now();
-  for (const entry of pending) {
-    if (entry.deadline <= now) {
-      pending.delete(entry);
-      entry.reject(new TimedOut());
-    }
-  }
+  for (const watch of pending) if (watch.deadline <= now) watch.expire();
   if (pending.size === 0) {
     clearInterval(sweeper);
     sweeper = undefined;
   }
 }
 
+/** A retry's attempt, failed with TimedOut at the deadline. */
 function raceDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const entry: Pending = { deadline, reject };
-    pending.add(entry);
-    sweeper ??= setInterval(sweep, SWEEP_MS).unref();
-    promise.then(resolve, reject).finally(() => {
-      pending.delete(entry);
-    });
+    const watch = new Watch(deadline, undefined, 0, reject);
+    promise.then(
+      (value) => {
+        if (watch.end()) resolve(value);
+      },
+      (error: unknown) => {
+        if (watch.end()) reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
   });
 }
