@@ -41,6 +41,24 @@ describe("durable writes", () => {
     expect((await browser.request(`${twoReplicas.url}/me`)).body).toMatchObject({ user: "alice" });
   });
 
+  test("writes committed together keep multi-byte text byte for byte", async () => {
+    // Ten logins in one turn of the event loop share one script call; their values count bytes,
+    // not characters, in the command sent.
+    const users = Array.from({ length: 10 }, (_, i) => `zoë ☕ 日本 🙂 ${i}`);
+    const browsers = users.map(() => new Browser());
+    const logins = await Promise.all(
+      browsers.map((browser, i) =>
+        browser.request(`${twoReplicas.url}/login`, { method: "POST", json: { user: users[i] } }),
+      ),
+    );
+    expect(logins.map(({ status }) => status)).toEqual(users.map(() => 200));
+    for (const [i, browser] of browsers.entries()) {
+      expect((await browser.request(`${twoReplicas.url}/me`)).body).toMatchObject({
+        user: users[i],
+      });
+    }
+  });
+
   test("a write fewer replicas confirm is not acknowledged: 503, Retry-After, no cookie", async () => {
     const browser = new Browser();
     const started = performance.now();
