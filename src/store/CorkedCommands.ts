@@ -3,13 +3,23 @@ import type { Redis } from "ioredis";
 import type { Socket } from "node:net";
 
 /**
+ * Commands held back before the socket is written anyway. A burst of requests handled in one turn
+ * of the event loop would otherwise all wait for the last one: sending the first ones while the
+ * rest are parsed lets Redis answer them meanwhile (POST /change +4.7 % req/s, 8 of 8 paired
+ * benchmark rounds faster than writing once per turn; flushing at 3 was 5 % slower than at 8).
+ */
+const FLUSH_AT = 8;
+
+/**
  * The store's hot commands, sent with ioredis' `sendCommand`: those issued during one turn of the
- * event loop reach the socket in a single write (corked until `setImmediate`), as with ioredis'
- * auto-pipelining, without the Pipeline it builds per batch and the two promises it adds per
- * command — a third of the client's CPU per command.
+ * event loop reach the socket together (corked until `setImmediate`, or until FLUSH_AT of them),
+ * as with ioredis' auto-pipelining, without the Pipeline it builds per batch and the two promises
+ * it adds per command — a third of the client's CPU per command.
  */
 export class CorkedCommands {
   #corked: Socket | undefined;
+  /** Commands written into the corked socket. */
+  #held = 0;
   /** The same options for every command (not an object per command). */
   readonly #options: { replyEncoding: "utf8"; keyPrefix: string | undefined };
 
@@ -28,10 +38,12 @@ export class CorkedCommands {
     if (this.#corked === undefined && client.status === "ready" && stream?.writable === true) {
       stream.cork();
       this.#corked = stream;
+      this.#held = 0;
       setImmediate(this.#uncork);
     }
     const command = new BufferedCommand(name, args, this.#options);
     client.sendCommand(command);
+    if (this.#corked !== undefined && ++this.#held >= FLUSH_AT) this.#uncork();
     return command.promise;
   }
 
