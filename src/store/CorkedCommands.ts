@@ -10,6 +10,9 @@ import type { Socket } from "node:net";
  */
 const FLUSH_AT = 8;
 
+/** A command's arguments; an array among them is flattened into the command (as ioredis does). */
+export type CommandArgs = (string | number | (string | number)[])[];
+
 /**
  * The store's hot commands, sent with ioredis' `sendCommand`: those issued during one turn of the
  * event loop reach the socket together (corked until `setImmediate`, or until FLUSH_AT of them),
@@ -31,7 +34,7 @@ export class CorkedCommands {
    * Sends a command; its reply as a string (or array of them). Name it in capitals: ioredis
    * applies its reply transformers (HGETALL into an object, …) to lower-case names only.
    */
-  send(name: string, args: (string | number)[]): Promise<unknown> {
+  send(name: string, args: CommandArgs): Promise<unknown> {
     const { client } = this;
     const stream = client.stream as Socket | undefined;
     // Not connected, the command waits in ioredis' offline queue: nothing to cork.

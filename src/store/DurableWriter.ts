@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { SessionNotDurableError } from "../errors/SessionNotDurableError.js";
 import { prepareClient } from "../redis/createRedisClient.js";
 import { CorkedCommands } from "./CorkedCommands.js";
+import type { CommandArgs } from "./CorkedCommands.js";
 import { RetryableError } from "./deadline.js";
 import { WRITE_SCRIPT } from "./scripts.js";
 import type { WriteArgs } from "./scripts.js";
@@ -145,13 +146,10 @@ export class DurableWriter {
   #sendWrites(lane: Lane, batch: Queued[]): Promise<unknown> {
     const loaded = lane.scriptEpoch === lane.epoch;
     lane.scriptEpoch = lane.epoch;
-    const command: (string | number)[] = [loaded ? WRITE_SCRIPT.sha : WRITE_SCRIPT.lua];
-    command.push(batch.length);
+    const command: CommandArgs = [loaded ? WRITE_SCRIPT.sha : WRITE_SCRIPT.lua, batch.length];
     for (const { key } of batch) command.push(key);
-    for (const { args } of batch) {
-      command.push(args.length);
-      for (const arg of args) command.push(arg);
-    }
+    // Each write's own arguments array: ioredis flattens it into the command, one copy in all.
+    for (const { args } of batch) command.push(args.length, args);
     return lane.commands.send(loaded ? "EVALSHA" : "EVAL", command);
   }
 
