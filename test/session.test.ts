@@ -1,6 +1,6 @@
 import { sign } from "cookie-signature";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { Browser } from "./support/Browser.js";
 import { useSingleNode } from "./support/hooks.js";
 import { useServer } from "./support/http.js";
@@ -139,6 +139,53 @@ describe("sessions written by connect-redis", () => {
     expect(JSON.parse(hash.cart ?? "")).toEqual(["tea", "milk"]);
     const { data } = (await browser.request(`${server.url}/session`)).body as { data: unknown };
     expect(data).toEqual({ user: "carol", cart: ["tea", "milk"], theme: "dark" });
+  });
+});
+
+describe("a read-only request while the clock ticks", () => {
+  // express-session's touch() sets the cookie's maxAge from originalMaxAge, and the setter works
+  // originalMaxAge out again from the clock: whenever the clock ticks in between, originalMaxAge
+  // comes out a millisecond short. Here every reading of the clock is a millisecond later, as on
+  // a slow machine.
+  function tickingClock(): () => void {
+    const real = Date.now.bind(Date);
+    let ticks = 0;
+    const spy = vi.spyOn(Date, "now").mockImplementation(() => real() + ++ticks);
+    return () => spy.mockRestore();
+  }
+
+  test("leaves a connect-redis value as it is", async () => {
+    const sid = "legacy-session-read-only";
+    const expires = new Date(Date.now() + 86_400_000);
+    const cookie = { originalMaxAge: 86_400_000, expires, httpOnly: true, path: "/" };
+    await client.set(`sess:${sid}`, JSON.stringify({ cookie, user: "dora" }), "EX", 86_400);
+    const browser = new Browser();
+    browser.cookie = `s:${sign(sid, TEST_SECRET)}`;
+    const restore = tickingClock();
+    try {
+      expect((await browser.request(`${server.url}/me`)).body).toMatchObject({ user: "dora" });
+    } finally {
+      restore();
+    }
+    expect(await client.type(`sess:${sid}`)).toBe("string");
+  });
+
+  test("writes nothing to a session hash", async () => {
+    const browser = await loggedIn("erin");
+    const key = `sess:${browser.sessionId ?? ""}`;
+    // A cookie with a maxAge ("remember me"): one without has no originalMaxAge to come out short.
+    await browser.request(`${server.url}/remember`, {
+      method: "POST",
+      json: { maxAge: 86_400_000 },
+    });
+    const before = await client.hgetall(key);
+    const restore = tickingClock();
+    try {
+      expect((await browser.request(`${server.url}/me`)).body).toMatchObject({ user: "erin" });
+    } finally {
+      restore();
+    }
+    expect(await client.hgetall(key)).toEqual(before);
   });
 });
 

@@ -28,6 +28,13 @@ import type { UserSession } from "./UserSessions.js";
 
 const log = debugFor("store");
 
+/** How far express-session's touch() can move `originalMaxAge` (see #undoMaxAgeDrift). */
+const MAX_AGE_DRIFT_MS = 1_000;
+
+interface MaxAge {
+  originalMaxAge?: unknown;
+}
+
 /** Corrupt keys already reported, so a bad key logs once, not on every request. */
 const REPORTED_LIMIT = 1000;
 
@@ -112,10 +119,12 @@ export class RedisSessionStore extends Store {
   }
 
   override set(sid: string, session: SessionData, callback?: Callback): void {
+    this.#undoMaxAgeDrift(sid, session);
     settle(this.#save(sid, session), callback);
   }
 
   override touch(sid: string, session: SessionData, callback?: Callback): void {
+    this.#undoMaxAgeDrift(sid, session);
     if (this.#snapshots.of(session, sid)?.ttlMs === this.#ttlFor(session.cookie)) {
       // This request's read or write already renewed the TTL as far as `touchAfter` asks. Answered
       // at once: express-session then ends the response in one write instead of two.
@@ -206,6 +215,24 @@ export class RedisSessionStore extends Store {
     const encoded = legacy ? encodeSession(data) : decoded;
     this.#snapshots.loaded(data, { sid, encoded, legacy, uid, ttlMs: sessionTtlMs, touchedAt });
     return data;
+  }
+
+  /**
+   * express-session's `touch()` sets the cookie's `maxAge` from `originalMaxAge`, and that setter
+   * works `originalMaxAge` out again from the clock: a millisecond or so short whenever the clock
+   * ticks in between. Put back as this request read it, or an unchanged session would look
+   * changed, and a read would rewrite it (converting a connect-redis value). A deliberate change
+   * of `maxAge` differs by far more.
+   */
+  #undoMaxAgeDrift(sid: string, session: SessionData): void {
+    const read = this.#snapshots.of(session, sid)?.encoded.cookie as MaxAge | undefined;
+    const cookie = session.cookie as MaxAge | undefined;
+    const stored = read?.originalMaxAge;
+    const now = cookie?.originalMaxAge;
+    if (typeof stored !== "number" || typeof now !== "number" || now === stored) return;
+    if (cookie !== undefined && Math.abs(now - stored) < MAX_AGE_DRIFT_MS) {
+      cookie.originalMaxAge = stored;
+    }
   }
 
   /** Whether the TTL needs renewing: the last renewal is `touchAfter` old, or unknown. */
