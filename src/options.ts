@@ -133,6 +133,8 @@ export const DEFAULTS = {
     retryStepMs: 100,
     /** …up to this cap, so a new master is found within a second of being elected. */
     retryCapMs: 1_000,
+    /** A Sentinel that has not answered within this is passed over for the next one. */
+    sentinelTimeoutMs: 1_000,
   },
 } as const;
 

@@ -3,6 +3,7 @@ import { Cluster, Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import { debugFor } from "../debug.js";
 import { DEFAULTS } from "../options.js";
+import { SentinelWatch } from "./SentinelWatch.js";
 import { parseTopology } from "./topology.js";
 import type { ParsedTopology, RedisTopology } from "./topology.js";
 
@@ -20,11 +21,20 @@ export function createRedisClient(topology: RedisTopology): Redis | Cluster {
   return clientFor(parseTopology(topology, "topology"));
 }
 
-/** Attaches the error listeners of the clients this library creates (also to duplicates). */
-export function prepareClient<T extends Redis | Cluster>(client: T): T {
-  withErrorListener(client);
-  if (!client.isCluster) withSentinelErrorListeners(client as Redis);
-  return client;
+/** The Sentinel watch of each Sentinel client this library created, for its duplicates. */
+const watches = new WeakMap<Redis, SentinelWatch>();
+
+/**
+ * A second connection like `client` (the store's writer connections): the same settings, an
+ * error listener, and on Sentinel the same watch of master switches.
+ */
+export function duplicateClient(client: Redis): Redis {
+  const copy = withErrorListener(client.duplicate());
+  const watch = watches.get(client);
+  if (watch === undefined) return withSentinelErrorListeners(copy);
+  watches.set(copy, watch);
+  watch.track(copy);
+  return copy;
 }
 
 /** Builds the client of an already validated topology. */
@@ -34,12 +44,16 @@ export function clientFor(topology: ParsedTopology): Redis | Cluster {
       return topology.client;
     case "single":
       return withErrorListener(new Redis({ ...failoverSettings(), ...topology.options }));
-    case "sentinel":
-      return withSentinelErrorListeners(
-        withErrorListener(
-          new Redis({ ...failoverSettings(), ...sentinelSettings(), ...topology.options }),
-        ),
+    case "sentinel": {
+      const options = { ...failoverSettings(), ...sentinelSettings(), ...topology.options };
+      const watch = new SentinelWatch(options);
+      const client = withErrorListener(
+        new Redis({ ...options, natMap: watch.natMap(topology.options.natMap) }),
       );
+      watches.set(client, watch);
+      watch.track(client);
+      return client;
+    }
     case "cluster": {
       const { redisOptions, ...clusterOptions } = topology.options;
       return withErrorListener(
@@ -79,11 +93,13 @@ function sentinelSettings(): RedisOptions {
     // Asking the Sentinels again soon after they could not name a master: during an election they
     // answer within a second or two.
     sentinelRetryStrategy: stepBackoff,
-    // The failover detector's own Sentinel connections come back as promptly as the main one.
+    // The watch's Sentinel subscriptions come back as promptly as the connections.
     sentinelReconnectStrategy: stepBackoff,
-    // Subscribe to Sentinel's +switch-master: without it a frozen (SIGSTOPped) master is never
-    // left, since its socket stays open.
-    failoverDetector: true,
+    // A Sentinel that does not answer (frozen, overloaded) must not hold a reconnection up: the
+    // next one is asked.
+    sentinelCommandTimeout: DEFAULTS.client.sentinelTimeoutMs,
+    // SentinelWatch follows +switch-master instead (see there why not ioredis' detector).
+    failoverDetector: false,
   };
 }
 
@@ -96,6 +112,7 @@ interface DetectorInternals {
  * ioredis opens one connection per Sentinel for its failover detector and attaches no `error`
  * listener to them, so a Sentinel that goes down makes each print "[ioredis] Unhandled error
  * event" on every reconnect attempt (ioredis issues #1390, #1829). Route those to `debug` too.
+ * Only for clients passed in (with their own `failoverDetector`): the library's use SentinelWatch.
  * Reaches into ioredis internals defensively: if they change, this does nothing.
  */
 function withSentinelErrorListeners(client: Redis): Redis {

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { SessionNotDurableError } from "../errors/SessionNotDurableError.js";
-import { prepareClient } from "../redis/createRedisClient.js";
+import { duplicateClient } from "../redis/createRedisClient.js";
 import { CorkedCommands } from "./CorkedCommands.js";
 import type { CommandArgs } from "./CorkedCommands.js";
 import { RetryableError } from "./deadline.js";
@@ -35,7 +35,7 @@ class Lane {
   busy = false;
 
   constructor(client: Redis) {
-    this.connection = prepareClient(client.duplicate());
+    this.connection = duplicateClient(client);
     this.connection.on("ready", () => this.epoch++);
     this.commands = new CorkedCommands(this.connection);
   }
@@ -87,7 +87,11 @@ export class DurableWriter {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#lanes.map((lane) => lane.connection.quit()));
+    await Promise.all(
+      this.#lanes.map(async ({ connection }) => {
+        if (connection.status !== "end") await connection.quit();
+      }),
+    );
   }
 
   /** Sends the queued writes on the free lanes, while there are both (else a lane finishing does). */

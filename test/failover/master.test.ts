@@ -1,43 +1,44 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { expect, test } from "vitest";
-import type { HealthReport } from "../../src/index.js";
+import { masterKill } from "./masterKill.js";
 import { withStack } from "./stack.js";
 
 // 20 users keep adding cart items (each 2xx is an acknowledged write) while the Redis master fails.
 
-test("master SIGKILL: no request fails, nobody is logged out, no acknowledged write is lost", async () => {
-  await withStack({}, async ({ topology, apps, load }) => {
-    const master = await topology.currentMaster();
-    load.start();
-    await delay(1_500);
-    await master.process.kill();
-    const promoted = await topology.waitForSteadyState();
-    await delay(1_500);
-    const { stats, verdict } = await load.finish("master SIGKILL");
+test("master SIGKILL (down-after 1000 ms): no request fails, nobody is logged out, no acknowledged write is lost", async () => {
+  const run = await masterKill({ name: "master SIGKILL, down-after 1000 ms", downAfterMs: 1_000 });
+  const { stats, verdict } = run;
 
-    expect(promoted).not.toBe(master);
-    expect(stats.requests).toBeGreaterThan(100);
-    expect(stats.failed).toBe(0);
-    expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
-
-    for (const app of apps) {
-      // The store followed the failover without reporting an outage…
-      const events = await fetch(`${app.url}/store-events`).then((r) => r.json());
-      expect(events).toEqual({ disconnect: 0, connect: 0, failover: 1 });
-      // …and its health check shows the new master.
-      const health = (await fetch(`${app.url}/healthz`).then((r) => r.json())) as HealthReport;
-      expect(health).toMatchObject({
-        status: "ok",
-        topology: "sentinel",
-        role: "master",
-        master: `127.0.0.1:${promoted.port}`,
-        replicas: 1,
-        requiredReplicas: 1,
-      });
-      expect(Date.parse(health.lastFailoverAt ?? "")).toBeGreaterThan(Date.now() - 60_000);
-      expect(health.latencyMs).toBeGreaterThanOrEqual(0);
-    }
-  });
+  expect(run.promotedPort).not.toBe(run.killedPort);
+  expect(stats.requests).toBeGreaterThan(100);
+  // Whatever Sentinel does, nothing acknowledged is lost and nobody is logged out.
+  expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
+  expect(stats.loggedOut).toBe(0);
+  if (run.failovers > 1) {
+    // A Sentinel declared the just-promoted master down too and failed over again; the master it
+    // left has no replica until Sentinel re-points one (~10 s), so durable writes may answer 503
+    // meanwhile, and nothing else (README, "When Redis fails"). `npm run chaos` counts such runs.
+    console.log(`Sentinel failed over ${run.failovers} times in this run`);
+    expect(stats.failed).toBe(stats.unavailable);
+    return;
+  }
+  expect(stats.failed).toBe(0);
+  expect(run.pickUpMs).toBeDefined();
+  for (const { events, health } of run.instances) {
+    // The store followed the failover without reporting an outage…
+    expect(events).toEqual({ disconnect: 0, connect: 0, failover: 1 });
+    // …and its health check shows the new master.
+    expect(health).toMatchObject({
+      status: "ok",
+      topology: "sentinel",
+      role: "master",
+      master: `127.0.0.1:${run.promotedPort}`,
+      replicas: 1,
+      requiredReplicas: 1,
+    });
+    expect(Date.parse(health.lastFailoverAt ?? "")).toBeGreaterThan(Date.now() - 60_000);
+    expect(health.latencyMs).toBeGreaterThanOrEqual(0);
+  }
 });
 
 /** Freezes the master for 5 s; it wakes up still believing it is master. */

@@ -1,5 +1,6 @@
 import { AppProcess } from "../support/AppProcess.js";
 import { UserLoad } from "../support/load.js";
+import type { SentinelSettings } from "../support/RedisNode.js";
 import { SentinelTopology } from "../support/topologies.js";
 import type { RedisSessionOptions } from "../../src/index.js";
 
@@ -11,27 +12,30 @@ export interface Stack {
 }
 
 /**
- * Starts a fresh stack, runs `scenario` on it, and always tears it down; when the scenario fails,
+ * Starts a fresh stack (`instances` app processes, 2 unless given, on a topology with
+ * `sentinel` settings), runs `scenario` on it, and always tears it down; when the scenario fails,
  * prints the Redis logs and what the apps wrote to stderr.
  */
-export async function withStack(
+export async function withStack<T>(
   appOptions: Partial<RedisSessionOptions>,
-  scenario: (stack: Stack) => Promise<void>,
-): Promise<void> {
-  const topology = await SentinelTopology.start();
+  scenario: (stack: Stack) => Promise<T>,
+  { sentinel = {}, instances = 2 }: { sentinel?: SentinelSettings; instances?: number } = {},
+): Promise<T> {
+  const topology = await SentinelTopology.start(sentinel);
   const apps: AppProcess[] = [];
   try {
     const options = { redis: topology.redisOption, ...appOptions };
     apps.push(
-      ...(await Promise.all([
-        AppProcess.start("app-a", options),
-        AppProcess.start("app-b", options),
-      ])),
+      ...(await Promise.all(
+        Array.from({ length: instances }, (_, i) =>
+          AppProcess.start(`app-${String.fromCharCode(97 + i)}`, options),
+        ),
+      )),
     );
     const load = new UserLoad(apps.map((app) => app.url));
     await load.loginAll();
     await topology.waitForSteadyState();
-    await scenario({ topology, apps, load });
+    return await scenario({ topology, apps, load });
   } catch (error) {
     const appLogs = apps.map((app) => `--- ${app.instance}\n${app.output}`).join("\n");
     console.error(`Logs of the failed scenario:\n${await topology.logs()}\n${appLogs}`);

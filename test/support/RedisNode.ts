@@ -5,6 +5,16 @@ import { freePort } from "./ports.js";
 import { redisCommand, serverAccess } from "./redisCommand.js";
 import { ServerProcess } from "./ServerProcess.js";
 
+/** What a test may set in a Sentinel's configuration. */
+export interface SentinelSettings {
+  password?: string | undefined;
+  sentinelPassword?: string | undefined;
+  /** `down-after-milliseconds`. */
+  downAfterMs?: number | undefined;
+  /** `failover-timeout`. */
+  failoverTimeoutMs?: number | undefined;
+}
+
 /** A redis-server or redis-sentinel on 127.0.0.1, with its config, data and log in `dir`. */
 export class RedisNode {
   readonly process: ServerProcess;
@@ -81,19 +91,27 @@ export class RedisNode {
     return node;
   }
 
-  /** A Sentinel watching `masterName` at `masterPort`: quorum 2, down after 2000 ms. */
+  /**
+   * A Sentinel watching `masterName` at `masterPort`: quorum 2, down after 2000 ms and
+   * failover-timeout 10 s unless given.
+   */
   static async sentinel(
     baseDir: string,
     name: string,
     masterName: string,
     masterPort: number,
-    { password, sentinelPassword }: { password?: string; sentinelPassword?: string } = {},
+    {
+      password,
+      sentinelPassword,
+      downAfterMs = 2_000,
+      failoverTimeoutMs = 10_000,
+    }: SentinelSettings = {},
   ): Promise<RedisNode> {
     const node = new RedisNode(name, await freePort(), await subdir(baseDir, name), true);
     const lines = [
       `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 2`,
-      `sentinel down-after-milliseconds ${masterName} 2000`,
-      `sentinel failover-timeout ${masterName} 10000`,
+      `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
+      `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
       `sentinel parallel-syncs ${masterName} 1`,
     ];
     if (password !== undefined) lines.push(`sentinel auth-pass ${masterName} ${password}`);
@@ -125,6 +143,15 @@ export class RedisNode {
       }
       return (await redisCommand(this.port, "PING")) === "PONG";
     });
+  }
+
+  /** The whole log, or "" when there is none yet. */
+  async log(): Promise<string> {
+    try {
+      return await readFile(this.logFile, "utf8");
+    } catch {
+      return "";
+    }
   }
 
   /** The last `lines` lines of the node's log. */

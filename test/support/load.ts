@@ -44,6 +44,8 @@ export class UserLoad {
     longestStallMs: 0,
     failures: {},
   };
+  /** When each acknowledged request was sent and answered (Date.now()), in answer order. */
+  readonly #acknowledged: { sentAt: number; at: number }[] = [];
   #running = false;
   #loops: Promise<void>[] = [];
   #next = 0;
@@ -90,6 +92,7 @@ export class UserLoad {
     while (this.#running) {
       const item = `${user.name}-${++user.sent}`;
       const started = performance.now();
+      const sentAt = Date.now();
       let status = 0;
       let body: unknown;
       try {
@@ -105,8 +108,10 @@ export class UserLoad {
       const stall = performance.now() - started;
       this.#stats.requests++;
       this.#stats.longestStallMs = Math.max(this.#stats.longestStallMs, Math.round(stall));
-      if (status >= 200 && status < 300) user.acknowledged.push(item);
-      else {
+      if (status >= 200 && status < 300) {
+        user.acknowledged.push(item);
+        this.#acknowledged.push({ sentAt, at: Date.now() });
+      } else {
         this.#stats.failed++;
         const seen = (this.#stats.failures[status] ??= { count: 0, example: JSON.stringify(body) });
         seen.count++;
@@ -117,12 +122,26 @@ export class UserLoad {
     }
   }
 
-  /** Stops the users, reads every cart back and prints the scenario's line of figures. */
-  async finish(scenario: string): Promise<{ stats: LoadStats; verdict: Verdict }> {
+  /**
+   * Stops the users, reads every cart back and prints the scenario's line of figures (with `more`
+   * figures at its end).
+   */
+  async finish(
+    scenario: string,
+    more: (stats: LoadStats) => Promise<string[]> | string[] = () => [],
+  ): Promise<{ stats: LoadStats; verdict: Verdict }> {
     const stats = await this.stop();
     const verdict = await this.verify();
-    report(scenario, stats, verdict);
+    report(scenario, stats, verdict, await more(stats));
     return { stats, verdict };
+  }
+
+  /**
+   * When the first write sent after `since` (Date.now() time) was acknowledged: after a master
+   * kill, the first one the new master took.
+   */
+  firstAcknowledgedAfter(since: number): number | undefined {
+    return this.#acknowledged.find(({ sentAt }) => sentAt > since)?.at;
   }
 
   /** Reads every user's cart back and counts what was lost. */
@@ -147,11 +166,17 @@ export class UserLoad {
 }
 
 /** One line of figures per scenario, for the log and the README. */
-export function report(scenario: string, stats: LoadStats, verdict: Verdict): string {
+export function report(
+  scenario: string,
+  stats: LoadStats,
+  verdict: Verdict,
+  more: string[] = [],
+): string {
   const line =
     `${scenario}: ${stats.requests} requests, ${stats.failed} failed (${stats.unavailable} × 503), ` +
     `${verdict.acknowledgedLost} acknowledged writes lost, ${verdict.loggedOut + stats.loggedOut} logged out, ` +
     `longest stall ${stats.longestStallMs} ms` +
+    more.map((part) => `, ${part}`).join("") +
     (stats.failed > 0 ? `; failures: ${JSON.stringify(stats.failures)}` : "");
   console.log(line);
   return line;

@@ -6,6 +6,21 @@ import { join } from "node:path";
 import { pollUntil } from "./poll.js";
 import { redisCommand, redisInfo } from "./redisCommand.js";
 import { RedisNode } from "./RedisNode.js";
+import type { SentinelSettings } from "./RedisNode.js";
+
+/** A `+switch-master` in a Sentinel's log. */
+export interface MasterSwitchEvent {
+  /** When the Sentinel logged it, ms since the epoch (its clock is this machine's). */
+  at: number;
+  /** The new master, `host:port`. */
+  to: string;
+  sentinel: string;
+}
+
+// `1234:X 01 Dec 2026 21:30:52.123 # +switch-master mymaster 127.0.0.1 6379 127.0.0.1 6380`
+const SWITCH_LINE =
+  /^\d+:X (\d{2}) (\w{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) # \+switch-master \S+ \S+ \d+ (\S+) (\d+)/;
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /** Servers started for a test; everything here is torn down by stop(). */
 abstract class Topology {
@@ -87,13 +102,11 @@ export class SentinelTopology extends Topology {
     replicas = 2,
     sentinels = 3,
     password,
-    sentinelPassword,
+    ...settings
   }: {
     replicas?: number;
     sentinels?: number;
-    password?: string;
-    sentinelPassword?: string;
-  } = {}): Promise<SentinelTopology> {
+  } & SentinelSettings = {}): Promise<SentinelTopology> {
     const dir = await mkdtemp(join(tmpdir(), "rhs-sentinel-"));
     const master = await RedisNode.server(dir, "redis-1", { password });
     const servers = [master];
@@ -107,7 +120,7 @@ export class SentinelTopology extends Topology {
       watchers.push(
         await RedisNode.sentinel(dir, `sentinel-${i + 1}`, "mymaster", master.port, {
           password,
-          sentinelPassword,
+          ...settings,
         }),
       );
     }
@@ -130,6 +143,32 @@ export class SentinelTopology extends Topology {
       sentinels: this.sentinels.map((sentinel) => ({ host: "127.0.0.1", port: sentinel.port })),
       name: this.masterName,
     };
+  }
+
+  /**
+   * Every `+switch-master` the Sentinels logged, earliest first, timed by Sentinel's own clock
+   * (its log lines carry milliseconds). Each Sentinel logs each switch once.
+   */
+  async switches(): Promise<MasterSwitchEvent[]> {
+    const events: MasterSwitchEvent[] = [];
+    for (const sentinel of this.sentinels) {
+      for (const line of (await sentinel.log()).split("\n")) {
+        const match = SWITCH_LINE.exec(line);
+        if (match === null) continue;
+        const [, day, month, year, hour, minute, second, ms, toHost, toPort] = match;
+        const at = new Date(
+          Number(year),
+          MONTHS.indexOf(month ?? ""),
+          Number(day),
+          Number(hour),
+          Number(minute),
+          Number(second),
+          Number(ms),
+        ).getTime();
+        events.push({ at, to: `${toHost ?? ""}:${toPort ?? ""}`, sentinel: sentinel.name });
+      }
+    }
+    return events.sort((a, b) => a.at - b.at);
   }
 
   /** The data node Sentinel currently reports as master. */

@@ -1,0 +1,168 @@
+import { Redis } from "ioredis";
+import type { NatMap, RedisOptions } from "ioredis";
+import { debugFor } from "../debug.js";
+
+const log = debugFor("redis");
+
+/** A master change as Sentinel announced it: addresses as `host:port`, when it was received. */
+export interface MasterSwitch {
+  from: string;
+  to: string;
+  at: number;
+}
+
+/**
+ * How long an announcement overrides what a Sentinel answers. A Sentinel that was not the
+ * failover's leader learns of it from the leader's hello messages, sent every 2 s; until then it
+ * still names the old master.
+ */
+const ANNOUNCEMENT_MS = 10_000;
+
+/**
+ * Follows Sentinel's `+switch-master` for the connections of one topology (the store's main
+ * client and its writer connections) and moves them to the new master the moment it is
+ * announced.
+ *
+ * It replaces ioredis' `failoverDetector`, which has two faults this library cannot live with:
+ * - it calls the connector's `disconnect()` on the announcement; when that lands while a
+ *   reconnecting connection is waiting for a Sentinel's answer, ioredis' SentinelConnector throws
+ *   "Connection is closed." from `connect()` and the client goes to status `end` for good (no
+ *   reconnection, every command fails);
+ * - a connection waiting out its reconnect back-off (up to 1 s by then) keeps waiting, and one
+ *   frozen in its handshake with a master that is frozen too is only left 2 s later
+ *   (`disconnectTimeout`), because `stream.end()` waits for the dead peer.
+ *
+ * Here a connection on the old master is cut at once and reconnects at once; one in back-off
+ * reconnects at once; and for a while after the announcement, a Sentinel that still names the
+ * master the failover left is overruled (through the connector's `natMap` hook), so the
+ * connection goes where the announcement says rather than to the old master again.
+ */
+export class SentinelWatch {
+  #latest: MasterSwitch | undefined;
+  readonly #connections = new Set<Redis>();
+  readonly #subscribers: Redis[] = [];
+
+  constructor(private readonly options: RedisOptions) {}
+
+  /**
+   * The `natMap` for the connections' options: a Sentinel's answer that names the master just
+   * replaced becomes the announced one; then the user's own `natMap`, if any, applies.
+   */
+  natMap(userMap: NatMap | undefined): NatMap {
+    return (key: string) => {
+      const latest = this.#latest;
+      const address =
+        key === latest?.from && Date.now() - latest.at < ANNOUNCEMENT_MS ? latest.to : key;
+      const mapped = typeof userMap === "function" ? userMap(address) : userMap?.[address];
+      return mapped ?? (address === key ? null : parseAddress(address));
+    };
+  }
+
+  /** Moves `connection` on announcements from now on, until it ends. */
+  track(connection: Redis): void {
+    if (this.#subscribers.length === 0) this.#subscribe();
+    this.#connections.add(connection);
+    connection.on("connect", () => {
+      // An attempt that was resolved before the announcement may have reached the old master
+      // (alive, or frozen and answering nothing).
+      const latest = this.#latest;
+      if (latest !== undefined && addressOf(connection) === latest.from) reconnectNow(connection);
+    });
+    connection.once("end", () => {
+      this.#connections.delete(connection);
+      if (this.#connections.size === 0) this.close();
+    });
+  }
+
+  /** The last master change announced, if any. */
+  get latest(): MasterSwitch | undefined {
+    return this.#latest;
+  }
+
+  close(): void {
+    for (const subscriber of this.#subscribers.splice(0)) subscriber.disconnect();
+  }
+
+  #subscribe(): void {
+    const { sentinels = [], sentinelUsername, sentinelPassword, sentinelTLS } = this.options;
+    for (const { host = "127.0.0.1", port = 26379 } of sentinels) {
+      const subscriber = new Redis({
+        host,
+        port,
+        username: sentinelUsername ?? undefined,
+        password: sentinelPassword ?? undefined,
+        tls: sentinelTLS,
+        enableReadyCheck: false,
+        maxRetriesPerRequest: null,
+        retryStrategy: this.options.sentinelReconnectStrategy ?? undefined,
+      });
+      subscriber.on("error", (error: Error) => {
+        log("Sentinel %s:%d subscription: %s", host, port, error.message);
+      });
+      subscriber.on("message", (_channel: string, message: string) => {
+        this.#announced(message);
+      });
+      subscriber.subscribe("+switch-master").catch((error: unknown) => {
+        log("could not subscribe to +switch-master on %s:%d: %s", host, port, String(error));
+      });
+      this.#subscribers.push(subscriber);
+    }
+  }
+
+  /** `<name> <old ip> <old port> <new ip> <new port>`, published by every Sentinel in turn. */
+  #announced(message: string): void {
+    const [name, fromHost, fromPort, toHost, toPort] = message.split(" ");
+    if (name !== this.options.name || toPort === undefined) return;
+    const from = `${fromHost}:${fromPort}`;
+    const to = `${toHost}:${toPort}`;
+    const latest = this.#latest;
+    // Each Sentinel announces the same switch once it learns of it: act on the first.
+    if (latest?.to === to && Date.now() - latest.at < ANNOUNCEMENT_MS) return;
+    this.#latest = { from, to, at: Date.now() };
+    log("Sentinel announced a new master %s (was %s)", to, from);
+    for (const connection of this.#connections) move(connection, to);
+  }
+}
+
+/** Sends a connection to the announced master now, whatever it is doing. */
+function move(connection: Redis, to: string): void {
+  switch (connection.status) {
+    case "reconnecting":
+      // Waiting out its back-off: connect now (the pending timer's later connect() finds it
+      // connected and does nothing).
+      connection.connect().catch(ignore);
+      break;
+    case "connect":
+    case "ready":
+      if (addressOf(connection) !== to) reconnectNow(connection);
+      break;
+    default:
+    // "connecting": still resolving, the natMap hook corrects the answer, or connecting to the
+    // old master, which the "connect" check catches. "wait", "close", "end": nothing to move.
+  }
+}
+
+/**
+ * Cuts the connection and reconnects without back-off. `destroy`, not ioredis' `disconnect()`:
+ * that ends the stream gracefully, which a frozen master never acknowledges.
+ */
+function reconnectNow(connection: Redis): void {
+  connection.once("reconnecting", () => {
+    connection.connect().catch(ignore);
+  });
+  connection.stream.destroy();
+}
+
+function addressOf(connection: Redis): string | undefined {
+  const { remoteAddress, remotePort } = connection.stream;
+  return remoteAddress === undefined ? undefined : `${remoteAddress}:${String(remotePort)}`;
+}
+
+function parseAddress(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(":");
+  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+}
+
+function ignore(): void {
+  // connect() rejects when the connection is already on its way; nothing to do then.
+}
