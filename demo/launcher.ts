@@ -71,16 +71,23 @@ const stack = new DemoStack({
 let control: ReturnType<typeof createControlPanel> | undefined;
 let controlServer: Server | undefined;
 
-async function shutdown(code: number): Promise<never> {
-  if (!stopping) {
+let stopped: Promise<never> | undefined;
+/**
+ * Stops everything, then exits. Ctrl-C in a terminal signals the whole process group, so the
+ * launcher hears SIGINT twice (from the terminal, and forwarded by npm): the second call waits
+ * for the first instead of exiting before the temp dirs are removed.
+ */
+function shutdown(code: number): Promise<never> {
+  stopped ??= (async () => {
     stopping = true;
     say("· stopping every process");
     controlServer?.closeAllConnections();
     controlServer?.close();
     await control?.close();
     await stack.stop();
-  }
-  process.exit(code);
+    process.exit(code);
+  })();
+  return stopped;
 }
 process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));

@@ -84,6 +84,21 @@ export class LaunchedDemo {
     await exited;
   }
 
+  /** The npm process's pid. */
+  get npmPid(): number {
+    const { pid } = this.child;
+    if (pid === undefined) throw new Error("npm did not start");
+    return pid;
+  }
+
+  /**
+   * `signal` to the npm process alone, as a process supervisor, `timeout` or an IDE's stop button
+   * sends it (Ctrl-C in a terminal signals the whole process group instead).
+   */
+  signalNpm(signal: "SIGINT" | "SIGTERM"): void {
+    process.kill(this.npmPid, signal);
+  }
+
   /** A control panel action, as its buttons send it. */
   async control(path: string, body: unknown = {}): Promise<unknown> {
     const response = await fetch(`${this.info.control}${path}`, {

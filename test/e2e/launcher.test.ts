@@ -1,9 +1,18 @@
+import { readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { expect, test } from "vitest";
 import { pollUntil } from "../support/poll.js";
 import { isAlive, LaunchedDemo } from "./launchDemo.js";
 
+/** The temp dirs the demo's processes live in (every one this project makes starts with `rhs-`). */
+async function tempDirs(): Promise<Set<string>> {
+  return new Set((await readdir(tmpdir())).filter((name) => name.startsWith("rhs-")));
+}
+
 test("npm run demo -- --json: ready line within 20 s, every process alive, all gone after Ctrl-C", async () => {
+  const before = await tempDirs();
   const demo = await LaunchedDemo.start();
+  const dirs = [...(await tempDirs())].filter((name) => !before.has(name));
   try {
     console.log(`demo ready after ${Math.round(demo.startupMs)} ms`);
     expect(demo.startupMs).toBeLessThan(20_000);
@@ -32,8 +41,38 @@ test("npm run demo -- --json: ready line within 20 s, every process alive, all g
     console.log(
       `all ${pids.length} processes gone ${Math.round(performance.now() - stopped)} ms after SIGINT`,
     );
+    const left = await tempDirs();
+    expect(dirs.length).toBeGreaterThan(0);
+    expect(dirs.filter((name) => left.has(name))).toEqual([]);
   }
 });
+
+test.each(["SIGINT", "SIGTERM"] as const)(
+  "%s to the npm process alone stops every process of the demo and removes its temp dirs",
+  async (signal) => {
+    const before = await tempDirs();
+    const demo = await LaunchedDemo.start(["--instances", "2"]);
+    const pids = [demo.npmPid, ...demo.pids];
+    const dirs = [...(await tempDirs())].filter((name) => !before.has(name));
+    expect(dirs.length).toBeGreaterThan(0);
+    try {
+      const signalled = performance.now();
+      demo.signalNpm(signal);
+      await pollUntil(
+        `every process of the demo to be gone after ${signal} to npm`,
+        () => pids.every((pid) => !isAlive(pid)),
+        { timeoutMs: 10_000 },
+      );
+      console.log(
+        `${signal} to npm: npm and all ${pids.length - 1} processes of the demo gone after ${Math.round(performance.now() - signalled)} ms`,
+      );
+      const left = await tempDirs();
+      expect(dirs.filter((name) => left.has(name))).toEqual([]);
+    } finally {
+      await demo.interrupt();
+    }
+  },
+);
 
 test("--instances sets how many app instances run behind the load balancer", async () => {
   const demo = await LaunchedDemo.start(["--instances", "2"]);
