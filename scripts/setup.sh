@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a Debian/Ubuntu machine for the demo and the tests: the system packages they run
-# (Redis, Sentinel, HAProxy; Chromium and openssl for the tests), then the npm dependencies.
+# (Redis, Sentinel, HAProxy; Chromium, openssl and libfaketime for the tests), then the npm
+# dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,8 @@ need redis-cli redis-tools
 need haproxy haproxy
 need chromium chromium
 need openssl openssl
+# The clock-skew test shifts an app process's clock with libfaketime.
+need faketime faketime
 if [ ${#packages[@]} -gt 0 ]; then
   echo "installing ${packages[*]}"
   sudo_cmd=()

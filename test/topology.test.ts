@@ -135,10 +135,12 @@ test("createRedisClient rejects an invalid topology with a TypeError saying what
 });
 
 describe("failover-tuned settings of the clients it creates", () => {
-  test("Sentinel: failover detector, 100 ms steps capped at 1 s, no retry limit, READONLY reconnects", async () => {
+  test("Sentinel: the library's own +switch-master watch, 100 ms steps capped at 1 s, a silent Sentinel passed over after 1 s, no retry limit, READONLY reconnects", async () => {
     const client = createRedisClient(sentinel.current.redisOption) as Redis;
     const { options } = client;
-    expect(options.failoverDetector).toBe(true);
+    // SentinelWatch follows +switch-master (test/failover/reconnect.test.ts): not ioredis' detector.
+    expect(options.failoverDetector).toBe(false);
+    expect(options.sentinelCommandTimeout).toBe(1_000);
     expect(options.maxRetriesPerRequest).toBeNull();
     expect(options.enableAutoPipelining).toBe(true);
     expect([1, 2, 5, 10, 50].map((attempt) => options.retryStrategy?.(attempt))).toEqual([

@@ -2,10 +2,11 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { SessionNotDurableError } from "../errors/SessionNotDurableError.js";
 import { duplicateClient } from "../redis/createRedisClient.js";
+import { ServerClock } from "../redis/ServerClock.js";
 import { CorkedCommands } from "./CorkedCommands.js";
 import type { CommandArgs } from "./CorkedCommands.js";
 import { RetryableError } from "./deadline.js";
-import { WRITE_SCRIPT } from "./scripts.js";
+import { DEADLINE_ARG, WRITE_SCRIPT } from "./scripts.js";
 import type { WriteArgs } from "./scripts.js";
 
 const REPLY_MARGIN_MS = 100;
@@ -33,11 +34,14 @@ class Lane {
   scriptEpoch = -1;
   /** A batch is in flight: its WAIT holds the connection. */
   busy = false;
+  /** The server's clock, for the writes' deadlines. */
+  readonly clock: ServerClock;
 
   constructor(client: Redis) {
     this.connection = duplicateClient(client);
     this.connection.on("ready", () => this.epoch++);
     this.commands = new CorkedCommands(this.connection);
+    this.clock = new ServerClock(this.connection, () => this.epoch);
   }
 }
 
@@ -110,8 +114,25 @@ export class DurableWriter {
    * Sends a batch of writes as one script call followed by one WAIT, and hands each write its
    * reply.
    */
-  async #send(lane: Lane, batch: Queued[]): Promise<void> {
+  async #send(lane: Lane, queued: Queued[]): Promise<void> {
     lane.busy = true;
+    let batch = queued;
+    if (!lane.clock.current) {
+      // A new connection, perhaps to a new master: its clock first (one TIME), for the deadlines.
+      try {
+        await lane.clock.measure();
+      } catch (error) {
+        for (const { reject } of batch) reject(asError(error));
+        batch = [];
+      }
+      // Writes whose requests gave up while the connection came back are not sent.
+      batch = this.#unexpired(batch);
+      if (batch.length === 0) {
+        lane.busy = false;
+        this.#dispatch();
+        return;
+      }
+    }
     const { epoch } = lane;
     // One socket write: the script call, then the WAIT that confirms it.
     const writes = this.#sendWrites(lane, batch);
@@ -152,8 +173,12 @@ export class DurableWriter {
     lane.scriptEpoch = lane.epoch;
     const command: CommandArgs = [loaded ? WRITE_SCRIPT.sha : WRITE_SCRIPT.lua, batch.length];
     for (const { key } of batch) command.push(key);
-    // Each write's own arguments array: ioredis flattens it into the command, one copy in all.
-    for (const { args } of batch) command.push(args.length, args);
+    for (const { args, deadline } of batch) {
+      // The deadline on the server's clock, which the script checks it against.
+      args[DEADLINE_ARG] = lane.clock.toServer(deadline);
+      // Each write's own arguments array: ioredis flattens it into the command, one copy in all.
+      command.push(args.length, args);
+    }
     return lane.commands.send(loaded ? "EVALSHA" : "EVAL", command);
   }
 

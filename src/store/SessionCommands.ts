@@ -5,7 +5,8 @@ import { CorkedCommands } from "./CorkedCommands.js";
 import type { ConnectionEvents } from "./ConnectionMonitor.js";
 import { RetryableError, withinDeadline } from "./deadline.js";
 import { DurableWriter } from "./DurableWriter.js";
-import { defineScripts } from "./scripts.js";
+import { ServerClock } from "../redis/ServerClock.js";
+import { DEADLINE_ARG, defineScripts } from "./scripts.js";
 import type { ReadReply, SessionScripts, WriteArgs, WriteMode } from "./scripts.js";
 
 /**
@@ -24,6 +25,8 @@ export class SessionCommands {
   readonly #corked: CorkedCommands | undefined;
   /** Confirms writes with WAIT when durability asks for replicas (not on a Cluster). */
   readonly #durable: DurableWriter | undefined;
+  /** The server's clock, for the deadlines of writes sent on the main client. */
+  readonly #clock: ServerClock;
 
   constructor(
     readonly client: Redis | Cluster,
@@ -34,6 +37,7 @@ export class SessionCommands {
     if (!client.isCluster) this.#corked = new CorkedCommands(client as Redis);
     this.indexPrefix = client.isCluster ? "" : `${options.prefix}user:`;
     this.monitor = new ConnectionMonitor(client, options.waitMs, events);
+    this.#clock = new ServerClock(client, () => this.monitor.epoch);
     const { replicas, timeoutMs } = options.durability;
     if (replicas > 0 && !client.isCluster) {
       this.#durable = new DurableWriter(client as Redis, replicas, timeoutMs);
@@ -96,9 +100,14 @@ export class SessionCommands {
       if (ttlMs !== undefined) args.push("$touched", String(now));
       for (const value of changed) args.push(value);
       for (const field of removed) args.push(field);
-      return durable === undefined
-        ? this.#scripts.rhsWriteSessions(1, key, args.length, ...args).then(firstWriteReply)
-        : durable.write(key, args, deadline).then(writeReply);
+      if (durable !== undefined) return durable.write(key, args, deadline).then(writeReply);
+      const clock = this.#clock;
+      const send = () => {
+        // The deadline on the server's clock, which the script checks it against.
+        args[DEADLINE_ARG] = clock.toServer(deadline);
+        return this.#scripts.rhsWriteSessions(1, key, args.length, ...args).then(firstWriteReply);
+      };
+      return clock.current ? send() : clock.measure().then(send);
     });
   }
 

@@ -86,9 +86,11 @@ return 1
  * connect-redis value, both only if the key still exists, so a session destroyed meanwhile is not
  * brought back. 2 TTL ms, or "" in "update" mode to leave the TTL (renewed less than `touchAfter`
  * ago) alone. 3 user index prefix ("" none). 4 session id. 5 user id to bind ("" keeps the
- * binding it has). 6 now, ms (for `$created`). 7 deadline, ms since the epoch: the request stops
- * waiting for the write then (and answers 503), so a write that reaches Redis later (resent after
- * a reconnection) is dropped rather than overwriting what later, acknowledged requests wrote.
+ * binding it has). 6 now, ms (for `$created`). 7 deadline, ms since the epoch on this server's
+ * clock (ServerClock converts the app's): the request stops waiting for the write then (and
+ * answers 503), so a write that reaches Redis later (resent after a reconnection, or held in a
+ * frozen master's socket) is dropped rather than overwriting what later, acknowledged requests
+ * wrote.
  * 8 n, then n field/value pairs to set (the caller includes `$touched`), then the fields to delete.
  * Returns, per key, 1 if written, 0 if the session was gone, -1 if it came after its deadline.
  */
@@ -191,6 +193,9 @@ export type WriteArgs = [
   pairCount: number,
   ...fieldsThenDeletes: string[],
 ];
+
+/** Where the deadline stands in WriteArgs: set on the server's clock just before sending. */
+export const DEADLINE_ARG = 6;
 
 /** The store's scripts as commands on the client (EVALSHA, falling back to EVAL on NOSCRIPT). */
 export interface SessionScripts {

@@ -17,12 +17,19 @@ export class AppProcess {
     private readonly child: ChildProcess,
   ) {}
 
+  /** `env` adds to the environment the app runs with (LD_PRELOAD, …). */
   static async start(
     instance: string,
     options: Partial<RedisSessionOptions> & Pick<RedisSessionOptions, "redis">,
+    env: Record<string, string> = {},
   ): Promise<AppProcess> {
     const child = spawn(process.execPath, ["--import", "tsx", script], {
-      env: { ...process.env, APP_OPTIONS: JSON.stringify(options), APP_INSTANCE: instance },
+      env: {
+        ...process.env,
+        ...env,
+        APP_OPTIONS: JSON.stringify(options),
+        APP_INSTANCE: instance,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
