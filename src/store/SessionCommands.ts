@@ -103,6 +103,9 @@ export class SessionCommands {
       if (durable !== undefined) return durable.write(key, args, deadline).then(writeReply);
       const clock = this.#clock;
       const send = () => {
+        // Measuring may have waited for a reconnection: a request that gave up meanwhile sends
+        // nothing (as the durable writer's queue does).
+        if (Date.now() >= deadline) throw new RetryableError("the write's deadline passed");
         // The deadline on the server's clock, which the script checks it against.
         args[DEADLINE_ARG] = clock.toServer(deadline);
         return this.#scripts.rhsWriteSessions(1, key, args.length, ...args).then(firstWriteReply);
