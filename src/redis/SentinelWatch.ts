@@ -74,11 +74,6 @@ export class SentinelWatch {
     });
   }
 
-  /** The last master change announced, if any. */
-  get latest(): MasterSwitch | undefined {
-    return this.#latest;
-  }
-
   close(): void {
     for (const subscriber of this.#subscribers.splice(0)) subscriber.disconnect();
   }

@@ -230,9 +230,7 @@ export class RedisSessionStore extends Store {
     const stored = read?.originalMaxAge;
     const now = cookie?.originalMaxAge;
     if (typeof stored !== "number" || typeof now !== "number" || now === stored) return;
-    if (cookie !== undefined && Math.abs(now - stored) < MAX_AGE_DRIFT_MS) {
-      cookie.originalMaxAge = stored;
-    }
+    if (Math.abs(now - stored) < MAX_AGE_DRIFT_MS) (cookie as MaxAge).originalMaxAge = stored;
   }
 
   /** Whether the TTL needs renewing: the last renewal is `touchAfter` old, or unknown. */
