@@ -225,12 +225,13 @@ export class RedisSessionStore extends Store {
    * of `maxAge` differs by far more.
    */
   #undoMaxAgeDrift(sid: string, session: SessionData): void {
-    const read = this.#snapshots.of(session, sid)?.encoded.cookie as MaxAge | undefined;
     const cookie = session.cookie as MaxAge | undefined;
+    if (cookie === undefined) return;
+    const read = this.#snapshots.of(session, sid)?.encoded.cookie as MaxAge | undefined;
     const stored = read?.originalMaxAge;
-    const now = cookie?.originalMaxAge;
+    const now = cookie.originalMaxAge;
     if (typeof stored !== "number" || typeof now !== "number" || now === stored) return;
-    if (Math.abs(now - stored) < MAX_AGE_DRIFT_MS) (cookie as MaxAge).originalMaxAge = stored;
+    if (Math.abs(now - stored) < MAX_AGE_DRIFT_MS) cookie.originalMaxAge = stored;
   }
 
   /** Whether the TTL needs renewing: the last renewal is `touchAfter` old, or unknown. */
