@@ -50,9 +50,7 @@ export class SentinelWatch {
    */
   natMap(userMap: NatMap | undefined): NatMap {
     return (key: string) => {
-      const latest = this.#latest;
-      const address =
-        key === latest?.from && Date.now() - latest.at < ANNOUNCEMENT_MS ? latest.to : key;
+      const address = this.#replaced(key) ? (this.#latest?.to ?? key) : key;
       const mapped = typeof userMap === "function" ? userMap(address) : userMap?.[address];
       return mapped ?? (address === key ? null : parseAddress(address));
     };
@@ -64,14 +62,21 @@ export class SentinelWatch {
     this.#connections.add(connection);
     connection.on("connect", () => {
       // An attempt that was resolved before the announcement may have reached the old master
-      // (alive, or frozen and answering nothing).
-      const latest = this.#latest;
-      if (latest !== undefined && addressOf(connection) === latest.from) reconnectNow(connection);
+      // (alive, or frozen and answering nothing): cut it, and let the back-off apply, so that a
+      // missed later announcement (that master promoted again) cannot make connections spin.
+      if (this.#replaced(addressOf(connection))) connection.stream.destroy();
     });
     connection.once("end", () => {
       this.#connections.delete(connection);
       if (this.#connections.size === 0) this.close();
     });
+  }
+
+  /** Whether `address` is the master the last announcement, less than 10 s ago, replaced. */
+  #replaced(address: string | undefined): boolean {
+    const latest = this.#latest;
+    if (latest === undefined) return false;
+    return address === latest.from && Date.now() - latest.at < ANNOUNCEMENT_MS;
   }
 
   close(): void {
