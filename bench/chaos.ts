@@ -5,6 +5,7 @@
 // declared the just-promoted master down too) are counted apart, from Sentinel's own events.
 import { parseArgs } from "node:util";
 import { masterKill } from "../test/failover/masterKill.js";
+import { median } from "./measure.js";
 import type { MasterKillRun } from "../test/failover/masterKill.js";
 
 const { values } = parseArgs({
@@ -46,16 +47,8 @@ const clean = results.filter(({ failovers }) => failovers === 1);
 const apart = results.length - clean.length;
 const sum = (list: MasterKillRun[], pick: (run: MasterKillRun) => number) =>
   list.reduce((total, run) => total + pick(run), 0);
-const spread = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return "-";
-  const mid = sorted.length >> 1;
-  const median =
-    sorted.length % 2 === 1
-      ? (sorted[mid] ?? 0)
-      : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-  return `${sorted[0]}–${median}–${sorted.at(-1)} ms`;
-};
+const spread = (values: number[]) =>
+  values.length === 0 ? "-" : `${Math.min(...values)}–${median(values)}–${Math.max(...values)} ms`;
 const lost = sum(results, ({ verdict }) => verdict.acknowledgedLost);
 const loggedOut = sum(results, ({ verdict, stats }) => verdict.loggedOut + stats.loggedOut);
 const failedClean = sum(clean, ({ stats }) => stats.failed);
