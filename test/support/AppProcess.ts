@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
+import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -15,26 +15,40 @@ export class AppProcess {
     readonly instance: string,
     readonly port: number,
     private readonly child: ChildProcess,
+    readonly host: string,
   ) {}
 
-  /** `env` adds to the environment the app runs with (LD_PRELOAD, …). */
+  /**
+   * `env` adds to the environment the app runs with (LD_PRELOAD, …); `host` is the address it
+   * listens on, and `spawner` starts the process (inside a network namespace, say).
+   */
   static async start(
     instance: string,
     options: Partial<RedisSessionOptions> & Pick<RedisSessionOptions, "redis">,
     env: Record<string, string> = {},
+    {
+      host = "127.0.0.1",
+      spawner = (command, args, spawnOptions) => spawn(command, args, spawnOptions),
+    }: {
+      host?: string;
+      spawner?: (command: string, args: string[], options: SpawnOptions) => ChildProcess;
+    } = {},
   ): Promise<AppProcess> {
-    const child = spawn(process.execPath, ["--import", "tsx", script], {
+    const child = spawner(process.execPath, ["--import", "tsx", script], {
       env: {
         ...process.env,
         ...env,
         APP_OPTIONS: JSON.stringify(options),
         APP_INSTANCE: instance,
+        APP_HOST: host,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const lines = createInterface({ input: child.stdout });
+    const { stdout, stderr } = child;
+    if (stdout === null || stderr === null) throw new Error("the app's output is not piped");
+    stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const lines = createInterface({ input: stdout });
     const exited = once(child, "exit").then(([code]) => {
       throw new Error(`app ${instance} exited with ${String(code)} before listening:\n${output}`);
     });
@@ -46,13 +60,13 @@ export class AppProcess {
       throw new Error(`app ${instance} closed its output before listening:\n${output}`);
     })();
     const port = await Promise.race([listening, exited]);
-    const app = new AppProcess(instance, port, child);
-    child.stderr.on("data", (chunk: Buffer) => (app.output += chunk.toString()));
+    const app = new AppProcess(instance, port, child, host);
+    stderr.on("data", (chunk: Buffer) => (app.output += chunk.toString()));
     return app;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
   get running(): boolean {

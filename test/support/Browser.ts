@@ -11,7 +11,8 @@ export class Browser {
       method = "GET",
       json,
       accept = "application/json",
-    }: { method?: string; json?: unknown; accept?: string } = {},
+      timeoutMs = 60_000,
+    }: { method?: string; json?: unknown; accept?: string; timeoutMs?: number } = {},
   ): Promise<{ status: number; body: unknown; setCookie: string | undefined; headers: Headers }> {
     const headers: Record<string, string> = { accept };
     if (this.cookie !== undefined)
@@ -21,7 +22,7 @@ export class Browser {
       method,
       headers,
       body: json === undefined ? undefined : JSON.stringify(json),
-      signal: AbortSignal.timeout(60_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const setCookie = response.headers
       .getSetCookie()

@@ -25,9 +25,26 @@ export interface Verdict {
 class User {
   readonly browser = new Browser();
   readonly acknowledged: string[] = [];
+  /** When each acknowledged item's request was answered (Date.now()), by item. */
+  readonly acknowledgedAt = new Map<string, number>();
   sent = 0;
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    /** The app instance this user always goes to, when the load is pinned. */
+    readonly home: number,
+  ) {}
+}
+
+/** One cart write as the user saw it. */
+export interface Response {
+  user: string;
+  /** The app url that answered (or did not). */
+  url: string;
+  /** 0: no response. */
+  status: number;
+  sentAt: number;
+  ms: number;
 }
 
 /**
@@ -46,20 +63,33 @@ export class UserLoad {
   };
   /** When each acknowledged request was sent and answered (Date.now()), in answer order. */
   readonly #acknowledged: { sentAt: number; at: number }[] = [];
+  /** Every cart write, in answer order. */
+  readonly responses: Response[] = [];
   #running = false;
   #loops: Promise<void>[] = [];
   #next = 0;
+  readonly #pinned: boolean;
 
+  /**
+   * `pinned`: each user always goes to the same instance (user i to instance i mod n), as with
+   * sticky sessions; otherwise every request goes to the next instance.
+   */
   constructor(
     private readonly urls: string[],
     users = 20,
     private readonly thinkMs = 25,
+    { pinned = false }: { pinned?: boolean } = {},
   ) {
-    this.#users = Array.from({ length: users }, (_, i) => new User(`user-${i + 1}`));
+    this.#pinned = pinned;
+    this.#users = Array.from(
+      { length: users },
+      (_, i) => new User(`user-${i + 1}`, i % urls.length),
+    );
   }
 
-  #url(): string {
-    const url = this.urls[this.#next++ % this.urls.length];
+  #url(user?: User): string {
+    const index = this.#pinned && user !== undefined ? user.home : this.#next++;
+    const url = this.urls[index % this.urls.length];
     if (url === undefined) throw new Error("no app urls");
     return url;
   }
@@ -67,7 +97,7 @@ export class UserLoad {
   async loginAll(): Promise<void> {
     await Promise.all(
       this.#users.map(async (user) => {
-        const response = await user.browser.request(`${this.#url()}/login`, {
+        const response = await user.browser.request(`${this.#url(user)}/login`, {
           method: "POST",
           json: { user: user.name },
         });
@@ -95,8 +125,9 @@ export class UserLoad {
       const sentAt = Date.now();
       let status = 0;
       let body: unknown;
+      const url = this.#url(user);
       try {
-        const response = await user.browser.request(`${this.#url()}/cart`, {
+        const response = await user.browser.request(`${url}/cart`, {
           method: "POST",
           json: { item },
         });
@@ -106,10 +137,12 @@ export class UserLoad {
         body = error instanceof Error ? error.message : error;
       }
       const stall = performance.now() - started;
+      this.responses.push({ user: user.name, url, status, sentAt, ms: Math.round(stall) });
       this.#stats.requests++;
       this.#stats.longestStallMs = Math.max(this.#stats.longestStallMs, Math.round(stall));
       if (status >= 200 && status < 300) {
         user.acknowledged.push(item);
+        user.acknowledgedAt.set(item, Date.now());
         this.#acknowledged.push({ sentAt, at: Date.now() });
       } else {
         this.#stats.failed++;
@@ -160,7 +193,13 @@ export class UserLoad {
     return verdict;
   }
 
-  get users(): readonly { name: string; browser: Browser; acknowledged: readonly string[] }[] {
+  get users(): readonly {
+    name: string;
+    home: number;
+    browser: Browser;
+    acknowledged: readonly string[];
+    acknowledgedAt: ReadonlyMap<string, number>;
+  }[] {
     return this.#users;
   }
 }

@@ -22,6 +22,27 @@ const SWITCH_LINE =
   /^\d+:X (\d{2}) (\w{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) # \+switch-master \S+ \S+ \d+ (\S+) (\d+)/;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
+/** The `+switch-master` lines in a Sentinel's log, timed by its clock (this machine's). */
+export function switchesIn(log: string, sentinel: string): MasterSwitchEvent[] {
+  const events: MasterSwitchEvent[] = [];
+  for (const line of log.split("\n")) {
+    const match = SWITCH_LINE.exec(line);
+    if (match === null) continue;
+    const [, day, month, year, hour, minute, second, ms, toHost, toPort] = match;
+    const at = new Date(
+      Number(year),
+      MONTHS.indexOf(month ?? ""),
+      Number(day),
+      Number(hour),
+      Number(minute),
+      Number(second),
+      Number(ms),
+    ).getTime();
+    events.push({ at, to: `${toHost ?? ""}:${toPort ?? ""}`, sentinel });
+  }
+  return events;
+}
+
 /** Servers started for a test; everything here is torn down by stop(). */
 abstract class Topology {
   protected constructor(readonly dir: string) {}
@@ -152,21 +173,7 @@ export class SentinelTopology extends Topology {
   async switches(): Promise<MasterSwitchEvent[]> {
     const events: MasterSwitchEvent[] = [];
     for (const sentinel of this.sentinels) {
-      for (const line of (await sentinel.log()).split("\n")) {
-        const match = SWITCH_LINE.exec(line);
-        if (match === null) continue;
-        const [, day, month, year, hour, minute, second, ms, toHost, toPort] = match;
-        const at = new Date(
-          Number(year),
-          MONTHS.indexOf(month ?? ""),
-          Number(day),
-          Number(hour),
-          Number(minute),
-          Number(second),
-          Number(ms),
-        ).getTime();
-        events.push({ at, to: `${toHost ?? ""}:${toPort ?? ""}`, sentinel: sentinel.name });
-      }
+      events.push(...switchesIn(await sentinel.log(), sentinel.name));
     }
     return events.sort((a, b) => a.at - b.at);
   }
