@@ -75,6 +75,41 @@ describe("durable writes", () => {
     expect(elapsed).toBeGreaterThan(waitMs - 200);
   });
 
+  test("a route that saves the session itself and passes the error on is answered 503 within the wait bound", async () => {
+    const browser = new Browser();
+    await browser.request(`${twoReplicas.url}/login`, { method: "POST", json: { user: "dave" } });
+    const started = performance.now();
+    const response = await browser.request(`${threeReplicas.url}/save-itself/theme`, {
+      method: "PUT",
+      json: { value: "dark" },
+    });
+    const elapsed = performance.now() - started;
+    // Not the error handler's 500, and not a second wait for a second save of the same change.
+    expect(response.status).toBe(503);
+    expect(response.body).toMatchObject({ error: "session_store_unavailable" });
+    expect(elapsed).toBeLessThan(waitMs + 500);
+    expect((await browser.request(`${twoReplicas.url}/session`)).body).toMatchObject({
+      data: { user: "dave" },
+    });
+  });
+
+  test("a request whose session read waited for Redis has only the rest of the wait bound for its write", async () => {
+    const browser = new Browser();
+    await browser.request(`${twoReplicas.url}/login`, { method: "POST", json: { user: "frank" } });
+    // The master answers nothing for 1 s: the request's read waits that long.
+    await master.call("CLIENT", "PAUSE", "1000", "ALL");
+    const started = performance.now();
+    const response = await browser.request(`${threeReplicas.url}/session/theme`, {
+      method: "PUT",
+      json: { value: "dark" },
+    });
+    const elapsed = performance.now() - started;
+    expect(response.status).toBe(503);
+    // Read and write together within the bound (each on its own would take 1 s + 1.5 s).
+    expect(elapsed).toBeGreaterThan(waitMs - 200);
+    expect(elapsed).toBeLessThan(waitMs + 500);
+  });
+
   test("a write after the server's script cache was flushed loads the script again and succeeds", async () => {
     const browser = new Browser();
     await browser.request(`${twoReplicas.url}/login`, { method: "POST", json: { user: "erin" } });

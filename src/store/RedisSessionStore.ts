@@ -3,6 +3,7 @@ import type { Cookie, Session, SessionData } from "express-session";
 import type { Request } from "express";
 import type { Cluster, Redis } from "ioredis";
 import { debugFor } from "../debug.js";
+import { SessionStoreUnavailableError } from "../errors/SessionStoreUnavailableError.js";
 import { SessionTooLargeError } from "../errors/SessionTooLargeError.js";
 import { DEFAULTS, normalizeStoreOptions } from "../options.js";
 import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "../options.js";
@@ -17,6 +18,7 @@ import {
 } from "./codec.js";
 import { escapeGlob, scanKeys } from "./scan.js";
 import { liveStores } from "./liveStores.js";
+import { chargeWait, remainingWait, requestOf } from "./requestBudget.js";
 import { RequestSnapshots } from "./RequestSnapshots.js";
 import { fingerprint, settle } from "./settle.js";
 import type { Callback } from "./settle.js";
@@ -120,7 +122,10 @@ export class RedisSessionStore extends Store {
 
   override set(sid: string, session: SessionData, callback?: Callback): void {
     this.#undoMaxAgeDrift(sid, session);
-    settle(this.#save(sid, session), callback);
+    settle(
+      this.#withinRequest(session, "session write", (waitMs) => this.#save(sid, session, waitMs)),
+      callback,
+    );
   }
 
   override touch(sid: string, session: SessionData, callback?: Callback): void {
@@ -131,7 +136,10 @@ export class RedisSessionStore extends Store {
       callback?.();
       return;
     }
-    settle(this.#renew(sid, session), callback);
+    settle(
+      this.#withinRequest(session, "session touch", (waitMs) => this.#renew(sid, session, waitMs)),
+      callback,
+    );
   }
 
   override destroy(sid: string, callback?: Callback): void {
@@ -157,7 +165,35 @@ export class RedisSessionStore extends Store {
   override createSession(req: Request, data: SessionData): Session & SessionData {
     const session = super.createSession(req, data);
     this.#snapshots.adopt(data, session);
+    // The read just done counts against the request's wait bound.
+    chargeWait(req, this.#snapshots.of(session)?.readMs ?? 0);
     return session;
+  }
+
+  /**
+   * Runs a store operation of `session`'s request with what the request may still wait for
+   * Redis (see requestBudget.ts), and counts its time against it.
+   */
+  async #withinRequest(
+    session: SessionData,
+    what: string,
+    operation: (waitMs: number) => Promise<void>,
+  ): Promise<void> {
+    const req = requestOf(session);
+    const { waitMs } = this.#options;
+    const remaining = remainingWait(req, waitMs);
+    if (remaining <= 0) {
+      throw new SessionStoreUnavailableError(
+        `the ${what} was not sent: this request already waited ${waitMs - remaining} ms for ` +
+          `Redis, its whole bound (option \`unavailable.waitMs\`)`,
+      );
+    }
+    const started = Date.now();
+    try {
+      await operation(remaining);
+    } finally {
+      chargeWait(req, Date.now() - started);
+    }
   }
 
   /**
@@ -182,6 +218,7 @@ export class RedisSessionStore extends Store {
    */
   async #read(sid: string): Promise<SessionData | null> {
     const key = this.#key(sid);
+    const started = Date.now();
     const { ttlMs, defaultTtlMs, touchAfterMs } = this.#options;
     const reply =
       touchAfterMs === 0
@@ -213,7 +250,15 @@ export class RedisSessionStore extends Store {
     // express-session's Cookie takes as it is (a string it would parse).
     if (typeof originalMaxAge === "number") cookie.expires = new Date(now + originalMaxAge);
     const encoded = legacy ? encodeSession(data) : decoded;
-    this.#snapshots.loaded(data, { sid, encoded, legacy, uid, ttlMs: sessionTtlMs, touchedAt });
+    this.#snapshots.loaded(data, {
+      sid,
+      encoded,
+      legacy,
+      uid,
+      ttlMs: sessionTtlMs,
+      touchedAt,
+      readMs: now - started,
+    });
     return data;
   }
 
@@ -249,7 +294,7 @@ export class RedisSessionStore extends Store {
    * the session still exists; otherwise the whole session.
    * @throws SessionTooLargeError over `maxBytes`, writing nothing
    */
-  async #save(sid: string, session: SessionData): Promise<void> {
+  async #save(sid: string, session: SessionData, waitMs: number): Promise<void> {
     const encoded = encodeSession(session);
     const { maxBytes } = this.#options;
     if (mayExceed(encoded, maxBytes)) {
@@ -275,11 +320,13 @@ export class RedisSessionStore extends Store {
       mode !== "update" ||
       current?.ttlMs !== ttlMs ||
       this.#renewalDue(current.touchedAt, ttlMs, now);
-    const written = await this.#redis.write(sid, mode, renew ? ttlMs : undefined, {
-      changed,
-      removed,
-      uid: bound,
-    });
+    const written = await this.#redis.write(
+      sid,
+      mode,
+      renew ? ttlMs : undefined,
+      { changed, removed, uid: bound },
+      waitMs,
+    );
     if (!written) {
       log("session %s was destroyed meanwhile; not recreated", fingerprint(key));
     } else {
@@ -298,11 +345,11 @@ export class RedisSessionStore extends Store {
    * Renews the TTL of a session this request did not read; for one it read whose cookie maxAge
    * changed since, stores the new maxAge too.
    */
-  async #renew(sid: string, session: SessionData): Promise<void> {
+  async #renew(sid: string, session: SessionData, waitMs: number): Promise<void> {
     if (this.#snapshots.of(session, sid) === undefined) {
-      await this.#redis.renew(this.#key(sid), this.#ttlFor(session.cookie));
+      await this.#redis.renew(this.#key(sid), this.#ttlFor(session.cookie), waitMs);
     } else {
-      await this.#save(sid, session);
+      await this.#save(sid, session, waitMs);
     }
   }
 

@@ -14,6 +14,8 @@ export interface Snapshot {
   ttlMs: number;
   /** When that TTL was set (ms), as far as this request knows; undefined if unknown. */
   touchedAt: number | undefined;
+  /** How long the read that made this snapshot waited for Redis (ms). */
+  readMs?: number;
 }
 
 /**

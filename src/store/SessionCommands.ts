@@ -72,15 +72,20 @@ export class SessionCommands {
   /**
    * Sets a session's TTL and records when (`$touched`); does nothing for a session that is gone.
    */
-  renew(key: string, ttlMs: number): Promise<void> {
-    return this.#bounded("session touch", async () => {
-      await this.#scripts.rhsRenewSession(key, ttlMs, Date.now(), this.indexPrefix);
-    });
+  renew(key: string, ttlMs: number, waitMs = this.options.waitMs): Promise<void> {
+    return this.#bounded(
+      "session touch",
+      async () => {
+        await this.#scripts.rhsRenewSession(key, ttlMs, Date.now(), this.indexPrefix);
+      },
+      waitMs,
+    );
   }
 
   /**
    * Applies a write and, if durability asks for it, waits until enough replicas have it.
-   * `ttlMs` undefined leaves the TTL as it is ("update" mode only).
+   * `ttlMs` undefined leaves the TTL as it is ("update" mode only); `waitMs` is what the request
+   * may still wait.
    * @returns whether it was written (false: the session was destroyed meanwhile)
    * @throws SessionNotDurableError when replicas did not confirm within the wait bound
    */
@@ -89,29 +94,43 @@ export class SessionCommands {
     mode: WriteMode,
     ttlMs: number | undefined,
     { changed, removed, uid = "" }: { changed: string[]; removed: string[]; uid?: string },
+    waitMs = this.options.waitMs,
   ): Promise<boolean> {
     const key = this.options.prefix + sid;
     const durable = this.#durable;
-    return this.#bounded("session write", (deadline) => {
-      const now = Date.now();
-      const pairs = changed.length / 2 + (ttlMs === undefined ? 0 : 1);
-      const args: WriteArgs = [mode, ttlMs ?? "", this.indexPrefix, sid, uid, now, deadline, pairs];
-      // Setting the TTL records when (`$touched`), so reads know when it is due again.
-      if (ttlMs !== undefined) args.push("$touched", String(now));
-      for (const value of changed) args.push(value);
-      for (const field of removed) args.push(field);
-      if (durable !== undefined) return durable.write(key, args, deadline).then(writeReply);
-      const clock = this.#clock;
-      const send = () => {
-        // Measuring may have waited for a reconnection: a request that gave up meanwhile sends
-        // nothing (as the durable writer's queue does).
-        if (Date.now() >= deadline) throw new RetryableError("the write's deadline passed");
-        // The deadline on the server's clock, which the script checks it against.
-        args[DEADLINE_ARG] = clock.toServer(deadline);
-        return this.#scripts.rhsWriteSessions(1, key, args.length, ...args).then(firstWriteReply);
-      };
-      return clock.current ? send() : clock.measure().then(send);
-    });
+    return this.#bounded(
+      "session write",
+      (deadline) => {
+        const now = Date.now();
+        const pairs = changed.length / 2 + (ttlMs === undefined ? 0 : 1);
+        const args: WriteArgs = [
+          mode,
+          ttlMs ?? "",
+          this.indexPrefix,
+          sid,
+          uid,
+          now,
+          deadline,
+          pairs,
+        ];
+        // Setting the TTL records when (`$touched`), so reads know when it is due again.
+        if (ttlMs !== undefined) args.push("$touched", String(now));
+        for (const value of changed) args.push(value);
+        for (const field of removed) args.push(field);
+        if (durable !== undefined) return durable.write(key, args, deadline).then(writeReply);
+        const clock = this.#clock;
+        const send = () => {
+          // Measuring may have waited for a reconnection: a request that gave up meanwhile sends
+          // nothing (as the durable writer's queue does).
+          if (Date.now() >= deadline) throw new RetryableError("the write's deadline passed");
+          // The deadline on the server's clock, which the script checks it against.
+          args[DEADLINE_ARG] = clock.toServer(deadline);
+          return this.#scripts.rhsWriteSessions(1, key, args.length, ...args).then(firstWriteReply);
+        };
+        return clock.current ? send() : clock.measure().then(send);
+      },
+      waitMs,
+    );
   }
 
   /** Deletes a session and takes it out of its user's index. */
@@ -141,8 +160,13 @@ export class SessionCommands {
     await this.#durable?.close();
   }
 
-  #bounded<T>(what: string, attempt: (deadline: number) => Promise<T>): Promise<T> {
-    return withinDeadline(what, this.options.waitMs, attempt);
+  #bounded<T>(
+    what: string,
+    attempt: (deadline: number) => Promise<T>,
+    waitMs = this.options.waitMs,
+  ): Promise<T> {
+    const rest = waitMs < this.options.waitMs ? " in what the request had left of its wait" : "";
+    return withinDeadline(`${what}${rest}`, waitMs, attempt);
   }
 }
 

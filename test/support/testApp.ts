@@ -58,6 +58,14 @@ export function createTestApp(
     req.session[req.params.key] = (req.body as { value?: unknown }).value;
     res.json({ instance });
   });
+  // Saves the session itself and passes a failure on to the error handlers, as many apps do.
+  app.put("/save-itself/:key", (req, res, next) => {
+    req.session[req.params.key] = (req.body as { value?: unknown }).value;
+    req.session.save((error) => {
+      if (error) next(error);
+      else res.json({ instance });
+    });
+  });
   app.delete("/session/:key", (req, res) => {
     // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the test names the key
     delete req.session[req.params.key];
