@@ -135,6 +135,12 @@ export const DEFAULTS = {
     retryCapMs: 1_000,
     /** A Sentinel that has not answered within this is passed over for the next one. */
     sentinelTimeoutMs: 1_000,
+    /**
+     * On Sentinel, a connection (to a Sentinel or a data node) not established within this is
+     * given up and the next address tried: a partitioned host drops packets rather than refusing
+     * them, and ioredis' 10 s would hold every reconnection up that long.
+     */
+    sentinelConnectTimeoutMs: 500,
   },
 } as const;
 

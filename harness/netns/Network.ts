@@ -128,6 +128,11 @@ export class Network {
     await this.#apply(new Map([[host, [`-A INPUT -s ${this.address(from)} -j DROP`]]]));
   }
 
+  /** `host` stops hearing the observer (this process). */
+  async deafenToObserver(host: string): Promise<void> {
+    await this.#apply(new Map([[host, [`-A INPUT -s ${this.observer} -j DROP`]]]));
+  }
+
   /** Drops a share of the packets between `a` and `b`, both ways. */
   async lossy(a: string, b: string, probability: number): Promise<void> {
     const rule = (from: string) =>

@@ -24,6 +24,8 @@ export interface StackOptions {
   users?: number;
   /** Data nodes behind a latency proxy each (clients, replicas and Sentinels go through it). */
   proxied?: boolean;
+  /** Start the two app instances and log the users in (default true). */
+  apps?: boolean;
 }
 
 /**
@@ -52,6 +54,7 @@ export class PartitionStack {
       failoverTimeoutMs: 3_000,
       users: 20,
       proxied: false,
+      apps: true,
       ...options,
     });
     try {
@@ -126,6 +129,7 @@ export class PartitionStack {
     await Promise.all(this.data.map((node) => node.start()));
     await Promise.all(this.sentinels.map((node) => node.start()));
     await this.converged(30_000);
+    if (!options.apps) return;
     const appOptions = { redis: this.redisOption, ...options.appOptions };
     this.apps.push(
       ...(await Promise.all(

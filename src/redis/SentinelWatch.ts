@@ -93,6 +93,7 @@ export class SentinelWatch {
         password: sentinelPassword ?? undefined,
         tls: sentinelTLS,
         enableReadyCheck: false,
+        connectTimeout: this.options.connectTimeout,
         maxRetriesPerRequest: null,
         retryStrategy: this.options.sentinelReconnectStrategy ?? undefined,
       });

@@ -98,6 +98,8 @@ function sentinelSettings(): RedisOptions {
     // A Sentinel that does not answer (frozen, overloaded) must not hold a reconnection up: the
     // next one is asked.
     sentinelCommandTimeout: DEFAULTS.client.sentinelTimeoutMs,
+    // A host cut off by a partition answers nothing at all: give up on it promptly.
+    connectTimeout: DEFAULTS.client.sentinelConnectTimeoutMs,
     // SentinelWatch follows +switch-master instead (see there why not ioredis' detector).
     failoverDetector: false,
   };
