@@ -18,9 +18,15 @@ export interface DurabilityOptions {
    * Replicas that must confirm a write (`WAIT`, sent in the same pipeline as the write) before it
    * is acknowledged; 0 acknowledges once the master has it. A write not confirmed in time fails
    * with `SessionNotDurableError` (503), so no acknowledged change is lost when the master dies.
+   *
+   * `"all"` (Sentinel only): every replica Sentinel lists for the master, connected or not. A
+   * number counts whichever replicas answer, and a master cut off together with one replica
+   * still gets that one's confirmation while Sentinel promotes another, losing what it confirmed;
+   * `"all"` cannot be satisfied on such a minority side, at the price of 503s for writes while
+   * any replica is down or cut off (see the README's "When Redis fails").
    * @default 1 on Sentinel, 0 otherwise
    */
-  replicas?: number | undefined;
+  replicas?: number | "all" | undefined;
   /**
    * How long one `WAIT` may block; it is repeated until the replicas confirm or
    * `unavailable.waitMs` has passed.
@@ -158,7 +164,7 @@ export interface NormalizedStoreOptions {
   /** A fixed `touchAfter`, or undefined for the default share of each session's TTL. */
   touchAfterMs: number | undefined;
   maxBytes: number;
-  durability: { replicas: number; timeoutMs: number };
+  durability: { replicas: number | "all"; timeoutMs: number };
   waitMs: number;
   retryAfterSeconds: number;
 }
@@ -239,6 +245,22 @@ function normalizeDurability(
   const { sentinelReplicas, otherReplicas, timeoutMs } = DEFAULTS.durability;
   const replicas =
     record.replicas ?? (topology.kind === "sentinel" ? sentinelReplicas : otherReplicas);
+  const wait = record.timeoutMs ?? timeoutMs;
+  positiveInteger(wait, "durability.timeoutMs", "ms");
+  if (replicas === "all") {
+    if (topology.kind !== "sentinel") {
+      throw new TypeError(
+        '`durability.replicas: "all"` needs a Sentinel topology (`{ sentinels, name }` or a ' +
+          "redis-sentinel:// URL): the replicas a master should have are what Sentinel knows of it",
+      );
+    }
+    return { replicas, timeoutMs: wait };
+  }
+  if (typeof replicas === "string") {
+    throw new TypeError(
+      `\`durability.replicas\` must be a whole number of replicas or "all"; got ${describe(replicas)}`,
+    );
+  }
   nonNegativeInteger(replicas, "durability.replicas", "replicas");
   if (replicas > 0 && topology.kind === "cluster") {
     throw new TypeError(
@@ -246,8 +268,6 @@ function normalizeDurability(
         "single-node topologies",
     );
   }
-  const wait = record.timeoutMs ?? timeoutMs;
-  positiveInteger(wait, "durability.timeoutMs", "ms");
   return { replicas, timeoutMs: wait };
 }
 

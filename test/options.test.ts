@@ -155,6 +155,11 @@ describe("redisSession rejects bad options at start-up with a TypeError naming t
       /`durability\.replicas` must be 0 on a Redis Cluster/,
     ],
     [
+      'durability "all" without Sentinel',
+      { secret, redis, durability: { replicas: "all" } },
+      /`durability\.replicas: "all"` needs a Sentinel topology/,
+    ],
+    [
       "a zero wait",
       { secret, redis, unavailable: { waitMs: 0 } },
       /`unavailable\.waitMs` must be a positive whole number of ms/,

@@ -7,7 +7,7 @@ import type { RedisSessionStore } from "../store/RedisSessionStore.js";
 /** What {@link healthCheck} reports. */
 export interface HealthReport {
   /**
-   * `ok`; `degraded` when the master has fewer connected replicas than `durability.replicas`
+   * `ok`; `degraded` when the master has fewer replicas in sync than `durability.replicas`
    * (writes would answer 503); `unavailable` when Redis does not answer.
    */
   status: "ok" | "degraded" | "unavailable";
@@ -16,10 +16,17 @@ export interface HealthReport {
   role: string | null;
   /** `host:port` of that node, when known. */
   master: string | null;
-  /** Replicas connected to it; null for a Cluster or no answer. */
+  /**
+   * Replicas connected to it and in sync (acknowledged the replication stream within the last
+   * 2 s: a replica cut off by a partition stays "connected" for `repl-timeout`, 60 s); null for
+   * a Cluster or no answer.
+   */
   replicas: number | null;
-  /** Replicas a write must reach (`durability.replicas`). */
-  requiredReplicas: number;
+  /**
+   * Replicas a write must reach (`durability.replicas`; for "all" the count Sentinel lists, null
+   * until a Sentinel has answered).
+   */
+  requiredReplicas: number | null;
   /** When the client last followed a master change (ISO 8601), or null. */
   lastFailoverAt: string | null;
   /** Round trip of the check, in ms; null when Redis did not answer. */
@@ -40,7 +47,7 @@ export async function healthCheck(
   { timeoutMs = 2_000 }: { timeoutMs?: number } = {},
 ): Promise<HealthReport> {
   const { master, lastFailoverAt } = store.connection;
-  const requiredReplicas = store.settings.durability.replicas;
+  const requiredReplicas = store.requiredReplicas ?? null;
   const base = {
     topology: store.settings.topology.kind,
     master: master ?? null,
@@ -56,10 +63,10 @@ export async function healthCheck(
     );
     const latencyMs = Math.round((performance.now() - started) * 10) / 10;
     const role = info === undefined ? null : (/^role:(\w+)/m.exec(info)?.[1] ?? null);
-    const replicas =
-      info === undefined ? null : Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0);
+    const replicas = info === undefined ? null : replicasInSync(info);
     const healthy =
-      (role === null || role === "master") && (replicas ?? Infinity) >= requiredReplicas;
+      (role === null || role === "master") &&
+      (replicas ?? Infinity) >= (requiredReplicas ?? Infinity);
     return { ...base, status: healthy ? "ok" : "degraded", role, replicas, latencyMs };
   } catch (error) {
     return {
@@ -71,6 +78,21 @@ export async function healthCheck(
       error: error instanceof Error ? error.message : String(error),
     };
   }
+}
+
+/** A replica whose last acknowledgement is older than this is not counted as in sync. */
+const IN_SYNC_LAG_S = 2;
+
+/** `slave0:ip=…,port=…,state=online,offset=…,lag=0` lines of INFO replication, in sync. */
+function replicasInSync(info: string): number {
+  let count = 0;
+  for (const match of info.matchAll(/^slave\d+:(.*)$/gm)) {
+    const fields = new Map(
+      (match[1] ?? "").split(",").map((pair) => pair.split("=") as [string, string]),
+    );
+    if (fields.get("state") === "online" && Number(fields.get("lag")) <= IN_SYNC_LAG_S) count++;
+  }
+  return count;
 }
 
 /**

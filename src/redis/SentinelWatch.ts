@@ -18,6 +18,9 @@ export interface MasterSwitch {
  */
 const ANNOUNCEMENT_MS = 10_000;
 
+/** How often the replicas Sentinel lists are counted again, once someone asks for them. */
+const REPLICA_POLL_MS = 1_000;
+
 /**
  * Follows Sentinel's `+switch-master` for the connections of one topology (the store's main
  * client and its writer connections) and moves them to the new master the moment it is
@@ -41,8 +44,46 @@ export class SentinelWatch {
   #latest: MasterSwitch | undefined;
   readonly #connections = new Set<Redis>();
   readonly #subscribers: Redis[] = [];
+  /** Connections that ask the Sentinels for the master's replicas (only for "all"). */
+  readonly #askers: Redis[] = [];
+  #poller: NodeJS.Timeout | undefined;
+  #knownReplicas: number | undefined;
 
   constructor(private readonly options: RedisOptions) {}
+
+  /**
+   * How many replicas the master should have: the most any Sentinel lists for it, connected or
+   * not (`SENTINEL REPLICAS`), polled every second from the first call on. Sentinel keeps a
+   * replica listed while it is down, and lists the replaced master as a replica after a
+   * failover. Undefined until a Sentinel has answered; the last answer stays while none does
+   * (a side cut off from every Sentinel keeps requiring what it last knew).
+   */
+  knownReplicas(): number | undefined {
+    if (this.#poller === undefined) {
+      this.#poller = setInterval(() => void this.#countReplicas(), REPLICA_POLL_MS).unref();
+      void this.#countReplicas();
+    }
+    return this.#knownReplicas;
+  }
+
+  async #countReplicas(): Promise<void> {
+    if (this.#askers.length === 0) {
+      for (const sentinel of this.options.sentinels ?? []) {
+        const asker = this.#sentinelConnection(sentinel, "replica count");
+        this.#askers.push(asker);
+      }
+    }
+    const counts = await Promise.all(
+      this.#askers.map((asker) =>
+        asker.call("SENTINEL", "REPLICAS", this.options.name ?? "").then(
+          (reply) => (Array.isArray(reply) ? reply.length : undefined),
+          () => undefined,
+        ),
+      ),
+    );
+    const answered = counts.filter((count) => count !== undefined);
+    if (answered.length > 0) this.#knownReplicas = Math.max(...answered);
+  }
 
   /**
    * The `natMap` for the connections' options: a Sentinel's answer that names the master just
@@ -80,26 +121,45 @@ export class SentinelWatch {
   }
 
   close(): void {
-    for (const subscriber of this.#subscribers.splice(0)) subscriber.disconnect();
+    clearInterval(this.#poller);
+    for (const connection of [...this.#subscribers.splice(0), ...this.#askers.splice(0)]) {
+      connection.disconnect();
+    }
+  }
+
+  /**
+   * A connection to one Sentinel, with the topology's credentials and timeouts. Not for the
+   * subscriptions the command timeout: a SUBSCRIBE queued until a cut-off Sentinel is reachable
+   * must stay queued, or ioredis would not subscribe again on reconnecting.
+   */
+  #sentinelConnection(
+    { host = "127.0.0.1", port = 26379 }: { host?: string; port?: number },
+    purpose: "subscription" | "replica count",
+  ): Redis {
+    const { sentinelUsername, sentinelPassword, sentinelTLS } = this.options;
+    const connection = new Redis({
+      host,
+      port,
+      username: sentinelUsername ?? undefined,
+      password: sentinelPassword ?? undefined,
+      tls: sentinelTLS,
+      enableReadyCheck: false,
+      connectTimeout: this.options.connectTimeout,
+      commandTimeout:
+        purpose === "subscription" ? undefined : (this.options.sentinelCommandTimeout ?? undefined),
+      maxRetriesPerRequest: purpose === "subscription" ? null : 0,
+      retryStrategy: this.options.sentinelReconnectStrategy ?? undefined,
+    });
+    connection.on("error", (error: Error) => {
+      log("Sentinel %s:%d (%s): %s", host, port, purpose, error.message);
+    });
+    return connection;
   }
 
   #subscribe(): void {
-    const { sentinels = [], sentinelUsername, sentinelPassword, sentinelTLS } = this.options;
-    for (const { host = "127.0.0.1", port = 26379 } of sentinels) {
-      const subscriber = new Redis({
-        host,
-        port,
-        username: sentinelUsername ?? undefined,
-        password: sentinelPassword ?? undefined,
-        tls: sentinelTLS,
-        enableReadyCheck: false,
-        connectTimeout: this.options.connectTimeout,
-        maxRetriesPerRequest: null,
-        retryStrategy: this.options.sentinelReconnectStrategy ?? undefined,
-      });
-      subscriber.on("error", (error: Error) => {
-        log("Sentinel %s:%d subscription: %s", host, port, error.message);
-      });
+    for (const sentinel of this.options.sentinels ?? []) {
+      const { host = "127.0.0.1", port = 26379 } = sentinel;
+      const subscriber = this.#sentinelConnection(sentinel, "subscription");
       subscriber.on("message", (_channel: string, message: string) => {
         this.#announced(message);
       });

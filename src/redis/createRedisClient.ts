@@ -24,6 +24,11 @@ export function createRedisClient(topology: RedisTopology): Redis | Cluster {
 /** The Sentinel watch of each Sentinel client this library created, for its duplicates. */
 const watches = new WeakMap<Redis, SentinelWatch>();
 
+/** The Sentinel watch of a Sentinel client this library created; undefined for any other. */
+export function sentinelWatchOf(client: Redis | Cluster): SentinelWatch | undefined {
+  return client.isCluster ? undefined : watches.get(client as Redis);
+}
+
 /**
  * A second connection like `client` (the store's writer connections): the same settings, an
  * error listener, and on Sentinel the same watch of master switches.

@@ -65,9 +65,13 @@ export class DurableWriter {
   #queue: Queued[] = [];
   #scheduled = false;
 
+  /**
+   * `replicas` says how many replicas must confirm, asked at each batch ("all" changes with what
+   * Sentinel lists); undefined while that is not known yet.
+   */
   constructor(
     client: Redis,
-    private readonly replicas: number,
+    private readonly replicas: () => number | undefined,
     private readonly timeoutMs: number,
   ) {
     this.#lanes = Array.from({ length: LANES }, () => new Lane(client));
@@ -133,10 +137,20 @@ export class DurableWriter {
         return;
       }
     }
+    const required = this.replicas();
+    if (required === undefined) {
+      const error = new RetryableError(
+        "the replicas the master should have are not known yet: no Sentinel has answered",
+      );
+      for (const { reject } of batch) reject(error);
+      lane.busy = false;
+      this.#dispatch();
+      return;
+    }
     const { epoch } = lane;
     // One socket write: the script call, then the WAIT that confirms it.
     const writes = this.#sendWrites(lane, batch);
-    const wait = lane.commands.send("WAIT", [this.replicas, this.timeoutMs]);
+    const wait = lane.commands.send("WAIT", [required, this.timeoutMs]);
     lane.commands.flush();
     const [written, confirmed] = await Promise.allSettled([writes, wait]);
     lane.busy = false;
@@ -153,9 +167,9 @@ export class DurableWriter {
       else {
         const reply = replies[i];
         // Confirmed by the WAIT sent with it, as nearly every write is: no further promise.
-        if (count >= this.replicas && lane.epoch === epoch) resolve(reply);
+        if (count >= required && lane.epoch === epoch) resolve(reply);
         else {
-          this.#awaitReplicas(lane, epoch, count, deadline).then(() => {
+          this.#awaitReplicas(lane, epoch, count, required, deadline).then(() => {
             resolve(reply);
           }, reject);
         }
@@ -213,9 +227,9 @@ export class DurableWriter {
     lane: Lane,
     epoch: number,
     confirmed: number,
+    replicas: number,
     deadline: number,
   ): Promise<void> {
-    const { replicas } = this;
     let count = confirmed;
     for (;;) {
       if (lane.epoch !== epoch) {

@@ -111,6 +111,14 @@ export class RedisSessionStore extends Store {
     return { master, lastFailoverAt };
   }
 
+  /**
+   * Replicas a write must reach now: `durability.replicas`, or for "all" what Sentinel lists for
+   * the master (undefined until a Sentinel has answered).
+   */
+  get requiredReplicas(): number | undefined {
+    return this.#redis.requiredReplicas();
+  }
+
   /** The options in force, after defaults. */
   get settings(): Readonly<NormalizedStoreOptions> {
     return this.#options;

@@ -5,6 +5,7 @@ import { CorkedCommands } from "./CorkedCommands.js";
 import type { ConnectionEvents } from "./ConnectionMonitor.js";
 import { RetryableError, withinDeadline } from "./deadline.js";
 import { DurableWriter } from "./DurableWriter.js";
+import { sentinelWatchOf } from "../redis/createRedisClient.js";
 import { ServerClock } from "../redis/ServerClock.js";
 import { DEADLINE_ARG, defineScripts } from "./scripts.js";
 import type { ReadReply, SessionScripts, WriteArgs, WriteMode } from "./scripts.js";
@@ -27,6 +28,11 @@ export class SessionCommands {
   readonly #durable: DurableWriter | undefined;
   /** The server's clock, for the deadlines of writes sent on the main client. */
   readonly #clock: ServerClock;
+  /**
+   * Replicas a write must reach: `durability.replicas`, or for "all" what Sentinel lists
+   * (undefined until a Sentinel has answered).
+   */
+  readonly requiredReplicas: () => number | undefined;
 
   constructor(
     readonly client: Redis | Cluster,
@@ -39,8 +45,22 @@ export class SessionCommands {
     this.monitor = new ConnectionMonitor(client, options.waitMs, events);
     this.#clock = new ServerClock(client, () => this.monitor.epoch);
     const { replicas, timeoutMs } = options.durability;
-    if (replicas > 0 && !client.isCluster) {
-      this.#durable = new DurableWriter(client as Redis, replicas, timeoutMs);
+    if (replicas === "all") {
+      const watch = sentinelWatchOf(client);
+      if (watch === undefined) {
+        throw new TypeError(
+          '`durability.replicas: "all"` needs a Sentinel topology this library connects to ' +
+            "(`{ sentinels, name }` or a redis-sentinel:// URL), not a client passed in",
+        );
+      }
+      // Starts counting now, so the count is known by the first write.
+      watch.knownReplicas();
+      this.requiredReplicas = () => watch.knownReplicas();
+    } else {
+      this.requiredReplicas = () => replicas;
+    }
+    if ((replicas === "all" || replicas > 0) && !client.isCluster) {
+      this.#durable = new DurableWriter(client as Redis, this.requiredReplicas, timeoutMs);
     }
   }
 
