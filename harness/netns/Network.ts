@@ -16,11 +16,12 @@ import { promisify } from "node:util";
 const run = promisify(execFile);
 
 /**
- * Every name this harness gives a namespace or link starts with this and the owning process's
- * pid, so that what a crashed run left behind can be found and removed by name.
+ * Every namespace this harness makes is `rhs-<n>-<host>` and every link `r<n>x<i>`, where n is
+ * the network's subnet, 10.213.<n>.0/24, reserved by a lock file naming the owning process: what
+ * a crashed run left behind is found by that and removed by name.
  */
 const PREFIX = "rhs";
-/** Lock files that reserve a /24 for a running network (`<n>` → 10.213.<n>.0/24). */
+/** The lock files, one per subnet in use (`<n>`, holding the owner's pid). */
 const LOCKS = join(tmpdir(), "rhs-netns");
 
 /**
@@ -52,7 +53,7 @@ export class Network {
   static async unavailableReason(): Promise<string | undefined> {
     if (process.platform !== "linux")
       return `network namespaces need Linux, not ${process.platform}`;
-    const probe = `${PREFIX}-${process.pid}-probe`;
+    const probe = `${PREFIX}-probe-${process.pid}`;
     try {
       await run("ip", ["netns", "add", probe]);
     } catch (error) {
@@ -72,8 +73,7 @@ export class Network {
   static async create(hosts: string[]): Promise<Network> {
     removeLeftovers();
     const subnet = reserveSubnet();
-    const id = `${process.pid}`;
-    const network = new Network(id, subnet, hosts);
+    const network = new Network(String(subnet), subnet, hosts);
     live.add(network);
     try {
       await network.#build(hosts);
@@ -159,8 +159,11 @@ export class Network {
     if (this.#destroyed) return;
     this.#destroyed = true;
     live.delete(this);
-    removeOwnedBy(this.id);
-    rmSync(join(LOCKS, String(this.subnet)), { force: true });
+    try {
+      removeOwnedBy(this.id);
+    } finally {
+      rmSync(join(LOCKS, String(this.subnet)), { force: true });
+    }
   }
 
   async #build(hosts: string[]): Promise<void> {
@@ -253,23 +256,34 @@ function removeLeftovers(): void {
     const file = join(LOCKS, name);
     const owner = Number(readFileSync(file, "utf8"));
     if (Number.isInteger(owner) && owner > 0 && alive(owner)) continue;
-    if (Number.isInteger(owner) && owner > 0) removeOwnedBy(String(owner));
+    removeOwnedBy(name);
     rmSync(file, { force: true });
   }
 }
 
-/** Deletes the namespaces `rhs-<owner>-*` and the links `r<owner>x*` left in this one. */
+/** Deletes the namespaces `rhs-<id>-*` and the links `r<id>x*` left in this one. */
 function removeOwnedBy(owner: string): void {
   const namespaces = execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
     .split("\n")
     .map((line) => line.split(" ")[0] ?? "")
     .filter((name) => name.startsWith(`${PREFIX}-${owner}-`));
-  for (const name of namespaces) execFileSync("ip", ["netns", "del", name]);
+  for (const name of namespaces) quietly("ip", ["netns", "del", name]);
   const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" })
     .split("\n")
     .map((line) => /^\d+: ([^:@]+)/.exec(line)?.[1] ?? "")
     .filter((name) => name.startsWith(`r${owner}x`));
-  for (const name of links) execFileSync("ip", ["link", "del", name]);
+  // Deleting a namespace takes its veth pairs with it, a moment later: a link listed here may be
+  // gone by the time it is deleted.
+  for (const name of links) quietly("ip", ["link", "del", name]);
+}
+
+/** Runs a clean-up command; one whose object is already gone is fine. */
+function quietly(command: string, args: string[]): void {
+  try {
+    execFileSync(command, args, { stdio: "ignore" });
+  } catch {
+    // already removed
+  }
 }
 
 function alive(pid: number): boolean {

@@ -26,6 +26,8 @@ export interface StackOptions {
   proxied?: boolean;
   /** Start the two app instances and log the users in (default true). */
   apps?: boolean;
+  /** Each user's pause between requests (ms). */
+  thinkMs?: number;
 }
 
 /**
@@ -55,6 +57,7 @@ export class PartitionStack {
       users: 20,
       proxied: false,
       apps: true,
+      thinkMs: 100,
       ...options,
     });
     try {
@@ -96,7 +99,11 @@ export class PartitionStack {
         network,
       );
       const lines = ["appendonly yes", 'save ""', "repl-diskless-sync-delay 0"];
-      if (options.proxied) lines.push(`replica-announce-port ${PROXY_PORT}`);
+      // Replicas reach the master through its proxy, so the master sees them all at its own
+      // address: each says where it is.
+      if (options.proxied) {
+        lines.push(`replica-announce-ip ${node.address}`, `replica-announce-port ${PROXY_PORT}`);
+      }
       if (host !== "n1") lines.push(`replicaof ${master} ${port}`);
       await node.configure(lines, REDIS_PORT);
       this.data.push(node);
@@ -150,7 +157,7 @@ export class PartitionStack {
     this.load = new UserLoad(
       this.apps.map((app) => app.url),
       options.users,
-      25,
+      options.thinkMs,
       { pinned: true },
     );
     await this.load.loginAll();
@@ -202,7 +209,9 @@ export class PartitionStack {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.apps.map((app) => app.stop()));
+    // An app closing its connections on a cut-off path would wait for answers that never come.
+    await this.network.heal().catch(() => undefined);
+    await Promise.all(this.apps.map((app) => app.stop(5_000)));
     for (const proxy of this.proxies.values()) proxy.stop();
     await Promise.all([...this.data, ...this.sentinels].map((node) => node.process.stop(5_000)));
     this.network.destroySync();
@@ -305,12 +314,22 @@ export interface CartCheck {
   loggedOut: number;
 }
 
-/** Reads every user's cart back (through its own instance) and compares it with what was acknowledged. */
+/**
+ * Reads every user's cart back (through its own instance) and compares it with what was
+ * acknowledged. A 503 (a failover still settling) is asked again, for up to 30 s.
+ */
 export async function checkCarts(load: UserLoad, urls: string[]): Promise<CartCheck> {
   const check: CartCheck = { acknowledgedLost: 0, duplicated: 0, loggedOut: 0 };
   for (const user of load.users) {
     const url = urls[user.home % urls.length] ?? "";
-    const response = await user.browser.request(`${url}/cart`);
+    const response = await pollUntil(
+      `${user.name}'s cart to be readable`,
+      async () => {
+        const reply = await user.browser.request(`${url}/cart`, { timeoutMs: 12_000 });
+        return reply.status === 503 ? false : reply;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     if (response.status !== 200) {
       check.loggedOut++;
       check.acknowledgedLost += user.acknowledged.length;

@@ -73,11 +73,13 @@ export class AppProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** SIGTERM, awaited. */
-  async stop(): Promise<void> {
+  /** SIGTERM, awaited; SIGKILL if it has not exited after `graceMs`. */
+  async stop(graceMs = 15_000): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = once(this.child, "exit");
     this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
     await exited;
+    clearTimeout(timer);
   }
 }

@@ -1,0 +1,339 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { describe, expect, test } from "vitest";
+import { ask } from "../../harness/netns/nodes.js";
+import { PartitionStack } from "../../harness/netns/PartitionStack.js";
+import type { StackOptions } from "../../harness/netns/PartitionStack.js";
+import { runScenario } from "../../harness/netns/scenario.js";
+import type { Scenario, ScenarioResult } from "../../harness/netns/scenario.js";
+import { currentMasterHost, seededRandom, shape } from "../../harness/netns/shapes.js";
+import type { ShapeName } from "../../harness/netns/shapes.js";
+import { Browser } from "../support/Browser.js";
+import { partitionsUnavailable } from "./support.js";
+
+// Each Redis node, Sentinel and app instance in a network namespace of its own; partitions are
+// iptables DROP rules. 20 users on 2 app instances (user i always on instance i mod 2), every
+// 2xx an acknowledged cart item, every cart read back at the end. Sentinel: down-after 1000 ms,
+// failover-timeout 3000 ms; the apps' options are the defaults unless a scenario says otherwise.
+//
+// The flapping scenario runs beside the others (two stacks at a time); the others one after
+// another.
+
+const WAIT_MS = 10_000;
+/** A 503 may come this much after `waitMs` (the response itself, a loaded machine). */
+const SLACK_MS = 500;
+/** Each scenario's own timeout, including its wait for its turn. */
+const TIMEOUT_MS = 600_000;
+
+/** Runs one function at a time, in the order they were queued. */
+class Turns {
+  #last: Promise<unknown> = Promise.resolve();
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.#last.then(work, work);
+    this.#last = next.catch(() => undefined);
+    return next;
+  }
+}
+const inTurn = new Turns();
+
+/** Starts a stack, runs `scenario` on it, and tears it down; prints the logs if it fails. */
+async function onStack(
+  options: StackOptions,
+  scenario: Scenario,
+  meta: { scenario?: string },
+): Promise<ScenarioResult> {
+  const stack = await PartitionStack.start(options);
+  try {
+    const result = await runScenario(stack, scenario);
+    meta.scenario = result.line;
+    return result;
+  } catch (error) {
+    console.error(`Logs of the failed scenario ${scenario.name}:\n${await stack.logs()}`);
+    throw error;
+  } finally {
+    await stack.stop();
+  }
+}
+
+function split(name: ShapeName, master = "n1"): (stack: PartitionStack) => Promise<void> {
+  return (stack) => stack.network.split(...shape(name, master).sides);
+}
+
+/** Every failure a 503, none slower than the wait bound (with slack). */
+function only503sWithinBound(result: ScenarioResult): void {
+  for (const side of result.instances) {
+    expect(side.errors).toBe(0);
+    expect(side.slowest503Ms).toBeLessThanOrEqual(WAIT_MS + SLACK_MS);
+  }
+}
+
+describe.skipIf(partitionsUnavailable !== undefined)("network partitions", () => {
+  test.concurrent(
+    "g. a random partition from a–d every 10 s for 3 min: nothing acknowledged lost, nobody logged out, converged within 30 s of the last heal",
+    async ({ task, expect }) => {
+      const random = seededRandom(20261202);
+      const shapes: ShapeName[] = ["minority", "isolated", "bridge", "replicasCut"];
+      const applied: string[] = [];
+      const result = await onStack(
+        {},
+        {
+          name: "g. flapping a–d every 10 s, 3 min",
+          faultMs: 0,
+          fault: async (stack) => {
+            for (let round = 0; round < 18; round++) {
+              await stack.network.heal();
+              const name = shapes[Math.floor(random() * shapes.length)] ?? "minority";
+              const master = await currentMasterHost(stack);
+              applied.push(`${name}@${master}`);
+              await stack.network.split(...shape(name, master).sides);
+              await delay(10_000);
+            }
+          },
+        },
+        task.meta,
+      );
+      task.meta.scenario = `${result.line}; shapes ${applied.join(" ")}`;
+      expect(result.acknowledgedLost).toBe(0);
+      expect(result.loggedOut).toBe(0);
+      expect(result.convergeMs).toBeLessThanOrEqual(30_000);
+      only503sWithinBound(result);
+    },
+    TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "a. minority with a client: A's writes 503 within the bound, B fails none and stalls at most the failover + 1 s, nothing acknowledged lost",
+    ({ task, expect }) =>
+      inTurn.run(async () => {
+        const result = await onStack(
+          {},
+          {
+            name: "a. minority {n1, s1, A} | {n2, n3, s2, s3, B}, 20 s",
+            fault: split("minority"),
+            faultMs: 20_000,
+          },
+          task.meta,
+        );
+        const [a, b] = result.instances;
+        expect(result.acknowledgedLost).toBe(0);
+        expect(result.loggedOut).toBe(0);
+        expect(a?.unavailable).toBeGreaterThan(0);
+        only503sWithinBound(result);
+        expect(b?.failed).toBe(0);
+        expect(result.failoverMs).toBeDefined();
+        expect(b?.longestStallMs).toBeLessThanOrEqual((result.failoverMs ?? 0) + 1_000);
+      }),
+    TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "a, control: with durability.replicas 0 the same partition loses acknowledged writes (the check works)",
+    ({ task, expect }) =>
+      inTurn.run(async () => {
+        const result = await onStack(
+          { appOptions: { durability: { replicas: 0 } } },
+          {
+            name: "a. control, durability.replicas 0",
+            fault: split("minority"),
+            faultMs: 20_000,
+          },
+          task.meta,
+        );
+        expect(result.acknowledgedLost).toBeGreaterThan(0);
+      }),
+    TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "b. master isolated from everything: no request fails, nothing lost, stall at most the failover + 1 s",
+    ({ task, expect }) =>
+      inTurn.run(async () => {
+        const result = await onStack(
+          {},
+          { name: "b. n1 master isolated, 12 s", fault: split("isolated"), faultMs: 12_000 },
+          task.meta,
+        );
+        expect(result.acknowledgedLost).toBe(0);
+        expect(result.failed).toBe(0);
+        expect(result.failoverMs).toBeDefined();
+        for (const side of result.instances) {
+          expect(side.longestStallMs).toBeLessThanOrEqual((result.failoverMs ?? 0) + 1_000);
+        }
+      }),
+    TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "c. bridge (n2 and s2 see both halves): no failover, B's writes 503 within the bound, nothing lost",
+    ({ task, expect }) =>
+      inTurn.run(async () => {
+        const result = await onStack(
+          {},
+          {
+            name: "c. bridge {n1, s1, A} | {n3, s3, B}, n2 + s2 see both, 12 s",
+            fault: split("bridge"),
+            faultMs: 12_000,
+          },
+          task.meta,
+        );
+        expect(result.acknowledgedLost).toBe(0);
+        expect(result.loggedOut).toBe(0);
+        expect(result.failovers).toBe(0);
+        expect(result.instances[1]?.unavailable).toBeGreaterThan(0);
+        only503sWithinBound(result);
+      }),
+    TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "d. replicas cut from the master only: no failover, writes 503 after the bound, health degraded, no full resync after the heal",
+    ({ task, expect }) =>
+      inTurn.run(async () => {
+        let health: unknown;
+        let fullSyncs: number[] = [];
+        const syncs = async (stack: PartitionStack) => {
+          const master = stack.node("n1");
+          const info = String(await ask(master.address, master.port, ["INFO", "stats"]));
+          return Number(/^sync_full:(\d+)/m.exec(info)?.[1]);
+        };
+        const result = await onStack(
+          {},
+          {
+            name: "d. replicas cut from n1 master, 12 s",
+            fault: async (stack) => {
+              fullSyncs.push(await syncs(stack));
+              await split("replicasCut")(stack);
+              // A cut replica stays "connected" to the master until repl-timeout (60 s); health
+              // looks at how recently each acknowledged.
+              await delay(4_000);
+              health = (await new Browser().request(`${stack.apps[0]?.url ?? ""}/healthz`)).body;
+            },
+            faultMs: 8_000,
+            heal: async (stack) => {
+              await stack.network.heal();
+              await delay(3_000);
+              fullSyncs.push(await syncs(stack));
+            },
+          },
+          task.meta,
+        );
+        expect(result.failovers).toBe(0);
+        expect(result.acknowledgedLost).toBe(0);
+        for (const side of result.instances) expect(side.unavailable).toBeGreaterThan(0);
+        only503sWithinBound(result);
+        expect(health).toMatchObject({ status: "degraded", role: "master", replicas: 0 });
+        expect(fullSyncs[1]).toBe(fullSyncs[0]);
+        fullSyncs = [];
+      }),
+    TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "e. Sentinels on their own hosts, durability.replicas 1: the replica on the master's side confirms writes the promotion discards (measured)",
+    ({ task, expect }) =>
+      inTurn.run(async () => {
+        const result = await onStack(
+          { appOptions: { durability: { replicas: 1 } } },
+          {
+            name: "e. own-host Sentinels {n1, n2, A} | {s1-s3, n3, B}, replicas 1, 12 s",
+            fault: split("ownHosts"),
+            faultMs: 12_000,
+          },
+          task.meta,
+        );
+        expect(result.failovers).toBe(1);
+        expect(result.acknowledgedLost).toBeGreaterThan(0);
+      }),
+    TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    'e. Sentinels on their own hosts, durability.replicas "all": nothing acknowledged lost, writes 503 within the bound',
+    ({ task, expect }) =>
+      inTurn.run(async () => {
+        const result = await onStack(
+          { appOptions: { durability: { replicas: "all" } } },
+          {
+            name: 'e. own-host Sentinels, replicas "all", 12 s',
+            fault: split("ownHosts"),
+            faultMs: 12_000,
+          },
+          task.meta,
+        );
+        expect(result.acknowledgedLost).toBe(0);
+        expect(result.loggedOut).toBe(0);
+        only503sWithinBound(result);
+      }),
+    TIMEOUT_MS,
+  );
+
+  const delayApps = (ms: number) => (stack: PartitionStack) => {
+    const sources = ["a1", "a2"].map((host) => stack.network.address(host));
+    for (const proxy of stack.proxies.values()) proxy.delay(ms, sources);
+    return Promise.resolve();
+  };
+
+  test.concurrent(
+    "f. 50 ms more each way between the apps and Redis: no request fails",
+    ({ task, expect }) =>
+      inTurn.run(async () => {
+        const result = await onStack(
+          { proxied: true },
+          {
+            name: "f. +50 ms each way app <-> Redis, 12 s",
+            fault: delayApps(50),
+            heal: delayApps(0),
+            faultMs: 12_000,
+          },
+          task.meta,
+        );
+        expect(result.failed).toBe(0);
+        expect(result.acknowledgedLost).toBe(0);
+      }),
+    TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "f. 1 s more each way: failures are 503s only, no cart item twice, nothing lost",
+    ({ task, expect }) =>
+      inTurn.run(async () => {
+        const result = await onStack(
+          { proxied: true },
+          {
+            name: "f. +1 s each way app <-> Redis, 12 s",
+            fault: delayApps(1_000),
+            heal: delayApps(0),
+            faultMs: 12_000,
+          },
+          task.meta,
+        );
+        only503sWithinBound(result);
+        expect(result.duplicated).toBe(0);
+        expect(result.acknowledgedLost).toBe(0);
+      }),
+    TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "f. 20 % packet loss between the apps and the master: nothing lost, no cart item twice",
+    ({ task, expect }) =>
+      inTurn.run(async () => {
+        const result = await onStack(
+          {},
+          {
+            name: "f. 20 % packet loss app <-> master, 12 s",
+            fault: async (stack) => {
+              await stack.network.lossy("a1", "n1", 0.2);
+              await stack.network.lossy("a2", "n1", 0.2);
+            },
+            faultMs: 12_000,
+          },
+          task.meta,
+        );
+        expect(result.acknowledgedLost).toBe(0);
+        expect(result.duplicated).toBe(0);
+        only503sWithinBound(result);
+      }),
+    TIMEOUT_MS,
+  );
+});
