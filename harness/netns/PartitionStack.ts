@@ -184,12 +184,20 @@ export class PartitionStack {
           if (role[3] !== "connected") return false;
         }
         for (const sentinel of this.sentinels) {
+          // Sentinel must name the master and know both replicas and the other Sentinels: a
+          // replica it has not discovered yet is never reconfigured after a failover.
           const reply = (await ask(sentinel.address, SENTINEL_PORT, [
             "SENTINEL",
-            "get-master-addr-by-name",
+            "master",
             MASTER_NAME,
           ])) as string[];
-          if (`${reply[0] ?? ""}:${reply[1] ?? ""}` !== master.endpoint) return false;
+          const fields = new Map<string, string>();
+          for (let i = 0; i + 1 < reply.length; i += 2)
+            fields.set(reply[i] ?? "", reply[i + 1] ?? "");
+          if (`${fields.get("ip") ?? ""}:${fields.get("port") ?? ""}` !== master.endpoint)
+            return false;
+          if (fields.get("num-slaves") !== String(this.data.length - 1)) return false;
+          if (fields.get("num-other-sentinels") !== String(this.sentinels.length - 1)) return false;
         }
         return master;
       },
@@ -312,6 +320,8 @@ export interface CartCheck {
   /** Items that appear more than once in a cart. */
   duplicated: number;
   loggedOut: number;
+  /** The acknowledged items missing, with when they were acknowledged. */
+  lost: { user: string; item: string; acknowledgedAt: number }[];
 }
 
 /**
@@ -319,7 +329,7 @@ export interface CartCheck {
  * acknowledged. A 503 (a failover still settling) is asked again, for up to 30 s.
  */
 export async function checkCarts(load: UserLoad, urls: string[]): Promise<CartCheck> {
-  const check: CartCheck = { acknowledgedLost: 0, duplicated: 0, loggedOut: 0 };
+  const check: CartCheck = { acknowledgedLost: 0, duplicated: 0, loggedOut: 0, lost: [] };
   for (const user of load.users) {
     const url = urls[user.home % urls.length] ?? "";
     const response = await pollUntil(
@@ -338,7 +348,15 @@ export async function checkCarts(load: UserLoad, urls: string[]): Promise<CartCh
     const items = (response.body as { cart: string[] }).cart;
     const cart = new Set(items);
     check.duplicated += items.length - cart.size;
-    check.acknowledgedLost += user.acknowledged.filter((item) => !cart.has(item)).length;
+    for (const item of user.acknowledged) {
+      if (cart.has(item)) continue;
+      check.acknowledgedLost++;
+      check.lost.push({
+        user: user.name,
+        item,
+        acknowledgedAt: user.acknowledgedAt.get(item) ?? 0,
+      });
+    }
   }
   return check;
 }

@@ -73,7 +73,7 @@ describe.skipIf(partitionsUnavailable !== undefined)("network partitions", () =>
     async ({ task, expect }) => {
       const random = seededRandom(20261202);
       const shapes: ShapeName[] = ["minority", "isolated", "bridge", "replicasCut"];
-      const applied: string[] = [];
+      const applied: { at: number; label: string }[] = [];
       const result = await onStack(
         {},
         {
@@ -84,7 +84,7 @@ describe.skipIf(partitionsUnavailable !== undefined)("network partitions", () =>
               await stack.network.heal();
               const name = shapes[Math.floor(random() * shapes.length)] ?? "minority";
               const master = await currentMasterHost(stack);
-              applied.push(`${name}@${master}`);
+              applied.push({ at: Date.now(), label: `${name}@${master}` });
               await stack.network.split(...shape(name, master).sides);
               await delay(10_000);
             }
@@ -92,7 +92,17 @@ describe.skipIf(partitionsUnavailable !== undefined)("network partitions", () =>
         },
         task.meta,
       );
-      task.meta.scenario = `${result.line}; shapes ${applied.join(" ")}`;
+      task.meta.scenario = `${result.line}; shapes ${applied.map(({ label }) => label).join(" ")}`;
+      if (result.lost.length > 0) {
+        // Which round each lost item was acknowledged in, for the investigation.
+        const byRound = new Map<string, number>();
+        for (const { user, acknowledgedAt } of result.lost) {
+          const round = applied.findLastIndex(({ at }) => at <= acknowledgedAt);
+          const key = `round ${round} (${applied[round]?.label ?? "before"}) ${user}`;
+          byRound.set(key, (byRound.get(key) ?? 0) + 1);
+        }
+        console.log(`lost by round: ${JSON.stringify([...byRound])}`);
+      }
       expect(result.acknowledgedLost).toBe(0);
       expect(result.loggedOut).toBe(0);
       expect(result.convergeMs).toBeLessThanOrEqual(30_000);

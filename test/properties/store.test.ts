@@ -1,0 +1,143 @@
+import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
+import { fc, test } from "@fast-check/vitest";
+import { Redis } from "ioredis";
+import type { SessionData } from "express-session";
+import { afterAll, beforeAll, describe, expect } from "vitest";
+import { RedisSessionStore, SessionTooLargeError } from "../../src/index.js";
+import { useSingleNode } from "../support/hooks.js";
+import { PROPERTY_RUNS } from "./settings.js";
+
+// The store on a real Redis, driven the way express-session drives it: get, createSession on a
+// request, save.
+
+const redis = useSingleNode();
+const MAX_BYTES = 2_048;
+let store: RedisSessionStore;
+let admin: Redis;
+
+beforeAll(() => {
+  store = new RedisSessionStore({ redis: redis.current.url, maxBytes: MAX_BYTES });
+  admin = new Redis(redis.current.url);
+});
+afterAll(async () => {
+  await store.close();
+  await admin.quit();
+});
+
+type Session = SessionData &
+  Record<string, unknown> & { save(callback: (error?: unknown) => void): void };
+
+const cookie = () => ({ originalMaxAge: 60_000, httpOnly: true, path: "/", secure: false });
+
+function newSid(): string {
+  return randomBytes(12).toString("base64url");
+}
+
+async function create(sid: string, data: Record<string, unknown>): Promise<void> {
+  await promisify(store.set.bind(store))(sid, {
+    cookie: cookie(),
+    ...data,
+  });
+}
+
+/** One request's view of the session, as express-session builds it. */
+async function load(sid: string): Promise<Session> {
+  const data = await promisify(store.get.bind(store))(sid);
+  if (data === null || data === undefined) throw new Error(`session ${sid} not found`);
+  const req = { sessionID: sid, sessionStore: store };
+  return store.createSession(req as never, data);
+}
+
+function save(session: Session): Promise<void> {
+  return promisify(session.save.bind(session))();
+}
+
+async function stored(sid: string): Promise<Record<string, unknown> | null> {
+  return (await promisify(store.get.bind(store))(sid)) as Record<string, unknown> | null;
+}
+
+const field = fc.constantFrom("a", "b", "c", "d");
+
+describe("store properties on a real Redis", () => {
+  test.prop(
+    [
+      fc.scheduler(),
+      fc.uniqueArray(field, { minLength: 2, maxLength: 2 }),
+      fc.integer(),
+      fc.integer(),
+    ],
+    PROPERTY_RUNS,
+  )(
+    "two requests changing different keys of one session keep both changes, in any interleaving",
+    async (s, [first = "a", second = "b"], one, two) => {
+      const sid = newSid();
+      await create(sid, { user: "u" });
+      const request = async (key: string, value: number) => {
+        const session = await s.schedule(load(sid), `read for ${key}`);
+        session[key] = value;
+        await s.schedule(save(session), `write of ${key}`);
+      };
+      const both = Promise.all([request(first, one), request(second, two)]);
+      await s.waitFor(both);
+      const result = await stored(sid);
+      expect(result).toMatchObject({ user: "u", [first]: one, [second]: two });
+    },
+  );
+
+  test.prop([fc.scheduler(), field, fc.integer(), fc.integer()], PROPERTY_RUNS)(
+    "two requests changing the same key leave one of their two values",
+    async (s, key, one, two) => {
+      const sid = newSid();
+      await create(sid, { user: "u" });
+      const request = async (value: number) => {
+        const session = await s.schedule(load(sid));
+        session[key] = value;
+        await s.schedule(save(session));
+      };
+      await s.waitFor(Promise.all([request(one), request(two)]));
+      expect([one, two]).toContain((await stored(sid))?.[key]);
+    },
+  );
+
+  test.prop(
+    [fc.string({ unit: "grapheme", minLength: MAX_BYTES / 8, maxLength: MAX_BYTES / 2 })],
+    PROPERTY_RUNS,
+  )("a session near maxBytes is stored whole, or refused with nothing written", async (text) => {
+    const sid = newSid();
+    await create(sid, { user: "u" });
+    const before = await admin.hgetall(`sess:${sid}`);
+    const session = await load(sid);
+    session.note = text;
+    try {
+      await save(session);
+      expect((await stored(sid))?.note).toBe(text);
+    } catch (error) {
+      expect(error).toBeInstanceOf(SessionTooLargeError);
+      expect(await admin.hgetall(`sess:${sid}`)).toStrictEqual(before);
+    }
+  });
+
+  test.prop(
+    [
+      fc.array(fc.tuple(fc.uint8Array({ maxLength: 12 }), fc.uint8Array({ maxLength: 60 })), {
+        minLength: 1,
+        maxLength: 6,
+      }),
+    ],
+    PROPERTY_RUNS,
+  )(
+    "random bytes in a stored hash read as no session (or a session with a cookie), never an error",
+    async (pairs) => {
+      const sid = newSid();
+      const key = `sess:${sid}`;
+      await admin.hset(
+        key,
+        ...pairs.flatMap(([f, v]) => [Buffer.from(f.length === 0 ? [120] : f), Buffer.from(v)]),
+      );
+      const result = await stored(sid);
+      if (result !== null) expect(typeof result.cookie).toBe("object");
+      await admin.del(key);
+    },
+  );
+});
