@@ -35,10 +35,9 @@ function newSid(): string {
 }
 
 async function create(sid: string, data: Record<string, unknown>): Promise<void> {
-  await promisify(store.set.bind(store))(sid, {
-    cookie: cookie(),
-    ...data,
-  });
+  // A session as JSON, the way a store receives one from another process.
+  const session = JSON.parse(JSON.stringify({ cookie: cookie(), ...data })) as SessionData;
+  await promisify(store.set.bind(store))(sid, session);
 }
 
 /** One request's view of the session, as express-session builds it. */
