@@ -17,6 +17,7 @@ export type { UserSession } from "./store/UserSessions.js";
 export { healthCheck, healthHandler } from "./middleware/health.js";
 export type { HealthReport } from "./middleware/health.js";
 export type { FailoverEvent } from "./store/ConnectionMonitor.js";
+export type { HistogramSnapshot, StoreStats } from "./store/stats.js";
 export type { DurabilityOptions, UnavailableOptions } from "./options.js";
 export { SessionNotDurableError } from "./errors/SessionNotDurableError.js";
 export { SessionStoreUnavailableError } from "./errors/SessionStoreUnavailableError.js";

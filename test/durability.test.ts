@@ -1,6 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { RedisSessionStore } from "../src/index.js";
 import { Browser } from "./support/Browser.js";
 import { useSentinel } from "./support/hooks.js";
 import { useServer } from "./support/http.js";
@@ -9,17 +10,27 @@ import { createTestApp } from "./support/testApp.js";
 // A master with 2 replicas. Writes are acknowledged only once enough replicas confirm them.
 const redis = useSentinel();
 const waitMs = 1_500;
-const twoReplicas = useServer(
-  () => createTestApp({ redis: redis.current.redisOption, durability: { replicas: 2 } }).app,
-);
-const threeReplicas = useServer(
-  () =>
-    createTestApp({
-      redis: redis.current.redisOption,
-      durability: { replicas: 3, timeoutMs: 200 },
-      unavailable: { waitMs, retryAfterSeconds: 2 },
-    }).app,
-);
+const stores: Record<"two" | "three", RedisSessionStore | undefined> = {
+  two: undefined,
+  three: undefined,
+};
+const twoReplicas = useServer(() => {
+  const { app, sessions } = createTestApp({
+    redis: redis.current.redisOption,
+    durability: { replicas: 2 },
+  });
+  stores.two = sessions.store;
+  return app;
+});
+const threeReplicas = useServer(() => {
+  const { app, sessions } = createTestApp({
+    redis: redis.current.redisOption,
+    durability: { replicas: 3, timeoutMs: 200 },
+    unavailable: { waitMs, retryAfterSeconds: 2 },
+  });
+  stores.three = sessions.store;
+  return app;
+});
 let master: Redis;
 
 beforeAll(async () => {
@@ -141,6 +152,23 @@ describe("durable writes", () => {
     expect((await browser.request(`${twoReplicas.url}/session`)).body).toMatchObject({
       data: { user: "carol", theme: "dark" },
     });
+  });
+});
+
+describe("store.stats()", () => {
+  test("counts what the users above met: batches and WAIT time, 503s, retries", () => {
+    const two = stores.two?.stats();
+    const three = stores.three?.stats();
+    // Every write of the app asking for 2 replicas went out in a batch and was confirmed.
+    expect(two?.writeBatchSize.count).toBeGreaterThan(0);
+    expect(two?.writeBatchSize.sum).toBeGreaterThanOrEqual(two?.writeBatchSize.count ?? Infinity);
+    expect(two?.waitLatencyMs.count).toBe(two?.writeBatchSize.count);
+    expect(two?.notDurable).toBe(0);
+    // NOREPLICAS was retried until the replicas were back.
+    expect(two?.retries).toBeGreaterThan(0);
+    // The app asking for 3 of 2 replicas: each of its writes was a 503.
+    expect(three?.notDurable).toBeGreaterThanOrEqual(3);
+    expect(three?.unavailable).toBeGreaterThanOrEqual(1);
   });
 });
 

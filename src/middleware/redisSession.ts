@@ -43,6 +43,7 @@ export function redisSession(options: RedisSessionOptions): RedisSessionMiddlewa
     // During a lasting outage express-session would skip the session (the user would look logged
     // out); answer 503 instead.
     if (!store.available) {
+      store.countTurnedAway();
       sendUnavailable(req, res, retryAfterSeconds);
       return;
     }

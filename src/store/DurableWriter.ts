@@ -6,6 +6,7 @@ import { ServerClock } from "../redis/ServerClock.js";
 import { CorkedCommands } from "./CorkedCommands.js";
 import type { CommandArgs } from "./CorkedCommands.js";
 import { RetryableError } from "./deadline.js";
+import type { StoreCounters } from "./stats.js";
 import { DEADLINE_ARG, WRITE_SCRIPT } from "./scripts.js";
 import type { WriteArgs } from "./scripts.js";
 
@@ -73,6 +74,7 @@ export class DurableWriter {
     client: Redis,
     private readonly replicas: () => number | undefined,
     private readonly timeoutMs: number,
+    private readonly counters: StoreCounters,
   ) {
     this.#lanes = Array.from({ length: LANES }, () => new Lane(client));
   }
@@ -152,7 +154,10 @@ export class DurableWriter {
     const writes = this.#sendWrites(lane, batch);
     const wait = lane.commands.send("WAIT", [required, this.timeoutMs]);
     lane.commands.flush();
+    const sentAt = performance.now();
     const [written, confirmed] = await Promise.allSettled([writes, wait]);
+    this.counters.writeBatchSize.observe(batch.length);
+    this.counters.waitLatencyMs.observe(performance.now() - sentAt);
     lane.busy = false;
     const error =
       written.status === "rejected"

@@ -24,6 +24,7 @@ import { fingerprint, settle } from "./settle.js";
 import type { Callback } from "./settle.js";
 import type { FailoverEvent } from "./ConnectionMonitor.js";
 import { SessionCommands } from "./SessionCommands.js";
+import type { StoreStats } from "./stats.js";
 import type { WriteMode } from "./scripts.js";
 import { UserSessions } from "./UserSessions.js";
 import type { UserSession } from "./UserSessions.js";
@@ -119,6 +120,16 @@ export class RedisSessionStore extends Store {
     return this.#redis.requiredReplicas();
   }
 
+  /** Counters of what the store has done: 503s, retries, failovers, write batches, WAIT time. */
+  stats(): StoreStats {
+    return this.#redis.counters.snapshot();
+  }
+
+  /** @internal redisSession turned a request away during a lasting outage (a 503). */
+  countTurnedAway(): void {
+    this.#redis.counters.unavailable++;
+  }
+
   /** The options in force, after defaults. */
   get settings(): Readonly<NormalizedStoreOptions> {
     return this.#options;
@@ -191,6 +202,7 @@ export class RedisSessionStore extends Store {
     const { waitMs } = this.#options;
     const remaining = remainingWait(req, waitMs);
     if (remaining <= 0) {
+      this.#redis.counters.unavailable++;
       throw new SessionStoreUnavailableError(
         `the ${what} was not sent: this request already waited ${waitMs - remaining} ms for ` +
           `Redis, its whole bound (option \`unavailable.waitMs\`)`,

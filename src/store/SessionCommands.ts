@@ -5,6 +5,7 @@ import { CorkedCommands } from "./CorkedCommands.js";
 import type { ConnectionEvents } from "./ConnectionMonitor.js";
 import { RetryableError, withinDeadline } from "./deadline.js";
 import { DurableWriter } from "./DurableWriter.js";
+import { StoreCounters } from "./stats.js";
 import { sentinelWatchOf } from "../redis/createRedisClient.js";
 import { ServerClock } from "../redis/ServerClock.js";
 import { DEADLINE_ARG, defineScripts } from "./scripts.js";
@@ -33,6 +34,8 @@ export class SessionCommands {
    * (undefined until a Sentinel has answered).
    */
   readonly requiredReplicas: () => number | undefined;
+  /** What `store.stats()` reports. */
+  readonly counters = new StoreCounters();
 
   constructor(
     readonly client: Redis | Cluster,
@@ -42,7 +45,13 @@ export class SessionCommands {
     this.#scripts = defineScripts(client);
     if (!client.isCluster) this.#corked = new CorkedCommands(client as Redis);
     this.indexPrefix = client.isCluster ? "" : `${options.prefix}user:`;
-    this.monitor = new ConnectionMonitor(client, options.waitMs, events);
+    this.monitor = new ConnectionMonitor(client, options.waitMs, {
+      ...events,
+      failover: (event) => {
+        this.counters.failovers++;
+        events.failover(event);
+      },
+    });
     this.#clock = new ServerClock(client, () => this.monitor.epoch);
     const { replicas, timeoutMs } = options.durability;
     if (replicas === "all") {
@@ -60,7 +69,12 @@ export class SessionCommands {
       this.requiredReplicas = () => replicas;
     }
     if ((replicas === "all" || replicas > 0) && !client.isCluster) {
-      this.#durable = new DurableWriter(client as Redis, this.requiredReplicas, timeoutMs);
+      this.#durable = new DurableWriter(
+        client as Redis,
+        this.requiredReplicas,
+        timeoutMs,
+        this.counters,
+      );
     }
   }
 
@@ -186,7 +200,13 @@ export class SessionCommands {
     waitMs = this.options.waitMs,
   ): Promise<T> {
     const rest = waitMs < this.options.waitMs ? " in what the request had left of its wait" : "";
-    return withinDeadline(`${what}${rest}`, waitMs, attempt);
+    const { counters } = this;
+    return withinDeadline(`${what}${rest}`, waitMs, attempt, () => counters.retries++).catch(
+      (error: unknown) => {
+        counters.count(error);
+        throw error;
+      },
+    );
   }
 }
 

@@ -30,6 +30,7 @@ export function withinDeadline<T>(
   what: string,
   waitMs: number,
   attempt: (deadline: number) => Promise<T>,
+  onRetry?: () => void,
 ): Promise<T> {
   const deadline = Date.now() + waitMs;
   // The first attempt outside an async function and with one promise of its own: on every
@@ -41,7 +42,9 @@ export function withinDeadline<T>(
         if (watch.end()) resolve(value);
       },
       (error: unknown) => {
-        if (watch.end()) retryUntil(what, waitMs, deadline, attempt, error).then(resolve, reject);
+        if (watch.end()) {
+          retryUntil(what, waitMs, deadline, attempt, error, onRetry).then(resolve, reject);
+        }
       },
     );
   });
@@ -53,6 +56,7 @@ async function retryUntil<T>(
   deadline: number,
   attempt: (deadline: number) => Promise<T>,
   firstError: unknown,
+  onRetry: (() => void) | undefined,
 ): Promise<T> {
   let error = firstError;
   let lastError: unknown;
@@ -62,6 +66,7 @@ async function retryUntil<T>(
     lastError = error;
     if (deadline - Date.now() <= RETRY_DELAY_MS) break;
     await delay(RETRY_DELAY_MS);
+    onRetry?.();
     try {
       return await raceDeadline(attempt(deadline), deadline);
     } catch (next) {

@@ -1,0 +1,89 @@
+import { SessionNotDurableError } from "../errors/SessionNotDurableError.js";
+import { SessionStoreUnavailableError } from "../errors/SessionStoreUnavailableError.js";
+
+/** Counts in buckets, as Prometheus histograms do: each bucket counts observations ≤ `le`. */
+export interface HistogramSnapshot {
+  count: number;
+  sum: number;
+  /** Cumulative: observations at most `le`, for each bound in ascending order. */
+  buckets: { le: number; count: number }[];
+}
+
+/** What the store has done since it was created, for dashboards and alerts. */
+export interface StoreStats {
+  /**
+   * Store operations that gave up on Redis within `unavailable.waitMs`, and requests
+   * `redisSession` turned away during a lasting outage: each a 503 for the user.
+   */
+  unavailable: number;
+  /** Writes too few replicas confirmed within the bound (503 too). */
+  notDurable: number;
+  /** Attempts repeated after a transient error (a failover, a reconnection, `READONLY`, …). */
+  retries: number;
+  /** Master changes the client followed. */
+  failovers: number;
+  /** Durable writes committed together: how many per batch (one script call and one WAIT). */
+  writeBatchSize: HistogramSnapshot;
+  /** Time from sending a batch to its WAIT's answer, in ms. */
+  waitLatencyMs: HistogramSnapshot;
+}
+
+export class Histogram {
+  readonly #bounds: readonly number[];
+  readonly #counts: number[];
+  #count = 0;
+  #sum = 0;
+
+  constructor(bounds: readonly number[]) {
+    this.#bounds = bounds;
+    this.#counts = bounds.map(() => 0);
+  }
+
+  observe(value: number): void {
+    this.#count++;
+    this.#sum += value;
+    const bounds = this.#bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= (bounds[i] ?? Infinity)) {
+        this.#counts[i] = (this.#counts[i] ?? 0) + 1;
+        return;
+      }
+    }
+  }
+
+  snapshot(): HistogramSnapshot {
+    let cumulative = 0;
+    const buckets = this.#bounds.map((le, i) => {
+      cumulative += this.#counts[i] ?? 0;
+      return { le, count: cumulative };
+    });
+    return { count: this.#count, sum: this.#sum, buckets };
+  }
+}
+
+/** The store's counters, shared by its parts. */
+export class StoreCounters {
+  unavailable = 0;
+  notDurable = 0;
+  retries = 0;
+  failovers = 0;
+  readonly writeBatchSize = new Histogram([1, 2, 5, 10, 20, 50, 100]);
+  readonly waitLatencyMs = new Histogram([1, 2, 5, 10, 25, 50, 100, 250, 1000]);
+
+  /** Counts a failed store operation by why it failed. */
+  count(error: unknown): void {
+    if (error instanceof SessionStoreUnavailableError) this.unavailable++;
+    else if (error instanceof SessionNotDurableError) this.notDurable++;
+  }
+
+  snapshot(): StoreStats {
+    return {
+      unavailable: this.unavailable,
+      notDurable: this.notDurable,
+      retries: this.retries,
+      failovers: this.failovers,
+      writeBatchSize: this.writeBatchSize.snapshot(),
+      waitLatencyMs: this.waitLatencyMs.snapshot(),
+    };
+  }
+}
