@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { pinoHttp } from "pino-http";
 import { healthCheck, login, logout, logoutEverywhere, redisSession } from "redis-ha-session";
 import type { RedisSessionMiddleware, RedisTopology } from "redis-ha-session";
+import { metricsHandler } from "./metrics.js";
 import { homePage, loginPage } from "./pages.js";
 import { verifyPassword } from "./users.js";
 
@@ -69,6 +70,8 @@ export function createDemoApp({ instance, redis, secret, logger }: DemoAppOption
   app.get("/healthz", async (_req, res) => {
     res.json({ instance, redis: await healthCheck(sessions.store, { timeoutMs: 1_000 }) });
   });
+  // Prometheus scrapes each instance; in production keep this off the public listener.
+  app.get("/metrics", metricsHandler(sessions.store, instance));
   app.use(express.urlencoded({ extended: false, limit: "10kb" }));
   app.use(express.json({ limit: "10kb" }));
   app.use(sessions);

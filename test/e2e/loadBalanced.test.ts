@@ -105,6 +105,16 @@ test("20 users through HAProxy: an app instance and then the Redis master killed
     expect(seen.idempotentFailed).toBe(0);
     expect(seen.loggedOut).toBe(0);
     expect(stillIn.filter((loggedIn) => !loggedIn)).toEqual([]);
+
+    // Whichever instance answers has written durably and followed the failover, and says so.
+    const metrics = await fetch(`${url}/metrics`);
+    expect(metrics.status).toBe(200);
+    const text = await metrics.text();
+    const value = (name: string) =>
+      Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m").exec(text)?.[1]);
+    expect(value("rhs_session_write_batch_size_count")).toBeGreaterThan(0);
+    expect(value("rhs_session_failovers_total")).toBeGreaterThanOrEqual(1);
+    expect(value("process_resident_memory_bytes")).toBeGreaterThan(0);
   } finally {
     await demo.interrupt();
   }
