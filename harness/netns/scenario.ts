@@ -14,6 +14,12 @@ export interface InstanceFigures {
   longestStallMs: number;
   /** The slowest 503 (ms from the request), 0 when none. */
   slowest503Ms: number;
+  /**
+   * 2xx answered within 1.25 s after the cut: the window in which a side that has lost its
+   * Sentinel majority may still acknowledge durable writes (answers up to 1 s old count, asked
+   * every 250 ms).
+   */
+  acknowledgedRightAfterCut: number;
 }
 
 export interface ScenarioResult extends CartCheck {
@@ -77,7 +83,12 @@ export async function runScenario(
   for (const sentinel of stack.sentinels)
     switches.push(...switchesIn(await sentinel.log(), sentinel.name));
   const after = switches.filter(({ at }) => at >= cutAt).sort((a, b) => a.at - b.at);
-  const instances = urls.map((url) => figures(load.responses.filter((r) => r.url === url)));
+  const instances = urls.map((url) =>
+    figures(
+      load.responses.filter((r) => r.url === url),
+      cutAt,
+    ),
+  );
   const result: Omit<ScenarioResult, "line"> = {
     name,
     ...carts,
@@ -96,7 +107,10 @@ export async function runScenario(
   return { ...result, line };
 }
 
-function figures(responses: Response[]): InstanceFigures {
+/** After a cut, how long a side without a Sentinel majority may still acknowledge writes. */
+const FENCE_WINDOW_MS = 1_250;
+
+function figures(responses: Response[], cutAt: number): InstanceFigures {
   const result: InstanceFigures = {
     requests: responses.length,
     failed: 0,
@@ -104,10 +118,17 @@ function figures(responses: Response[]): InstanceFigures {
     errors: 0,
     longestStallMs: 0,
     slowest503Ms: 0,
+    acknowledgedRightAfterCut: 0,
   };
-  for (const { status, ms } of responses) {
+  for (const { status, ms, sentAt } of responses) {
     result.longestStallMs = Math.max(result.longestStallMs, ms);
-    if (status >= 200 && status < 300) continue;
+    if (status >= 200 && status < 300) {
+      const answeredAt = sentAt + ms;
+      if (answeredAt >= cutAt && answeredAt <= cutAt + FENCE_WINDOW_MS) {
+        result.acknowledgedRightAfterCut++;
+      }
+      continue;
+    }
     result.failed++;
     if (status === 503) {
       result.unavailable++;

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import type { NatMap, RedisOptions } from "ioredis";
 import { debugFor } from "../debug.js";
+import { SentinelQuorum } from "./SentinelQuorum.js";
 
 const log = debugFor("redis");
 
@@ -17,9 +18,6 @@ export interface MasterSwitch {
  * still names the old master.
  */
 const ANNOUNCEMENT_MS = 10_000;
-
-/** How often the replicas Sentinel lists are counted again, once someone asks for them. */
-const REPLICA_POLL_MS = 1_000;
 
 /**
  * Follows Sentinel's `+switch-master` for the connections of one topology (the store's main
@@ -44,45 +42,32 @@ export class SentinelWatch {
   #latest: MasterSwitch | undefined;
   readonly #connections = new Set<Redis>();
   readonly #subscribers: Redis[] = [];
-  /** Connections that ask the Sentinels for the master's replicas (only for "all"). */
-  readonly #askers: Redis[] = [];
-  #poller: NodeJS.Timeout | undefined;
-  #knownReplicas: number | undefined;
+  #quorum: SentinelQuorum | undefined;
+  #userMap: NatMap | undefined;
 
   constructor(private readonly options: RedisOptions) {}
 
   /**
-   * How many replicas the master should have: the most any Sentinel lists for it, connected or
-   * not (`SENTINEL REPLICAS`), polled every second from the first call on. Sentinel keeps a
-   * replica listed while it is down, and lists the replaced master as a replica after a
-   * failover. Undefined until a Sentinel has answered; the last answer stays while none does
-   * (a side cut off from every Sentinel keeps requiring what it last knew).
+   * The Sentinel majority this topology's durable writes are acknowledged under (see
+   * SentinelQuorum), asked from the first call on. A master it names that a connection is not on
+   * is followed as an announcement would be.
    */
-  knownReplicas(): number | undefined {
-    if (this.#poller === undefined) {
-      this.#poller = setInterval(() => void this.#countReplicas(), REPLICA_POLL_MS).unref();
-      void this.#countReplicas();
-    }
-    return this.#knownReplicas;
+  quorum(): SentinelQuorum {
+    this.#quorum ??= new SentinelQuorum(
+      this.options,
+      (address) => this.#mapped(address),
+      (to, from) => {
+        this.#follow(to, from);
+      },
+    );
+    return this.#quorum;
   }
 
-  async #countReplicas(): Promise<void> {
-    if (this.#askers.length === 0) {
-      for (const sentinel of this.options.sentinels ?? []) {
-        const asker = this.#sentinelConnection(sentinel, "replica count");
-        this.#askers.push(asker);
-      }
-    }
-    const counts = await Promise.all(
-      this.#askers.map((asker) =>
-        asker.call("SENTINEL", "REPLICAS", this.options.name ?? "").then(
-          (reply) => (Array.isArray(reply) ? reply.length : undefined),
-          () => undefined,
-        ),
-      ),
-    );
-    const answered = counts.filter((count) => count !== undefined);
-    if (answered.length > 0) this.#knownReplicas = Math.max(...answered);
+  /** `host:port` after the user's natMap. */
+  #mapped(address: string): string {
+    const userMap = this.#userMap;
+    const mapped = typeof userMap === "function" ? userMap(address) : userMap?.[address];
+    return mapped === null || mapped === undefined ? address : `${mapped.host}:${mapped.port}`;
   }
 
   /**
@@ -90,6 +75,7 @@ export class SentinelWatch {
    * replaced becomes the announced one; then the user's own `natMap`, if any, applies.
    */
   natMap(userMap: NatMap | undefined): NatMap {
+    this.#userMap = userMap;
     return (key: string) => {
       const address = this.#replaced(key) ? (this.#latest?.to ?? key) : key;
       const mapped = typeof userMap === "function" ? userMap(address) : userMap?.[address];
@@ -121,10 +107,9 @@ export class SentinelWatch {
   }
 
   close(): void {
-    clearInterval(this.#poller);
-    for (const connection of [...this.#subscribers.splice(0), ...this.#askers.splice(0)]) {
-      connection.disconnect();
-    }
+    this.#quorum?.close();
+    this.#quorum = undefined;
+    for (const connection of this.#subscribers.splice(0)) connection.disconnect();
   }
 
   /**
@@ -134,7 +119,7 @@ export class SentinelWatch {
    */
   #sentinelConnection(
     { host = "127.0.0.1", port = 26379 }: { host?: string; port?: number },
-    purpose: "subscription" | "replica count",
+    purpose: "subscription",
   ): Redis {
     const { sentinelUsername, sentinelPassword, sentinelTLS } = this.options;
     const connection = new Redis({
@@ -145,9 +130,7 @@ export class SentinelWatch {
       tls: sentinelTLS,
       enableReadyCheck: false,
       connectTimeout: this.options.connectTimeout,
-      commandTimeout:
-        purpose === "subscription" ? undefined : (this.options.sentinelCommandTimeout ?? undefined),
-      maxRetriesPerRequest: purpose === "subscription" ? null : 0,
+      maxRetriesPerRequest: null,
       retryStrategy: this.options.sentinelReconnectStrategy ?? undefined,
     });
     connection.on("error", (error: Error) => {
@@ -179,8 +162,16 @@ export class SentinelWatch {
     const latest = this.#latest;
     // Each Sentinel announces the same switch once it learns of it: act on the first.
     if (latest?.to === to && Date.now() - latest.at < ANNOUNCEMENT_MS) return;
-    this.#latest = { from, to, at: Date.now() };
     log("Sentinel announced a new master %s (was %s)", to, from);
+    this.#follow(to, from);
+  }
+
+  /**
+   * Sends every connection to `to`; for 10 s a Sentinel answer naming `from` (the master
+   * replaced, when known) is overruled.
+   */
+  #follow(to: string, from: string): void {
+    this.#latest = { from, to, at: Date.now() };
     for (const connection of this.#connections) move(connection, to);
   }
 }
@@ -214,7 +205,8 @@ function reconnectNow(connection: Redis): void {
   connection.stream.destroy();
 }
 
-function addressOf(connection: Redis): string | undefined {
+/** `ip:port` of the server a connection's socket is connected to. */
+export function addressOf(connection: Redis): string | undefined {
   const { remoteAddress, remotePort } = connection.stream;
   return remoteAddress === undefined ? undefined : `${remoteAddress}:${String(remotePort)}`;
 }

@@ -63,6 +63,8 @@ const LANES = 2;
  */
 export class DurableWriter {
   readonly #lanes: Lane[];
+  readonly #counters: StoreCounters;
+  readonly #vouches: ((connection: Redis) => Promise<boolean>) | undefined;
   #queue: Queued[] = [];
   #scheduled = false;
 
@@ -74,8 +76,20 @@ export class DurableWriter {
     client: Redis,
     private readonly replicas: () => number | undefined,
     private readonly timeoutMs: number,
-    private readonly counters: StoreCounters,
+    {
+      counters,
+      vouches,
+    }: {
+      counters: StoreCounters;
+      /**
+       * Whether a write confirmed on this connection may be acknowledged (on Sentinel: it is
+       * the master a Sentinel majority names); all may when undefined.
+       */
+      vouches: ((connection: Redis) => Promise<boolean>) | undefined;
+    },
   ) {
+    this.#counters = counters;
+    this.#vouches = vouches;
     this.#lanes = Array.from({ length: LANES }, () => new Lane(client));
   }
 
@@ -156,8 +170,8 @@ export class DurableWriter {
     lane.commands.flush();
     const sentAt = performance.now();
     const [written, confirmed] = await Promise.allSettled([writes, wait]);
-    this.counters.writeBatchSize.observe(batch.length);
-    this.counters.waitLatencyMs.observe(performance.now() - sentAt);
+    this.#counters.writeBatchSize.observe(batch.length);
+    this.#counters.waitLatencyMs.observe(performance.now() - sentAt);
     lane.busy = false;
     const error =
       written.status === "rejected"
@@ -167,20 +181,29 @@ export class DurableWriter {
           : null;
     const replies = written.status === "fulfilled" ? (written.value as unknown[]) : [];
     const count = confirmed.status === "fulfilled" ? Number(confirmed.value) : 0;
+    const vouched = error === null && (await this.#vouched(lane));
     batch.forEach(({ resolve, reject, deadline }, i) => {
       if (error !== null) reject(error);
       else {
         const reply = replies[i];
         // Confirmed by the WAIT sent with it, as nearly every write is: no further promise.
-        if (count >= required && lane.epoch === epoch) resolve(reply);
+        if (count >= required && lane.epoch === epoch && vouched) resolve(reply);
         else {
-          this.#awaitReplicas(lane, epoch, count, required, deadline).then(() => {
-            resolve(reply);
-          }, reject);
+          this.#awaitReplicas(lane, epoch, count, required, deadline)
+            .then(async () => {
+              if (!(await this.#vouched(lane))) throw notVouched();
+              resolve(reply);
+            })
+            .catch(reject);
         }
       }
     });
     this.#dispatch();
+  }
+
+  /** Whether writes confirmed on the lane's connection may be acknowledged (see `vouches`). */
+  async #vouched(lane: Lane): Promise<boolean> {
+    return this.#vouches === undefined || (await this.#vouches(lane.connection));
   }
 
   /**
@@ -253,6 +276,13 @@ export class DurableWriter {
       count = await lane.connection.wait(replicas, Math.min(this.timeoutMs, RECHECK_MS, remaining));
     }
   }
+}
+
+function notVouched(): RetryableError {
+  return new RetryableError(
+    "the master this write reached is not the one a majority of Sentinels names now " +
+      "(a cut-off side, or a master being replaced): not acknowledged",
+  );
 }
 
 /** Replicas connected to the master, from ROLE (which does not block). */

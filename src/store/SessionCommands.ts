@@ -7,6 +7,7 @@ import { RetryableError, withinDeadline } from "./deadline.js";
 import { DurableWriter } from "./DurableWriter.js";
 import { StoreCounters } from "./stats.js";
 import { sentinelWatchOf } from "../redis/createRedisClient.js";
+import { addressOf } from "../redis/SentinelWatch.js";
 import { ServerClock } from "../redis/ServerClock.js";
 import { DEADLINE_ARG, defineScripts } from "./scripts.js";
 import type { ReadReply, SessionScripts, WriteArgs, WriteMode } from "./scripts.js";
@@ -54,27 +55,26 @@ export class SessionCommands {
     });
     this.#clock = new ServerClock(client, () => this.monitor.epoch);
     const { replicas, timeoutMs } = options.durability;
+    const watch = sentinelWatchOf(client);
+    // Durable writes on Sentinel are acknowledged only on the master a Sentinel majority names.
+    const quorum = replicas === "all" || replicas > 0 ? watch?.quorum() : undefined;
     if (replicas === "all") {
-      const watch = sentinelWatchOf(client);
-      if (watch === undefined) {
+      if (quorum === undefined) {
         throw new TypeError(
           '`durability.replicas: "all"` needs a Sentinel topology this library connects to ' +
             "(`{ sentinels, name }` or a redis-sentinel:// URL), not a client passed in",
         );
       }
-      // Starts counting now, so the count is known by the first write.
-      watch.knownReplicas();
-      this.requiredReplicas = () => watch.knownReplicas();
+      this.requiredReplicas = () => quorum.knownReplicas;
     } else {
       this.requiredReplicas = () => replicas;
     }
     if ((replicas === "all" || replicas > 0) && !client.isCluster) {
-      this.#durable = new DurableWriter(
-        client as Redis,
-        this.requiredReplicas,
-        timeoutMs,
-        this.counters,
-      );
+      this.#durable = new DurableWriter(client as Redis, this.requiredReplicas, timeoutMs, {
+        counters: this.counters,
+        vouches:
+          quorum === undefined ? undefined : (connection) => quorum.vouches(addressOf(connection)),
+      });
     }
   }
 

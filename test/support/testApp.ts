@@ -1,5 +1,6 @@
 import express from "express";
 import type { ErrorRequestHandler, Express } from "express";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as delay } from "node:timers/promises";
 import {
   healthHandler,
@@ -35,6 +36,14 @@ export function createTestApp(
     sessions.store.on(event, () => storeEvents[event]++);
   }
   app.get("/healthz", healthHandler(sessions.store));
+  // Event-loop delay since the last call (ms), and the process's memory: for the soak.
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  app.get("/process", (_req, res) => {
+    const p99 = loop.percentile(99) / 1e6;
+    loop.reset();
+    res.json({ eventLoopP99Ms: p99, rssBytes: process.memoryUsage.rss() });
+  });
   app.get("/store-events", (_req, res) => {
     res.json(storeEvents);
   });
