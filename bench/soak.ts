@@ -49,11 +49,10 @@ interface Sample {
   faulty: boolean;
 }
 const samples: Sample[] = [];
-let faultActive = false;
-let faultSeen = false;
-let sampling = true;
+/** Mutated by the fault loop, read by the sampler. */
+const state = { faultActive: false, faultSeen: false, sampling: true };
 const sampler = (async () => {
-  while (sampling) {
+  while (state.sampling) {
     await delay(10_000);
     const reports = await Promise.all(
       urls.map(async (url) => {
@@ -70,18 +69,18 @@ const sampler = (async () => {
         at: Date.now(),
         rss: reports.map((report) => report.rssBytes),
         lagP99: reports.map((report) => report.eventLoopP99Ms),
-        faulty: faultActive || faultSeen,
+        faulty: state.faultActive || state.faultSeen,
       });
     }
-    faultSeen = faultActive;
+    state.faultSeen = state.faultActive;
   }
 })();
 
 const tally = new Map<Fault, number>();
 async function inject(fault: Fault): Promise<void> {
   const master = stack.node(await currentMasterHost(stack));
-  faultActive = true;
-  faultSeen = true;
+  state.faultActive = true;
+  state.faultSeen = true;
   switch (fault) {
     case "kill":
       await master.process.kill();
@@ -112,7 +111,7 @@ async function inject(fault: Fault): Promise<void> {
     }
   }
   await stack.converged(90_000);
-  faultActive = false;
+  state.faultActive = false;
   tally.set(fault, (tally.get(fault) ?? 0) + 1);
 }
 
@@ -137,7 +136,7 @@ while (Date.now() + 30_000 < endAt) {
 }
 await delay(Math.max(0, endAt - Date.now()));
 await load.stop();
-sampling = false;
+state.sampling = false;
 await sampler;
 
 const carts = await checkCarts(load, urls);
