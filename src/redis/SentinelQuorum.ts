@@ -22,27 +22,37 @@ interface Answer {
   epoch: number;
   /** Replicas Sentinel lists for the master, connected or not. */
   replicas: number;
+  /**
+   * The Sentinel sees that master as up and is not failing it over (no `s_down`, `o_down`,
+   * `failover_in_progress` flag): a failover's leader names the old master at the new epoch until
+   * it is done.
+   */
+  healthy: boolean;
 }
 
 /**
- * Asks every configured Sentinel, four times a second, which master it follows, and says from
+ * Asks every configured Sentinel, four times a second each, which master it follows, and says from
  * that which master a write may be acknowledged on.
  *
  * A Sentinel cut off during a failover keeps naming the old master until it hears of the new
  * configuration, and meanwhile "fixes" replicas to follow that old master: a write confirmed there
  * by WAIT is discarded when the old master is demoted (seen in the flapping partition test). So
  * a master is vouched for only when a majority of the configured Sentinels answered within the
- * last second, and it is the master of the highest configuration epoch among those answers. A
- * side of a partition without a Sentinel majority therefore acknowledges no durable write.
+ * last second, and it is the master of the highest configuration epoch among the answers that see
+ * it up and are not failing it over. A side of a partition without a Sentinel majority therefore
+ * acknowledges no durable write.
  */
 export class SentinelQuorum {
   readonly #answers: (Answer | undefined)[];
   readonly #connections: Redis[] = [];
   readonly #addresses = new Map<string, { at: number; addresses: Promise<Set<string>> }>();
-  readonly #timer: NodeJS.Timeout;
+  /** Per Sentinel: its next ask (each is asked on its own, so a silent one holds no other up). */
+  readonly #timers: (NodeJS.Timeout | undefined)[];
+  /** Per Sentinel: an ask in flight. */
+  readonly #asking: boolean[];
+  #closed = false;
   #vouched: string | undefined;
   #knownReplicas: number | undefined;
-  #polling = false;
 
   constructor(
     private readonly options: RedisOptions,
@@ -53,6 +63,8 @@ export class SentinelQuorum {
   ) {
     const sentinels = options.sentinels ?? [];
     this.#answers = sentinels.map(() => undefined);
+    this.#timers = sentinels.map(() => undefined);
+    this.#asking = sentinels.map(() => false);
     for (const { host = "127.0.0.1", port = 26379 } of sentinels) {
       const connection = new Redis({
         host,
@@ -71,8 +83,14 @@ export class SentinelQuorum {
       });
       this.#connections.push(connection);
     }
-    this.#timer = setInterval(() => void this.#poll(), POLL_MS).unref();
-    void this.#poll();
+    this.refresh();
+  }
+
+  /** Asks every Sentinel now (after an announcement: the new master is vouched for sooner). */
+  refresh(): void {
+    this.#connections.forEach((_, i) => {
+      void this.#ask(i);
+    });
   }
 
   /** Replicas the vouched-for master should have, as Sentinel lists them (last known). */
@@ -92,7 +110,8 @@ export class SentinelQuorum {
   }
 
   close(): void {
-    clearInterval(this.#timer);
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
     for (const connection of this.#connections.splice(0)) connection.disconnect();
   }
 
@@ -105,6 +124,7 @@ export class SentinelQuorum {
     if (fresh.length <= this.#answers.length / 2) return undefined;
     let best: Answer | undefined;
     for (const answer of fresh) {
+      if (!answer.healthy) continue;
       if (best === undefined || answer.epoch > best.epoch) best = answer;
       else if (answer.epoch === best.epoch && answer.master !== best.master) return undefined;
     }
@@ -112,26 +132,13 @@ export class SentinelQuorum {
     return best?.master;
   }
 
-  async #poll(): Promise<void> {
-    if (this.#polling) return;
-    this.#polling = true;
-    try {
-      await Promise.all(this.#connections.map((connection, i) => this.#ask(connection, i)));
-    } finally {
-      this.#polling = false;
-    }
-    const master = this.#current();
-    if (master !== undefined && master !== this.#vouched) {
-      const previous = this.#vouched;
-      this.#vouched = master;
-      if (previous !== undefined) {
-        log("Sentinel majority names master %s (was %s)", master, previous);
-        this.onMaster(master, previous);
-      }
-    }
-  }
-
-  async #ask(connection: Redis, index: number): Promise<void> {
+  /** Asks Sentinel `index` which master it follows, then again POLL_MS after this ask began. */
+  async #ask(index: number): Promise<void> {
+    const connection = this.#connections[index];
+    if (connection === undefined || this.#asking[index] === true || this.#closed) return;
+    this.#asking[index] = true;
+    clearTimeout(this.#timers[index]);
+    const started = Date.now();
     try {
       const reply = await connection.call("SENTINEL", "MASTER", this.options.name ?? "");
       const fields = new Map<string, string>();
@@ -139,19 +146,40 @@ export class SentinelQuorum {
       for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), String(flat[i + 1]));
       const ip = fields.get("ip");
       const port = fields.get("port");
-      if (ip === undefined || port === undefined) return;
-      this.#answers[index] = {
-        at: Date.now(),
-        master: this.natMap(`${ip}:${port}`),
-        epoch: Number(fields.get("config-epoch") ?? 0),
-        replicas: Number(fields.get("num-slaves") ?? 0),
-      };
+      if (ip !== undefined && port !== undefined) {
+        this.#answers[index] = {
+          at: Date.now(),
+          master: this.natMap(`${ip}:${port}`),
+          epoch: Number(fields.get("config-epoch") ?? 0),
+          replicas: Number(fields.get("num-slaves") ?? 0),
+          healthy: !/s_down|o_down|failover_in_progress/.test(fields.get("flags") ?? ""),
+        };
+        this.#noticeMaster();
+      }
     } catch (error) {
       // No answer in time: a partition drops packets without a word, and TCP would keep this
       // socket waiting for many seconds after the heal. A fresh connection asks next time.
       if (error instanceof Error && error.message === "Command timed out") {
         connection.stream.destroy();
       }
+    } finally {
+      this.#asking[index] = false;
+    }
+    // Closed meanwhile: its connection has ended.
+    if (connection.status === "end") return;
+    const wait = Math.max(0, POLL_MS - (Date.now() - started));
+    this.#timers[index] = setTimeout(() => void this.#ask(index), wait).unref();
+  }
+
+  /** Tells the watch when the master a majority vouches for has changed. */
+  #noticeMaster(): void {
+    const master = this.#current();
+    if (master === undefined || master === this.#vouched) return;
+    const previous = this.#vouched;
+    this.#vouched = master;
+    if (previous !== undefined) {
+      log("Sentinel majority names master %s (was %s)", master, previous);
+      this.onMaster(master, previous);
     }
   }
 

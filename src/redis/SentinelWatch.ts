@@ -164,6 +164,8 @@ export class SentinelWatch {
     if (latest?.to === to && Date.now() - latest.at < ANNOUNCEMENT_MS) return;
     log("Sentinel announced a new master %s (was %s)", to, from);
     this.#follow(to, from);
+    // Writes on the new master are acknowledged once the quorum knows it: ask now.
+    this.#quorum?.refresh();
   }
 
   /**
