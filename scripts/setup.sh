@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a Debian/Ubuntu machine for the demo and the tests: the system packages they run
-# (Redis, Sentinel, HAProxy; Chromium, openssl and libfaketime for the tests), then the npm
+# (Redis, Sentinel, HAProxy; Chromium, openssl, libfaketime and iptables for the tests), then the npm
 # dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,9 @@ need chromium chromium
 need openssl openssl
 # The clock-skew test shifts an app process's clock with libfaketime.
 need faketime faketime
+# The partition tests cut links between network namespaces with iptables (and ip, from iproute2).
+need iptables iptables
+need ip iproute2
 if [ ${#packages[@]} -gt 0 ]; then
   echo "installing ${packages[*]}"
   sudo_cmd=()
