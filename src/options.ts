@@ -33,6 +33,15 @@ export interface DurabilityOptions {
    * @default 100
    */
   timeoutMs?: number | undefined;
+  /**
+   * Sentinel only. `true`: a session is read only from the master a Sentinel majority names (as
+   * durable writes are acknowledged only there), so an instance cut off with the old master
+   * answers 503 instead of sessions that may be stale. It stops within 1.25 s of losing the
+   * majority, before a new master can exist on the other side as long as Sentinel's
+   * `down-after-milliseconds` is at least that.
+   * @default false
+   */
+  fenceReads?: boolean | undefined;
 }
 
 /** What a request does while Redis cannot be reached. */
@@ -164,7 +173,7 @@ export interface NormalizedStoreOptions {
   /** A fixed `touchAfter`, or undefined for the default share of each session's TTL. */
   touchAfterMs: number | undefined;
   maxBytes: number;
-  durability: { replicas: number | "all"; timeoutMs: number };
+  durability: { replicas: number | "all"; timeoutMs: number; fenceReads: boolean };
   waitMs: number;
   retryAfterSeconds: number;
 }
@@ -241,8 +250,15 @@ function normalizeDurability(
   topology: ParsedTopology,
 ): NormalizedStoreOptions["durability"] {
   const record = value === undefined ? {} : asRecord(value, "durability");
-  rejectUnknown(record, ["replicas", "timeoutMs"], "durability.");
+  rejectUnknown(record, ["replicas", "timeoutMs", "fenceReads"], "durability.");
   const { sentinelReplicas, otherReplicas, timeoutMs } = DEFAULTS.durability;
+  const fenceReads = boolean(record.fenceReads ?? false, "durability.fenceReads");
+  if (fenceReads && topology.kind !== "sentinel") {
+    throw new TypeError(
+      "`durability.fenceReads` needs a Sentinel topology (`{ sentinels, name }` or a " +
+        "redis-sentinel:// URL): it reads only from the master a Sentinel majority names",
+    );
+  }
   const replicas =
     record.replicas ?? (topology.kind === "sentinel" ? sentinelReplicas : otherReplicas);
   const wait = record.timeoutMs ?? timeoutMs;
@@ -254,7 +270,7 @@ function normalizeDurability(
           "redis-sentinel:// URL): the replicas a master should have are what Sentinel knows of it",
       );
     }
-    return { replicas, timeoutMs: wait };
+    return { replicas, timeoutMs: wait, fenceReads };
   }
   if (typeof replicas === "string") {
     throw new TypeError(
@@ -268,7 +284,7 @@ function normalizeDurability(
         "single-node topologies",
     );
   }
-  return { replicas, timeoutMs: wait };
+  return { replicas, timeoutMs: wait, fenceReads };
 }
 
 function normalizeUnavailable(

@@ -160,6 +160,11 @@ describe("redisSession rejects bad options at start-up with a TypeError naming t
       /`durability\.replicas: "all"` needs a Sentinel topology/,
     ],
     [
+      "fenceReads without Sentinel",
+      { secret, redis, durability: { fenceReads: true } },
+      /`durability\.fenceReads` needs a Sentinel topology/,
+    ],
+    [
       "a zero wait",
       { secret, redis, unavailable: { waitMs: 0 } },
       /`unavailable\.waitMs` must be a positive whole number of ms/,
@@ -223,7 +228,7 @@ describe("defaults", () => {
       prefix: "sess:",
       ttlMs: undefined,
       maxBytes: 65_536,
-      durability: { replicas: 0, timeoutMs: 100 },
+      durability: { replicas: 0, timeoutMs: 100, fenceReads: false },
       waitMs: 10_000,
       retryAfterSeconds: 5,
     });
@@ -234,14 +239,16 @@ describe("defaults", () => {
     expect(normalizeOptions({ secret, redis: sentinel }).store.durability).toEqual({
       replicas: 1,
       timeoutMs: 100,
+      fenceReads: false,
     });
     expect(normalizeOptions({ secret, redis }).store.durability).toEqual({
       replicas: 0,
       timeoutMs: 100,
+      fenceReads: false,
     });
     expect(
       normalizeOptions({ secret, redis: sentinel, durability: { replicas: 0 } }).store.durability,
-    ).toEqual({ replicas: 0, timeoutMs: 100 });
+    ).toEqual({ replicas: 0, timeoutMs: 100, fenceReads: false });
   });
 
   test("session ids are 192-bit random, URL-safe", () => {

@@ -7,6 +7,7 @@ import { RetryableError, withinDeadline } from "./deadline.js";
 import { DurableWriter } from "./DurableWriter.js";
 import { StoreCounters } from "./stats.js";
 import { sentinelWatchOf } from "../redis/createRedisClient.js";
+import type { SentinelQuorum } from "../redis/SentinelQuorum.js";
 import { addressOf } from "../redis/SentinelWatch.js";
 import { ServerClock } from "../redis/ServerClock.js";
 import { DEADLINE_ARG, defineScripts } from "./scripts.js";
@@ -35,6 +36,8 @@ export class SessionCommands {
    * (undefined until a Sentinel has answered).
    */
   readonly requiredReplicas: () => number | undefined;
+  /** With `durability.fenceReads`: reads count only from the master this quorum names. */
+  readonly #readQuorum: SentinelQuorum | undefined;
   /** What `store.stats()` reports. */
   readonly counters = new StoreCounters();
 
@@ -57,7 +60,11 @@ export class SessionCommands {
     const { replicas, timeoutMs } = options.durability;
     const watch = sentinelWatchOf(client);
     // Durable writes on Sentinel are acknowledged only on the master a Sentinel majority names.
-    const quorum = replicas === "all" || replicas > 0 ? watch?.quorum() : undefined;
+    const quorum =
+      replicas === "all" || replicas > 0 || options.durability.fenceReads
+        ? watch?.quorum()
+        : undefined;
+    if (options.durability.fenceReads) this.#readQuorum = quorum;
     if (replicas === "all") {
       if (quorum === undefined) {
         throw new TypeError(
@@ -81,8 +88,23 @@ export class SessionCommands {
   /** Reads a session and renews its TTL in the same command (see the read script for `ttlMs`). */
   readAndRenew(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
     return this.#bounded("session read", () =>
-      this.#scripts.rhsReadSession(key, ttlMs, defaultTtlMs, this.indexPrefix),
+      this.#fenced(this.#scripts.rhsReadSession(key, ttlMs, defaultTtlMs, this.indexPrefix)),
     );
+  }
+
+  /** With `durability.fenceReads`, a read counts only if its master is the majority's. */
+  #fenced(read: Promise<ReadReply>): Promise<ReadReply> {
+    const quorum = this.#readQuorum;
+    if (quorum === undefined) return read;
+    return read.then(async (reply) => {
+      if (!(await quorum.vouches(addressOf(this.client as Redis)))) {
+        throw new RetryableError(
+          "no Sentinel majority names the master this instance reads from: its sessions may be " +
+            "stale (option `durability.fenceReads`)",
+        );
+      }
+      return reply;
+    });
   }
 
   /**
@@ -92,14 +114,16 @@ export class SessionCommands {
   read(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
     const corked = this.#corked;
     return this.#bounded("session read", () =>
-      // The reply as Redis sends it (capitalised: ioredis does not turn it into an object).
-      (corked === undefined
-        ? this.client.call("HGETALL", key)
-        : corked.send("HGETALL", [key])
-      ).then(hashReply, (error: unknown) => {
-        if (!(error instanceof Error && error.message.startsWith("WRONGTYPE"))) throw error;
-        return this.#scripts.rhsReadSession(key, ttlMs, defaultTtlMs, this.indexPrefix);
-      }),
+      this.#fenced(
+        // The reply as Redis sends it (capitalised: ioredis does not turn it into an object).
+        (corked === undefined
+          ? this.client.call("HGETALL", key)
+          : corked.send("HGETALL", [key])
+        ).then(hashReply, (error: unknown) => {
+          if (!(error instanceof Error && error.message.startsWith("WRONGTYPE"))) throw error;
+          return this.#scripts.rhsReadSession(key, ttlMs, defaultTtlMs, this.indexPrefix);
+        }),
+      ),
     );
   }
 

@@ -35,6 +35,8 @@ class Turns {
   }
 }
 const inTurn = new Turns();
+/** The flapping scenario's lane, which has room for one more after it. */
+const afterFlapping = new Turns();
 
 /** Starts a stack, runs `scenario` on it, and tears it down; prints the logs if it fails. */
 async function onStack(
@@ -70,44 +72,67 @@ function only503sWithinBound(result: ScenarioResult): void {
 describe.skipIf(partitionsUnavailable !== undefined)("network partitions", () => {
   test.concurrent(
     "g. a random partition from a–d every 10 s for 3 min: nothing acknowledged lost, nobody logged out, converged within 30 s of the last heal",
-    async ({ task, expect }) => {
-      const random = seededRandom(20261202);
-      const shapes: ShapeName[] = ["minority", "isolated", "bridge", "replicasCut"];
-      const applied: { at: number; label: string }[] = [];
-      const result = await onStack(
-        {},
-        {
-          name: "g. flapping a–d every 10 s, 3 min",
-          faultMs: 0,
-          fault: async (stack) => {
-            for (let round = 0; round < 18; round++) {
-              await stack.network.heal();
-              const name = shapes[Math.floor(random() * shapes.length)] ?? "minority";
-              const master = await currentMasterHost(stack);
-              applied.push({ at: Date.now(), label: `${name}@${master}` });
-              await stack.network.split(...shape(name, master).sides);
-              await delay(10_000);
-            }
+    ({ task, expect }) =>
+      afterFlapping.run(async () => {
+        const random = seededRandom(20261202);
+        const shapes: ShapeName[] = ["minority", "isolated", "bridge", "replicasCut"];
+        const applied: { at: number; label: string }[] = [];
+        const result = await onStack(
+          {},
+          {
+            name: "g. flapping a–d every 10 s, 3 min",
+            faultMs: 0,
+            fault: async (stack) => {
+              for (let round = 0; round < 18; round++) {
+                await stack.network.heal();
+                const name = shapes[Math.floor(random() * shapes.length)] ?? "minority";
+                const master = await currentMasterHost(stack);
+                applied.push({ at: Date.now(), label: `${name}@${master}` });
+                await stack.network.split(...shape(name, master).sides);
+                await delay(10_000);
+              }
+            },
           },
-        },
-        task.meta,
-      );
-      task.meta.scenario = `${result.line}; shapes ${applied.map(({ label }) => label).join(" ")}`;
-      if (result.lost.length > 0) {
-        // Which round each lost item was acknowledged in, for the investigation.
-        const byRound = new Map<string, number>();
-        for (const { user, acknowledgedAt } of result.lost) {
-          const round = applied.findLastIndex(({ at }) => at <= acknowledgedAt);
-          const key = `round ${round} (${applied[round]?.label ?? "before"}) ${user}`;
-          byRound.set(key, (byRound.get(key) ?? 0) + 1);
+          task.meta,
+        );
+        task.meta.scenario = `${result.line}; shapes ${applied.map(({ label }) => label).join(" ")}`;
+        if (result.lost.length > 0) {
+          // Which round each lost item was acknowledged in, for the investigation.
+          const byRound = new Map<string, number>();
+          for (const { user, acknowledgedAt } of result.lost) {
+            const round = applied.findLastIndex(({ at }) => at <= acknowledgedAt);
+            const key = `round ${round} (${applied[round]?.label ?? "before"}) ${user}`;
+            byRound.set(key, (byRound.get(key) ?? 0) + 1);
+          }
+          console.log(`lost by round: ${JSON.stringify([...byRound])}`);
         }
-        console.log(`lost by round: ${JSON.stringify([...byRound])}`);
-      }
-      expect(result.acknowledgedLost).toBe(0);
-      expect(result.loggedOut).toBe(0);
-      expect(result.convergeMs).toBeLessThanOrEqual(30_000);
-      only503sWithinBound(result);
-    },
+        expect(result.acknowledgedLost).toBe(0);
+        expect(result.loggedOut).toBe(0);
+        expect(result.convergeMs).toBeLessThanOrEqual(30_000);
+        only503sWithinBound(result);
+      }),
+    TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    "a, with durability.fenceReads: the cut-off instance answers reads 503 as well, so no read is stale",
+    ({ task, expect }) =>
+      afterFlapping.run(async () => {
+        const result = await onStack(
+          { appOptions: { durability: { fenceReads: true } } },
+          {
+            name: "a. minority, durability.fenceReads, 12 s",
+            fault: split("minority"),
+            faultMs: 12_000,
+          },
+          task.meta,
+        );
+        expect(result.probeReads).toBeGreaterThan(0);
+        expect(result.staleReads).toBe(0);
+        expect(result.acknowledgedLost).toBe(0);
+        expect(result.instances[1]?.failed).toBe(0);
+        only503sWithinBound(result);
+      }),
     TIMEOUT_MS,
   );
 
