@@ -122,12 +122,12 @@ export class SentinelQuorum {
       (answer): answer is Answer => answer !== undefined && now - answer.at <= FRESH_MS,
     );
     if (fresh.length <= this.#answers.length / 2) return undefined;
-    let best: Answer | undefined;
-    for (const answer of fresh) {
-      if (!answer.healthy) continue;
-      if (best === undefined || answer.epoch > best.epoch) best = answer;
-      else if (answer.epoch === best.epoch && answer.master !== best.master) return undefined;
-    }
+    const healthy = fresh.filter((answer) => answer.healthy);
+    const epoch = Math.max(...healthy.map((answer) => answer.epoch));
+    const latest = healthy.filter((answer) => answer.epoch === epoch);
+    const best = latest[0];
+    // Sentinels at the same epoch naming different masters: no master is sure.
+    if (latest.some((answer) => answer.master !== best?.master)) return undefined;
     if (best !== undefined) this.#knownReplicas = best.replicas;
     return best?.master;
   }
