@@ -223,9 +223,17 @@ export class Network {
 }
 
 const live = new Set<Network>();
-process.on("exit", () => {
+function destroyLive(): void {
   for (const network of live) network.destroySync();
-});
+}
+process.on("exit", destroyLive);
+// Killed by a signal, Node exits without "exit": clean up, then die of the signal as before.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    destroyLive();
+    process.kill(process.pid, signal);
+  });
+}
 
 function push(map: Map<string, string[]>, key: string, value: string): void {
   const list = map.get(key);
@@ -267,7 +275,22 @@ function removeOwnedBy(owner: string): void {
     .split("\n")
     .map((line) => line.split(" ")[0] ?? "")
     .filter((name) => name.startsWith(`${PREFIX}-${owner}-`));
-  for (const name of namespaces) quietly("ip", ["netns", "del", name]);
+  for (const name of namespaces) {
+    // Whatever still runs inside (a run that was killed could not stop its servers) goes first:
+    // a namespace whose name is deleted lives on, with its processes, for as long as they do.
+    const pids = execFileSync("ip", ["netns", "pids", name], { encoding: "utf8" })
+      .split("\n")
+      .map(Number)
+      .filter((pid) => Number.isInteger(pid) && pid > 0);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    quietly("ip", ["netns", "del", name]);
+  }
   const links = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" })
     .split("\n")
     .map((line) => /^\d+: ([^:@]+)/.exec(line)?.[1] ?? "")

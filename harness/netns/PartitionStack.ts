@@ -28,6 +28,8 @@ export interface StackOptions {
   apps?: boolean;
   /** Each user's pause between requests (ms). */
   thinkMs?: number;
+  /** Users check their cart out (read, count what is missing, empty it) every so many items. */
+  checkoutEvery?: number;
 }
 
 /**
@@ -45,7 +47,7 @@ export class PartitionStack {
   private constructor(
     readonly network: Network,
     readonly dir: string,
-    readonly options: Required<Omit<StackOptions, "appOptions">> & StackOptions,
+    readonly options: Required<Omit<StackOptions, "appOptions" | "checkoutEvery">> & StackOptions,
   ) {}
 
   static async start(options: StackOptions = {}): Promise<PartitionStack> {
@@ -158,7 +160,7 @@ export class PartitionStack {
       this.apps.map((app) => app.url),
       options.users,
       options.thinkMs,
-      { pinned: true },
+      { pinned: true, checkoutEvery: options.checkoutEvery },
     );
     await this.load.loginAll();
   }

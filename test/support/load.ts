@@ -27,6 +27,8 @@ class User {
   readonly acknowledged: string[] = [];
   /** When each acknowledged item's request was answered (Date.now()), by item. */
   readonly acknowledgedAt = new Map<string, number>();
+  /** Acknowledged items a checkout found missing from the cart. */
+  lostAtCheckout = 0;
   sent = 0;
 
   constructor(
@@ -69,18 +71,22 @@ export class UserLoad {
   #loops: Promise<void>[] = [];
   #next = 0;
   readonly #pinned: boolean;
+  readonly #checkoutEvery: number | undefined;
 
   /**
    * `pinned`: each user always goes to the same instance (user i to instance i mod n), as with
-   * sticky sessions; otherwise every request goes to the next instance.
+   * sticky sessions; otherwise every request goes to the next instance. `checkoutEvery`: after
+   * that many acknowledged items a user reads the cart, counts what is missing, and empties it
+   * (so a long run's sessions stay small).
    */
   constructor(
     private readonly urls: string[],
     users = 20,
     private readonly thinkMs = 25,
-    { pinned = false }: { pinned?: boolean } = {},
+    { pinned = false, checkoutEvery }: { pinned?: boolean; checkoutEvery?: number } = {},
   ) {
     this.#pinned = pinned;
+    this.#checkoutEvery = checkoutEvery;
     this.#users = Array.from(
       { length: users },
       (_, i) => new User(`user-${i + 1}`, i % urls.length),
@@ -151,8 +157,48 @@ export class UserLoad {
       }
       if (status === 503) this.#stats.unavailable++;
       if (status === 401) this.#stats.loggedOut++;
+      const every = this.#checkoutEvery;
+      if (every !== undefined && user.acknowledged.length >= every) await this.#checkout(user);
       await delay(this.thinkMs);
     }
+  }
+
+  /**
+   * Reads the cart (asking again through 503s), counts acknowledged items it lacks, then empties
+   * it, asking again until the emptying is acknowledged; only then does the count start afresh.
+   */
+  async #checkout(user: User): Promise<void> {
+    const url = this.#url(user);
+    const cart = await this.#until2xx(user, url, "GET");
+    if (cart === undefined) return;
+    const items = new Set((cart as { cart?: string[] }).cart ?? []);
+    user.lostAtCheckout += user.acknowledged.filter((item) => !items.has(item)).length;
+    if ((await this.#until2xx(user, url, "DELETE")) === undefined) return;
+    user.acknowledged.length = 0;
+    user.acknowledgedAt.clear();
+  }
+
+  /** Sends the request until it gets a 2xx (the body), or stops on a 401 or when the load stops. */
+  async #until2xx(user: User, url: string, method: "GET" | "DELETE"): Promise<unknown> {
+    while (this.#running) {
+      const started = performance.now();
+      const sentAt = Date.now();
+      let status = 0;
+      let body: unknown;
+      try {
+        const response = await user.browser.request(`${url}/cart`, { method });
+        status = response.status;
+        body = response.body;
+      } catch {
+        // no answer: status 0
+      }
+      const ms = Math.round(performance.now() - started);
+      this.responses.push({ user: user.name, url, status, sentAt, ms });
+      if (status >= 200 && status < 300) return body;
+      if (status === 401) return undefined;
+      await delay(this.thinkMs);
+    }
+    return undefined;
   }
 
   /**
@@ -196,6 +242,7 @@ export class UserLoad {
   get users(): readonly {
     name: string;
     home: number;
+    lostAtCheckout: number;
     browser: Browser;
     acknowledged: readonly string[];
     acknowledgedAt: ReadonlyMap<string, number>;

@@ -101,6 +101,15 @@ export function createTestApp(
     req.session.cart = [...cart, String((req.body as { item?: unknown }).item)];
     res.json({ instance, user, count: cart.length + 1 });
   });
+  // Checkout: the cart is emptied.
+  app.delete("/cart", (req, res) => {
+    if (req.session.user === undefined) {
+      res.status(401).json({ instance, error: "not logged in" });
+      return;
+    }
+    req.session.cart = [];
+    res.json({ instance, cart: [] });
+  });
   app.get("/cart", (req, res) => {
     const { user } = req.session;
     if (user === undefined) {
