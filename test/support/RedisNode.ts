@@ -1,9 +1,8 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { pollUntil } from "./poll.js";
+import { ConfiguredServer } from "./ConfiguredServer.js";
 import { freePort } from "./ports.js";
 import { redisCommand, serverAccess } from "./redisCommand.js";
-import { ServerProcess } from "./ServerProcess.js";
 
 /** What a test may set in a Sentinel's configuration. */
 export interface SentinelSettings {
@@ -16,29 +15,12 @@ export interface SentinelSettings {
 }
 
 /** A redis-server or redis-sentinel on 127.0.0.1, with its config, data and log in `dir`. */
-export class RedisNode {
-  readonly process: ServerProcess;
-
-  private constructor(
-    readonly name: string,
-    readonly port: number,
-    readonly dir: string,
-    sentinel: boolean,
-  ) {
-    const binary = sentinel ? "redis-sentinel" : "redis-server";
-    this.process = new ServerProcess(name, binary, [this.configFile]);
-  }
-
-  get configFile(): string {
-    return join(this.dir, `${this.name}.conf`);
-  }
-
-  get logFile(): string {
-    return join(this.dir, `${this.name}.log`);
-  }
-
-  get pid(): number {
-    return this.process.pid;
+export class RedisNode extends ConfiguredServer {
+  private constructor(name: string, port: number, dir: string, sentinel: boolean) {
+    super(name, "127.0.0.1", port, dir, (configFile) => [
+      sentinel ? "redis-sentinel" : "redis-server",
+      [configFile],
+    ]);
   }
 
   /**
@@ -63,7 +45,7 @@ export class RedisNode {
       lines.push(`requirepass ${password}`, `masterauth ${password}`);
       serverAccess.set(node.port, { password });
     }
-    await node.writeConfig(lines);
+    await node.writeConfig([`port ${node.port}`], lines);
     return node;
   }
 
@@ -78,6 +60,7 @@ export class RedisNode {
   ): Promise<RedisNode> {
     const node = new RedisNode(name, await freePort(), await subdir(baseDir, name), false);
     await node.writeConfig(
+      ["port 0", `tls-port ${node.port}`],
       [
         'save ""',
         `tls-cert-file ${tls.cert}`,
@@ -85,7 +68,6 @@ export class RedisNode {
         `tls-ca-cert-file ${tls.ca}`,
         "tls-auth-clients no",
       ],
-      { tlsOnly: true },
     );
     serverAccess.set(node.port, { tls: { ca: tls.caPem } });
     return node;
@@ -119,49 +101,13 @@ export class RedisNode {
       lines.push(`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`);
       serverAccess.set(node.port, { password: sentinelPassword });
     }
-    await node.writeConfig(lines);
+    await node.writeConfig([`port ${node.port}`], lines);
     return node;
   }
 
-  private async writeConfig(lines: string[], { tlsOnly = false } = {}): Promise<void> {
-    const common = [
-      ...(tlsOnly ? ["port 0", `tls-port ${this.port}`] : [`port ${this.port}`]),
-      "bind 127.0.0.1",
-      "daemonize no",
-      `dir ${this.dir}`,
-      `logfile ${this.logFile}`,
-    ];
-    await writeFile(this.configFile, [...common, ...lines, ""].join("\n"));
-  }
-
-  /** Starts the process and waits until it answers PING. */
-  async start(): Promise<void> {
-    this.process.start();
-    await pollUntil(`${this.name} on port ${this.port} to answer PING`, async () => {
-      if (!this.process.running) {
-        throw new Error(`${this.name} exited: ${this.process.stderr}${await this.logTail(20)}`);
-      }
-      return (await redisCommand(this.port, "PING")) === "PONG";
-    });
-  }
-
-  /** The whole log, or "" when there is none yet. */
-  async log(): Promise<string> {
-    try {
-      return await readFile(this.logFile, "utf8");
-    } catch {
-      return "";
-    }
-  }
-
-  /** The last `lines` lines of the node's log. */
-  async logTail(lines = 60): Promise<string> {
-    try {
-      const text = await readFile(this.logFile, "utf8");
-      return text.split("\n").slice(-lines).join("\n");
-    } catch {
-      return "(no log)";
-    }
+  /** Answers with the node's password or TLS settings (`serverAccess`). */
+  protected override command(...args: (string | number)[]): Promise<unknown> {
+    return redisCommand(this.port, ...args);
   }
 }
 

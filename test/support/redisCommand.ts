@@ -4,17 +4,28 @@ import type { RedisOptions } from "ioredis";
 /** How to reach a test server that needs more than host and port (a password, TLS). */
 export const serverAccess = new Map<number, RedisOptions>();
 
-/** Sends one command to the server on `port` over a short-lived connection that never retries. */
-export async function redisCommand(port: number, ...args: (string | number)[]): Promise<unknown> {
+/** Where `commandOnce` sends: the server, and how long to wait for the connection and the reply. */
+export interface CommandTarget {
+  host: string;
+  port: number;
+  timeoutMs: number;
+  access?: RedisOptions | undefined;
+}
+
+/** Sends one command over a short-lived connection that never retries. */
+export async function commandOnce(
+  { host, port, timeoutMs, access }: CommandTarget,
+  args: (string | number)[],
+): Promise<unknown> {
   const client = new Redis({
-    host: "127.0.0.1",
+    host,
     port,
     lazyConnect: true,
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
-    connectTimeout: 2_000,
-    commandTimeout: 2_000,
-    ...serverAccess.get(port),
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    ...access,
   });
   client.on("error", () => undefined);
   try {
@@ -24,6 +35,14 @@ export async function redisCommand(port: number, ...args: (string | number)[]): 
   } finally {
     client.disconnect();
   }
+}
+
+/** Sends one command to the test server on 127.0.0.1:`port` (with its `serverAccess`). */
+export async function redisCommand(port: number, ...args: (string | number)[]): Promise<unknown> {
+  return commandOnce(
+    { host: "127.0.0.1", port, timeoutMs: 2_000, access: serverAccess.get(port) },
+    args,
+  );
 }
 
 /** `INFO <section>` as a map of its `key:value` lines. */
