@@ -86,20 +86,18 @@ export class PartitionStack {
     };
   }
 
+  /** The node on `host`, named after it, with its files in a directory of that name. */
+  #netNode(host: string, port: number, sentinel: boolean): NetNode {
+    const { network, dir } = this;
+    return new NetNode(host, host, network.address(host), port, join(dir, host), sentinel, network);
+  }
+
   async #boot(): Promise<void> {
-    const { network, dir, options } = this;
+    const { network, options } = this;
     const port = options.proxied ? PROXY_PORT : REDIS_PORT;
     const master = network.address("n1");
     for (const host of DATA) {
-      const node = new NetNode(
-        host,
-        host,
-        network.address(host),
-        port,
-        join(dir, host),
-        false,
-        network,
-      );
+      const node = this.#netNode(host, port, false);
       const lines = ["appendonly yes", 'save ""', "repl-diskless-sync-delay 0"];
       // Replicas reach the master through its proxy, so the master sees them all at its own
       // address: each says where it is.
@@ -111,15 +109,7 @@ export class PartitionStack {
       this.data.push(node);
     }
     for (const host of SENTINELS) {
-      const node = new NetNode(
-        host,
-        host,
-        network.address(host),
-        SENTINEL_PORT,
-        join(dir, host),
-        true,
-        network,
-      );
+      const node = this.#netNode(host, SENTINEL_PORT, true);
       await node.configure(
         [
           `sentinel monitor ${MASTER_NAME} ${master} ${port} 2`,

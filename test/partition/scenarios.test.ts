@@ -1,5 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { describe, expect, test } from "vitest";
+import type { ExpectStatic } from "vitest";
 import { ask } from "../../harness/netns/nodes.js";
 import { PartitionStack } from "../../harness/netns/PartitionStack.js";
 import type { StackOptions } from "../../harness/netns/PartitionStack.js";
@@ -61,6 +62,25 @@ function split(name: ShapeName, master = "n1"): (stack: PartitionStack) => Promi
   return (stack) => stack.network.split(...shape(name, master).sides);
 }
 
+/**
+ * A scenario test in `lane`: starts a stack with `options`, runs `scenario` on it and hands the
+ * result to `check`; the result's line goes to the suite's summary.
+ */
+function scenarioTest(
+  title: string,
+  lane: Turns,
+  options: StackOptions,
+  scenario: Scenario,
+  check: (result: ScenarioResult, expect: ExpectStatic, meta: { scenario?: string }) => void,
+): void {
+  test.concurrent(
+    title,
+    ({ task, expect }) =>
+      lane.run(async () => check(await onStack(options, scenario, task.meta), expect, task.meta)),
+    TIMEOUT_MS,
+  );
+}
+
 /** Every failure a 503, none slower than the wait bound (with slack). */
 function only503sWithinBound(result: ScenarioResult): void {
   for (const side of result.instances) {
@@ -70,242 +90,207 @@ function only503sWithinBound(result: ScenarioResult): void {
 }
 
 describe.skipIf(partitionsUnavailable !== undefined)("network partitions", () => {
-  test.concurrent(
+  // The flapping schedule: a seeded random shape each round, and what was applied when.
+  const random = seededRandom(20261202);
+  const shapes: ShapeName[] = ["minority", "isolated", "bridge", "replicasCut"];
+  const applied: { at: number; label: string }[] = [];
+  scenarioTest(
     "g. a random partition from a–d every 10 s for 3 min: nothing acknowledged lost, nobody logged out, converged within 30 s of the last heal",
-    ({ task, expect }) =>
-      afterFlapping.run(async () => {
-        const random = seededRandom(20261202);
-        const shapes: ShapeName[] = ["minority", "isolated", "bridge", "replicasCut"];
-        const applied: { at: number; label: string }[] = [];
-        const result = await onStack(
-          {},
-          {
-            name: "g. flapping a–d every 10 s, 3 min",
-            faultMs: 0,
-            fault: async (stack) => {
-              for (let round = 0; round < 18; round++) {
-                await stack.network.heal();
-                const name = shapes[Math.floor(random() * shapes.length)] ?? "minority";
-                const master = await currentMasterHost(stack);
-                applied.push({ at: Date.now(), label: `${name}@${master}` });
-                await stack.network.split(...shape(name, master).sides);
-                await delay(10_000);
-              }
-            },
-          },
-          task.meta,
-        );
-        task.meta.scenario = `${result.line}; shapes ${applied.map(({ label }) => label).join(" ")}`;
-        if (result.lost.length > 0) {
-          // Which round each lost item was acknowledged in, for the investigation.
-          const byRound = new Map<string, number>();
-          for (const { user, acknowledgedAt } of result.lost) {
-            const round = applied.findLastIndex(({ at }) => at <= acknowledgedAt);
-            const key = `round ${round} (${applied[round]?.label ?? "before"}) ${user}`;
-            byRound.set(key, (byRound.get(key) ?? 0) + 1);
-          }
-          console.log(`lost by round: ${JSON.stringify([...byRound])}`);
+    afterFlapping,
+    {},
+    {
+      name: "g. flapping a–d every 10 s, 3 min",
+      faultMs: 0,
+      fault: async (stack) => {
+        for (let round = 0; round < 18; round++) {
+          await stack.network.heal();
+          const name = shapes[Math.floor(random() * shapes.length)] ?? "minority";
+          const master = await currentMasterHost(stack);
+          applied.push({ at: Date.now(), label: `${name}@${master}` });
+          await stack.network.split(...shape(name, master).sides);
+          await delay(10_000);
         }
-        expect(result.acknowledgedLost).toBe(0);
-        expect(result.loggedOut).toBe(0);
-        expect(result.convergeMs).toBeLessThanOrEqual(30_000);
-        only503sWithinBound(result);
-      }),
-    TIMEOUT_MS,
+      },
+    },
+    (result, expect, meta) => {
+      meta.scenario = `${result.line}; shapes ${applied.map(({ label }) => label).join(" ")}`;
+      if (result.lost.length > 0) {
+        // Which round each lost item was acknowledged in, for the investigation.
+        const byRound = new Map<string, number>();
+        for (const { user, acknowledgedAt } of result.lost) {
+          const round = applied.findLastIndex(({ at }) => at <= acknowledgedAt);
+          const key = `round ${round} (${applied[round]?.label ?? "before"}) ${user}`;
+          byRound.set(key, (byRound.get(key) ?? 0) + 1);
+        }
+        console.log(`lost by round: ${JSON.stringify([...byRound])}`);
+      }
+      expect(result.acknowledgedLost).toBe(0);
+      expect(result.loggedOut).toBe(0);
+      expect(result.convergeMs).toBeLessThanOrEqual(30_000);
+      only503sWithinBound(result);
+    },
   );
 
-  test.concurrent(
+  scenarioTest(
     "a, with durability.fenceReads: the cut-off instance answers reads 503 as well, so no read is stale",
-    ({ task, expect }) =>
-      afterFlapping.run(async () => {
-        const result = await onStack(
-          { appOptions: { durability: { fenceReads: true } } },
-          {
-            name: "a. minority, durability.fenceReads, 12 s",
-            fault: split("minority"),
-            faultMs: 12_000,
-          },
-          task.meta,
-        );
-        expect(result.probeReads).toBeGreaterThan(0);
-        expect(result.staleReads).toBe(0);
-        expect(result.acknowledgedLost).toBe(0);
-        expect(result.instances[1]?.failed).toBe(0);
-        only503sWithinBound(result);
-      }),
-    TIMEOUT_MS,
+    afterFlapping,
+    { appOptions: { durability: { fenceReads: true } } },
+    {
+      name: "a. minority, durability.fenceReads, 12 s",
+      fault: split("minority"),
+      faultMs: 12_000,
+    },
+    (result, expect) => {
+      expect(result.probeReads).toBeGreaterThan(0);
+      expect(result.staleReads).toBe(0);
+      expect(result.acknowledgedLost).toBe(0);
+      expect(result.instances[1]?.failed).toBe(0);
+      only503sWithinBound(result);
+    },
   );
 
-  test.concurrent(
+  scenarioTest(
     "a. minority with a client: A's writes 503 within the bound, B fails none and stalls at most the failover + 1 s, nothing acknowledged lost",
-    ({ task, expect }) =>
-      inTurn.run(async () => {
-        const result = await onStack(
-          {},
-          {
-            name: "a. minority {n1, s1, A} | {n2, n3, s2, s3, B}, 20 s",
-            fault: split("minority"),
-            faultMs: 20_000,
-          },
-          task.meta,
-        );
-        const [a, b] = result.instances;
-        expect(result.acknowledgedLost).toBe(0);
-        expect(result.loggedOut).toBe(0);
-        expect(a?.unavailable).toBeGreaterThan(0);
-        only503sWithinBound(result);
-        expect(b?.failed).toBe(0);
-        expect(result.failoverMs).toBeDefined();
-        expect(b?.longestStallMs).toBeLessThanOrEqual((result.failoverMs ?? 0) + 1_000);
-      }),
-    TIMEOUT_MS,
+    inTurn,
+    {},
+    {
+      name: "a. minority {n1, s1, A} | {n2, n3, s2, s3, B}, 20 s",
+      fault: split("minority"),
+      faultMs: 20_000,
+    },
+    (result, expect) => {
+      const [a, b] = result.instances;
+      expect(result.acknowledgedLost).toBe(0);
+      expect(result.loggedOut).toBe(0);
+      expect(a?.unavailable).toBeGreaterThan(0);
+      only503sWithinBound(result);
+      expect(b?.failed).toBe(0);
+      expect(result.failoverMs).toBeDefined();
+      expect(b?.longestStallMs).toBeLessThanOrEqual((result.failoverMs ?? 0) + 1_000);
+    },
   );
 
-  test.concurrent(
+  scenarioTest(
     "a, control: with durability.replicas 0 the same partition loses acknowledged writes (the check works)",
-    ({ task, expect }) =>
-      inTurn.run(async () => {
-        const result = await onStack(
-          { appOptions: { durability: { replicas: 0 } } },
-          {
-            name: "a. control, durability.replicas 0",
-            fault: split("minority"),
-            faultMs: 20_000,
-          },
-          task.meta,
-        );
-        expect(result.acknowledgedLost).toBeGreaterThan(0);
-      }),
-    TIMEOUT_MS,
+    inTurn,
+    { appOptions: { durability: { replicas: 0 } } },
+    {
+      name: "a. control, durability.replicas 0",
+      fault: split("minority"),
+      faultMs: 20_000,
+    },
+    (result, expect) => {
+      expect(result.acknowledgedLost).toBeGreaterThan(0);
+    },
   );
 
-  test.concurrent(
+  scenarioTest(
     "b. master isolated from everything: no request fails, nothing lost, stall at most the failover + 1 s",
-    ({ task, expect }) =>
-      inTurn.run(async () => {
-        const result = await onStack(
-          {},
-          { name: "b. n1 master isolated, 12 s", fault: split("isolated"), faultMs: 12_000 },
-          task.meta,
-        );
-        expect(result.acknowledgedLost).toBe(0);
-        expect(result.failed).toBe(0);
-        expect(result.failoverMs).toBeDefined();
-        for (const side of result.instances) {
-          expect(side.longestStallMs).toBeLessThanOrEqual((result.failoverMs ?? 0) + 1_000);
-        }
-      }),
-    TIMEOUT_MS,
+    inTurn,
+    {},
+    { name: "b. n1 master isolated, 12 s", fault: split("isolated"), faultMs: 12_000 },
+    (result, expect) => {
+      expect(result.acknowledgedLost).toBe(0);
+      expect(result.failed).toBe(0);
+      expect(result.failoverMs).toBeDefined();
+      for (const side of result.instances) {
+        expect(side.longestStallMs).toBeLessThanOrEqual((result.failoverMs ?? 0) + 1_000);
+      }
+    },
   );
 
-  test.concurrent(
+  scenarioTest(
     "c. bridge (n2 and s2 see both halves): no failover, B's writes 503 within the bound, nothing lost",
-    ({ task, expect }) =>
-      inTurn.run(async () => {
-        const result = await onStack(
-          {},
-          {
-            name: "c. bridge {n1, s1, A} | {n3, s3, B}, n2 + s2 see both, 12 s",
-            fault: split("bridge"),
-            faultMs: 12_000,
-          },
-          task.meta,
-        );
-        expect(result.acknowledgedLost).toBe(0);
-        expect(result.loggedOut).toBe(0);
-        expect(result.failovers).toBe(0);
-        expect(result.instances[1]?.unavailable).toBeGreaterThan(0);
-        only503sWithinBound(result);
-      }),
-    TIMEOUT_MS,
+    inTurn,
+    {},
+    {
+      name: "c. bridge {n1, s1, A} | {n3, s3, B}, n2 + s2 see both, 12 s",
+      fault: split("bridge"),
+      faultMs: 12_000,
+    },
+    (result, expect) => {
+      expect(result.acknowledgedLost).toBe(0);
+      expect(result.loggedOut).toBe(0);
+      expect(result.failovers).toBe(0);
+      expect(result.instances[1]?.unavailable).toBeGreaterThan(0);
+      only503sWithinBound(result);
+    },
   );
 
-  test.concurrent(
+  // What scenario d sees during its fault: the health answer, and full syncs before and after.
+  let health: unknown;
+  const fullSyncs: number[] = [];
+  const syncs = async (stack: PartitionStack) => {
+    const master = stack.node("n1");
+    const info = String(await ask(master.address, master.port, ["INFO", "stats"]));
+    return Number(/^sync_full:(\d+)/m.exec(info)?.[1]);
+  };
+  scenarioTest(
     "d. replicas cut from the master only: no failover, writes 503 after the bound, health degraded, no full resync after the heal",
-    ({ task, expect }) =>
-      inTurn.run(async () => {
-        let health: unknown;
-        let fullSyncs: number[] = [];
-        const syncs = async (stack: PartitionStack) => {
-          const master = stack.node("n1");
-          const info = String(await ask(master.address, master.port, ["INFO", "stats"]));
-          return Number(/^sync_full:(\d+)/m.exec(info)?.[1]);
-        };
-        const result = await onStack(
-          {},
-          {
-            name: "d. replicas cut from n1 master, 12 s",
-            fault: async (stack) => {
-              fullSyncs.push(await syncs(stack));
-              await split("replicasCut")(stack);
-              // A cut replica stays "connected" to the master until repl-timeout (60 s); health
-              // looks at how recently each acknowledged.
-              await delay(4_000);
-              health = (await new Browser().request(`${stack.apps[0]?.url ?? ""}/healthz`)).body;
-            },
-            faultMs: 8_000,
-            heal: async (stack) => {
-              await stack.network.heal();
-              await delay(3_000);
-              fullSyncs.push(await syncs(stack));
-            },
-          },
-          task.meta,
-        );
-        expect(result.failovers).toBe(0);
-        expect(result.acknowledgedLost).toBe(0);
-        for (const side of result.instances) expect(side.unavailable).toBeGreaterThan(0);
-        only503sWithinBound(result);
-        expect(health).toMatchObject({ status: "degraded", role: "master", replicas: 0 });
-        expect(fullSyncs[1]).toBe(fullSyncs[0]);
-        fullSyncs = [];
-      }),
-    TIMEOUT_MS,
+    inTurn,
+    {},
+    {
+      name: "d. replicas cut from n1 master, 12 s",
+      fault: async (stack) => {
+        fullSyncs.push(await syncs(stack));
+        await split("replicasCut")(stack);
+        // A cut replica stays "connected" to the master until repl-timeout (60 s); health
+        // looks at how recently each acknowledged.
+        await delay(4_000);
+        health = (await new Browser().request(`${stack.apps[0]?.url ?? ""}/healthz`)).body;
+      },
+      faultMs: 8_000,
+      heal: async (stack) => {
+        await stack.network.heal();
+        await delay(3_000);
+        fullSyncs.push(await syncs(stack));
+      },
+    },
+    (result, expect) => {
+      expect(result.failovers).toBe(0);
+      expect(result.acknowledgedLost).toBe(0);
+      for (const side of result.instances) expect(side.unavailable).toBeGreaterThan(0);
+      only503sWithinBound(result);
+      expect(health).toMatchObject({ status: "degraded", role: "master", replicas: 0 });
+      expect(fullSyncs[1]).toBe(fullSyncs[0]);
+    },
   );
 
-  test.concurrent(
+  scenarioTest(
     "e. Sentinels on their own hosts, durability.replicas 1: the side without a Sentinel majority stops acknowledging within about a second; at most those writes are lost",
-    ({ task, expect }) =>
-      inTurn.run(async () => {
-        const result = await onStack(
-          { appOptions: { durability: { replicas: 1 } } },
-          {
-            name: "e. own-host Sentinels {n1, n2, A} | {s1-s3, n3, B}, replicas 1, 12 s",
-            fault: split("ownHosts"),
-            faultMs: 12_000,
-          },
-          task.meta,
-        );
-        expect(result.failovers).toBe(1);
-        // The replica on A's side confirms every WAIT 1, and the promotion of n3 discards what
-        // it confirmed; A stops acknowledging once its last Sentinel answers are a second old.
-        expect(result.acknowledgedLost).toBeLessThanOrEqual(
-          result.instances[0]?.acknowledgedRightAfterCut ?? 0,
-        );
-        expect(result.loggedOut).toBe(0);
-        only503sWithinBound(result);
-      }),
-    TIMEOUT_MS,
+    inTurn,
+    { appOptions: { durability: { replicas: 1 } } },
+    {
+      name: "e. own-host Sentinels {n1, n2, A} | {s1-s3, n3, B}, replicas 1, 12 s",
+      fault: split("ownHosts"),
+      faultMs: 12_000,
+    },
+    (result, expect) => {
+      expect(result.failovers).toBe(1);
+      // The replica on A's side confirms every WAIT 1, and the promotion of n3 discards what
+      // it confirmed; A stops acknowledging once its last Sentinel answers are a second old.
+      expect(result.acknowledgedLost).toBeLessThanOrEqual(
+        result.instances[0]?.acknowledgedRightAfterCut ?? 0,
+      );
+      expect(result.loggedOut).toBe(0);
+      only503sWithinBound(result);
+    },
   );
 
-  test.concurrent(
+  scenarioTest(
     'e. Sentinels on their own hosts, durability.replicas "all": nothing acknowledged lost, writes 503 within the bound',
-    ({ task, expect }) =>
-      inTurn.run(async () => {
-        const result = await onStack(
-          { appOptions: { durability: { replicas: "all" } } },
-          {
-            name: 'e. own-host Sentinels, replicas "all", 12 s',
-            fault: split("ownHosts"),
-            faultMs: 12_000,
-          },
-          task.meta,
-        );
-        expect(result.acknowledgedLost).toBe(0);
-        expect(result.loggedOut).toBe(0);
-        only503sWithinBound(result);
-      }),
-    TIMEOUT_MS,
+    inTurn,
+    { appOptions: { durability: { replicas: "all" } } },
+    {
+      name: 'e. own-host Sentinels, replicas "all", 12 s',
+      fault: split("ownHosts"),
+      faultMs: 12_000,
+    },
+    (result, expect) => {
+      expect(result.acknowledgedLost).toBe(0);
+      expect(result.loggedOut).toBe(0);
+      only503sWithinBound(result);
+    },
   );
 
   const delayApps = (ms: number) => (stack: PartitionStack) => {
@@ -314,67 +299,55 @@ describe.skipIf(partitionsUnavailable !== undefined)("network partitions", () =>
     return Promise.resolve();
   };
 
-  test.concurrent(
+  scenarioTest(
     "f. 50 ms more each way between the apps and Redis: no request fails",
-    ({ task, expect }) =>
-      inTurn.run(async () => {
-        const result = await onStack(
-          { proxied: true },
-          {
-            name: "f. +50 ms each way app <-> Redis, 12 s",
-            fault: delayApps(50),
-            heal: delayApps(0),
-            faultMs: 12_000,
-          },
-          task.meta,
-        );
-        expect(result.failed).toBe(0);
-        expect(result.acknowledgedLost).toBe(0);
-      }),
-    TIMEOUT_MS,
+    inTurn,
+    { proxied: true },
+    {
+      name: "f. +50 ms each way app <-> Redis, 12 s",
+      fault: delayApps(50),
+      heal: delayApps(0),
+      faultMs: 12_000,
+    },
+    (result, expect) => {
+      expect(result.failed).toBe(0);
+      expect(result.acknowledgedLost).toBe(0);
+    },
   );
 
-  test.concurrent(
+  scenarioTest(
     "f. 1 s more each way: failures are 503s only, no cart item twice, nothing lost",
-    ({ task, expect }) =>
-      inTurn.run(async () => {
-        const result = await onStack(
-          { proxied: true },
-          {
-            name: "f. +1 s each way app <-> Redis, 12 s",
-            fault: delayApps(1_000),
-            heal: delayApps(0),
-            faultMs: 12_000,
-          },
-          task.meta,
-        );
-        only503sWithinBound(result);
-        expect(result.duplicated).toBe(0);
-        expect(result.acknowledgedLost).toBe(0);
-      }),
-    TIMEOUT_MS,
+    inTurn,
+    { proxied: true },
+    {
+      name: "f. +1 s each way app <-> Redis, 12 s",
+      fault: delayApps(1_000),
+      heal: delayApps(0),
+      faultMs: 12_000,
+    },
+    (result, expect) => {
+      only503sWithinBound(result);
+      expect(result.duplicated).toBe(0);
+      expect(result.acknowledgedLost).toBe(0);
+    },
   );
 
-  test.concurrent(
+  scenarioTest(
     "f. 20 % packet loss between the apps and the master: nothing lost, no cart item twice",
-    ({ task, expect }) =>
-      inTurn.run(async () => {
-        const result = await onStack(
-          {},
-          {
-            name: "f. 20 % packet loss app <-> master, 12 s",
-            fault: async (stack) => {
-              await stack.network.lossy("a1", "n1", 0.2);
-              await stack.network.lossy("a2", "n1", 0.2);
-            },
-            faultMs: 12_000,
-          },
-          task.meta,
-        );
-        expect(result.acknowledgedLost).toBe(0);
-        expect(result.duplicated).toBe(0);
-        only503sWithinBound(result);
-      }),
-    TIMEOUT_MS,
+    inTurn,
+    {},
+    {
+      name: "f. 20 % packet loss app <-> master, 12 s",
+      fault: async (stack) => {
+        await stack.network.lossy("a1", "n1", 0.2);
+        await stack.network.lossy("a2", "n1", 0.2);
+      },
+      faultMs: 12_000,
+    },
+    (result, expect) => {
+      expect(result.acknowledgedLost).toBe(0);
+      expect(result.duplicated).toBe(0);
+      only503sWithinBound(result);
+    },
   );
 });
