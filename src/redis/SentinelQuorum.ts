@@ -1,8 +1,8 @@
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
-import { Redis } from "ioredis";
-import type { RedisOptions } from "ioredis";
+import type { Redis, RedisOptions } from "ioredis";
 import { debugFor } from "../debug.js";
+import { sentinelConnection } from "./sentinelConnection.js";
 
 const log = debugFor("redis");
 
@@ -65,21 +65,10 @@ export class SentinelQuorum {
     this.#answers = sentinels.map(() => undefined);
     this.#timers = sentinels.map(() => undefined);
     this.#asking = sentinels.map(() => false);
-    for (const { host = "127.0.0.1", port = 26379 } of sentinels) {
-      const connection = new Redis({
-        host,
-        port,
-        username: options.sentinelUsername ?? undefined,
-        password: options.sentinelPassword ?? undefined,
-        tls: options.sentinelTLS,
-        enableReadyCheck: false,
-        connectTimeout: options.connectTimeout,
+    for (const sentinel of sentinels) {
+      const connection = sentinelConnection(options, sentinel, "quorum", {
         commandTimeout: FRESH_MS / 2,
         maxRetriesPerRequest: 0,
-        retryStrategy: options.sentinelReconnectStrategy ?? undefined,
-      });
-      connection.on("error", (error: Error) => {
-        log("Sentinel %s:%d (quorum): %s", host, port, error.message);
       });
       this.#connections.push(connection);
     }
@@ -102,11 +91,12 @@ export class SentinelQuorum {
    * Whether a write on a connection to `address` (`ip:port`, as its socket sees it) may be
    * acknowledged: it is the master a Sentinel majority vouches for now.
    */
-  async vouches(address: string | undefined): Promise<boolean> {
+  vouches(address: string | undefined): boolean | Promise<boolean> {
     const master = this.#current();
     if (master === undefined || address === undefined) return false;
     if (master === address) return true;
-    return (await this.#resolve(master)).has(address);
+    if (isIP(master.slice(0, master.lastIndexOf(":"))) !== 0) return false;
+    return this.#resolve(master).then((addresses) => addresses.has(address));
   }
 
   close(): void {
@@ -183,20 +173,17 @@ export class SentinelQuorum {
     }
   }
 
-  /** The `ip:port`s a master named by host name stands for. */
+  /** The `ip:port`s a master named by host name stands for (looked up again after 10 s). */
   #resolve(master: string): Promise<Set<string>> {
     const cached = this.#addresses.get(master);
     if (cached !== undefined && Date.now() - cached.at < LOOKUP_MS) return cached.addresses;
     const at = master.lastIndexOf(":");
     const host = master.slice(0, at);
     const port = master.slice(at + 1);
-    const addresses =
-      isIP(host) !== 0
-        ? Promise.resolve(new Set([master]))
-        : lookup(host, { all: true }).then(
-            (found) => new Set(found.map(({ address }) => `${address}:${port}`)),
-            () => new Set<string>(),
-          );
+    const addresses = lookup(host, { all: true }).then(
+      (found) => new Set(found.map(({ address }) => `${address}:${port}`)),
+      () => new Set<string>(),
+    );
     this.#addresses.set(master, { at: Date.now(), addresses });
     return addresses;
   }

@@ -1,6 +1,6 @@
-import { Redis } from "ioredis";
-import type { NatMap, RedisOptions } from "ioredis";
+import type { NatMap, Redis, RedisOptions } from "ioredis";
 import { debugFor } from "../debug.js";
+import { sentinelConnection } from "./sentinelConnection.js";
 import { SentinelQuorum } from "./SentinelQuorum.js";
 
 const log = debugFor("redis");
@@ -112,37 +112,14 @@ export class SentinelWatch {
     for (const connection of this.#subscribers.splice(0)) connection.disconnect();
   }
 
-  /**
-   * A connection to one Sentinel, with the topology's credentials and timeouts. Not for the
-   * subscriptions the command timeout: a SUBSCRIBE queued until a cut-off Sentinel is reachable
-   * must stay queued, or ioredis would not subscribe again on reconnecting.
-   */
-  #sentinelConnection(
-    { host = "127.0.0.1", port = 26379 }: { host?: string; port?: number },
-    purpose: "subscription",
-  ): Redis {
-    const { sentinelUsername, sentinelPassword, sentinelTLS } = this.options;
-    const connection = new Redis({
-      host,
-      port,
-      username: sentinelUsername ?? undefined,
-      password: sentinelPassword ?? undefined,
-      tls: sentinelTLS,
-      enableReadyCheck: false,
-      connectTimeout: this.options.connectTimeout,
-      maxRetriesPerRequest: null,
-      retryStrategy: this.options.sentinelReconnectStrategy ?? undefined,
-    });
-    connection.on("error", (error: Error) => {
-      log("Sentinel %s:%d (%s): %s", host, port, purpose, error.message);
-    });
-    return connection;
-  }
-
   #subscribe(): void {
     for (const sentinel of this.options.sentinels ?? []) {
       const { host = "127.0.0.1", port = 26379 } = sentinel;
-      const subscriber = this.#sentinelConnection(sentinel, "subscription");
+      // No command timeout: a SUBSCRIBE queued until a cut-off Sentinel is reachable must stay
+      // queued, or ioredis would not subscribe again on reconnecting.
+      const subscriber = sentinelConnection(this.options, sentinel, "subscription", {
+        maxRetriesPerRequest: null,
+      });
       subscriber.on("message", (_channel: string, message: string) => {
         this.#announced(message);
       });

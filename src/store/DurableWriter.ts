@@ -64,7 +64,7 @@ const LANES = 2;
 export class DurableWriter {
   readonly #lanes: Lane[];
   readonly #counters: StoreCounters;
-  readonly #vouches: ((connection: Redis) => Promise<boolean>) | undefined;
+  readonly #vouches: ((connection: Redis) => boolean | Promise<boolean>) | undefined;
   #queue: Queued[] = [];
   #scheduled = false;
 
@@ -85,7 +85,7 @@ export class DurableWriter {
        * Whether a write confirmed on this connection may be acknowledged (on Sentinel: it is
        * the master a Sentinel majority names); all may when undefined.
        */
-      vouches: ((connection: Redis) => Promise<boolean>) | undefined;
+      vouches: ((connection: Redis) => boolean | Promise<boolean>) | undefined;
     },
   ) {
     this.#counters = counters;
@@ -181,7 +181,10 @@ export class DurableWriter {
           : null;
     const replies = written.status === "fulfilled" ? (written.value as unknown[]) : [];
     const count = confirmed.status === "fulfilled" ? Number(confirmed.value) : 0;
-    const vouched = error === null && (await this.#vouched(lane));
+    // Without a fence (or with a master known by its address) no await: the batch is answered in
+    // this turn.
+    const fence = error === null ? this.#vouched(lane) : false;
+    const vouched = typeof fence === "boolean" ? fence : await fence;
     batch.forEach(({ resolve, reject, deadline }, i) => {
       if (error !== null) reject(error);
       else {
@@ -202,8 +205,8 @@ export class DurableWriter {
   }
 
   /** Whether writes confirmed on the lane's connection may be acknowledged (see `vouches`). */
-  async #vouched(lane: Lane): Promise<boolean> {
-    return this.#vouches === undefined || (await this.#vouches(lane.connection));
+  #vouched(lane: Lane): boolean | Promise<boolean> {
+    return this.#vouches === undefined || this.#vouches(lane.connection);
   }
 
   /**
