@@ -14,7 +14,7 @@ const FRESH_MS = 1_000;
 const LOOKUP_MS = 10_000;
 
 /** What one Sentinel said of the master (`SENTINEL MASTER <name>`). */
-interface Answer {
+export interface SentinelAnswer {
   at: number;
   /** `host:port` as the Sentinel names it, after the topology's natMap. */
   master: string;
@@ -38,12 +38,12 @@ interface Answer {
  * configuration, and meanwhile "fixes" replicas to follow that old master: a write confirmed there
  * by WAIT is discarded when the old master is demoted (seen in the flapping partition test). So
  * a master is vouched for only when a majority of the configured Sentinels answered within the
- * last second, and it is the master of the highest configuration epoch among the answers that see
- * it up and are not failing it over. A side of a partition without a Sentinel majority therefore
+ * last second, and it is the master of the highest configuration epoch among those answers
+ * ({@link vouchedMaster}). A side of a partition without a Sentinel majority therefore
  * acknowledges no durable write.
  */
 export class SentinelQuorum {
-  readonly #answers: (Answer | undefined)[];
+  readonly #answers: (SentinelAnswer | undefined)[];
   readonly #connections: Redis[] = [];
   readonly #addresses = new Map<string, { at: number; addresses: Promise<Set<string>> }>();
   /** Per Sentinel: its next ask (each is asked on its own, so a silent one holds no other up). */
@@ -105,21 +105,11 @@ export class SentinelQuorum {
     for (const connection of this.#connections.splice(0)) connection.disconnect();
   }
 
-  /** The master of the highest epoch among fresh answers from a majority, if there is one. */
+  /** The master a majority vouches for now (see {@link vouchedMaster}). */
   #current(): string | undefined {
-    const now = Date.now();
-    const fresh = this.#answers.filter(
-      (answer): answer is Answer => answer !== undefined && now - answer.at <= FRESH_MS,
-    );
-    if (fresh.length <= this.#answers.length / 2) return undefined;
-    const healthy = fresh.filter((answer) => answer.healthy);
-    const epoch = Math.max(...healthy.map((answer) => answer.epoch));
-    const latest = healthy.filter((answer) => answer.epoch === epoch);
-    const best = latest[0];
-    // Sentinels at the same epoch naming different masters: no master is sure.
-    if (latest.some((answer) => answer.master !== best?.master)) return undefined;
-    if (best !== undefined) this.#knownReplicas = best.replicas;
-    return best?.master;
+    const vouched = vouchedMaster(this.#answers, Date.now());
+    if (vouched !== undefined) this.#knownReplicas = vouched.replicas;
+    return vouched?.master;
   }
 
   /** Asks Sentinel `index` which master it follows, then again POLL_MS after this ask began. */
@@ -187,4 +177,30 @@ export class SentinelQuorum {
     this.#addresses.set(master, { at: Date.now(), addresses });
     return addresses;
   }
+}
+
+/**
+ * The answer naming the master writes may be acknowledged on, from every configured Sentinel's last answer
+ * (undefined: none yet). The answers less than a second old must be a majority of the Sentinels;
+ * the highest configuration epoch among them is the latest failover any of them knows of, and the
+ * master is the one they name at that epoch, if they agree and one of them sees it up and is not
+ * failing it over. A Sentinel that names a master at a lower epoch is out of date — cut off during
+ * that failover, it may still see the old master up (seen in the flapping partition test) — so
+ * its answer never vouches for a master; nor does a newer master that the Sentinels knowing of it
+ * see down.
+ */
+export function vouchedMaster(
+  answers: readonly (SentinelAnswer | undefined)[],
+  now: number,
+): SentinelAnswer | undefined {
+  const fresh = answers.filter(
+    (answer): answer is SentinelAnswer => answer !== undefined && now - answer.at <= FRESH_MS,
+  );
+  if (fresh.length <= answers.length / 2) return undefined;
+  const epoch = Math.max(...fresh.map((answer) => answer.epoch));
+  const latest = fresh.filter((answer) => answer.epoch === epoch);
+  const master = latest[0]?.master;
+  // Sentinels at the same epoch naming different masters: no master is sure.
+  if (latest.some((answer) => answer.master !== master)) return undefined;
+  return latest.find((answer) => answer.healthy);
 }

@@ -1,0 +1,37 @@
+import { expect, test } from "vitest";
+import { vouchedMaster } from "../src/redis/SentinelQuorum.js";
+import type { SentinelAnswer } from "../src/redis/SentinelQuorum.js";
+
+// Which master a Sentinel majority vouches for, from the Sentinels' answers. The answers below
+// are those an instance saw in the flapping partition test (round 5 of a failing run): s1 had
+// taken part in the failover to n3 (epoch 5) and now sees n3 down, s2 had been cut off with the
+// old master n2 and still named it at epoch 4, s3 was beyond the cut.
+const now = 1_000_000;
+const answer = (master: string, epoch: number, healthy: boolean, age = 100): SentinelAnswer => ({
+  at: now - age,
+  master,
+  epoch,
+  replicas: 2,
+  healthy,
+});
+
+test("a master named at an older epoch than a fresh answer knows is not vouched for, even when the newer master is down", () => {
+  const s1 = answer("n3:6379", 5, false);
+  const s2 = answer("n2:6379", 4, true);
+  expect(vouchedMaster([s1, s2, undefined], now)).toBeUndefined();
+});
+
+test("the master of the highest epoch is vouched for when a majority answered and it is up", () => {
+  const s1 = answer("n3:6379", 5, true);
+  const s2 = answer("n2:6379", 4, true);
+  expect(vouchedMaster([s1, s2, undefined], now)?.master).toBe("n3:6379");
+  expect(vouchedMaster([s1, s2, answer("n3:6379", 5, true)], now)?.master).toBe("n3:6379");
+});
+
+test("no majority of fresh answers, or a split at the highest epoch: no master", () => {
+  const old = answer("n3:6379", 5, true, 1_500);
+  expect(vouchedMaster([answer("n3:6379", 5, true), old, undefined], now)).toBeUndefined();
+  expect(
+    vouchedMaster([answer("n3:6379", 5, true), answer("n1:6379", 5, true), undefined], now),
+  ).toBeUndefined();
+});
