@@ -35,3 +35,11 @@ test("no majority of fresh answers, or a split at the highest epoch: no master",
     vouchedMaster([answer("n3:6379", 5, true), answer("n1:6379", 5, true), undefined], now),
   ).toBeUndefined();
 });
+
+test("while the failover's leader still names the old master at the new epoch, the promoted one is vouched for", () => {
+  // The leader flags failover_in_progress until the replicas are reconfigured; the others have
+  // heard of the promotion already.
+  const leader = answer("n1:6379", 5, false);
+  const told = answer("n2:6379", 5, true);
+  expect(vouchedMaster([leader, told, answer("n1:6379", 4, false)], now)?.master).toBe("n2:6379");
+});

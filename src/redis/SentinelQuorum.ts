@@ -183,8 +183,8 @@ export class SentinelQuorum {
  * The answer naming the master writes may be acknowledged on, from every configured Sentinel's last answer
  * (undefined: none yet). The answers less than a second old must be a majority of the Sentinels;
  * the highest configuration epoch among them is the latest failover any of them knows of, and the
- * master is the one they name at that epoch, if they agree and one of them sees it up and is not
- * failing it over. A Sentinel that names a master at a lower epoch is out of date — cut off during
+ * master is the one named at that epoch by the answers that see it up and are not failing it over,
+ * if they agree. A Sentinel that names a master at a lower epoch is out of date — cut off during
  * that failover, it may still see the old master up (seen in the flapping partition test) — so
  * its answer never vouches for a master; nor does a newer master that the Sentinels knowing of it
  * see down.
@@ -198,9 +198,11 @@ export function vouchedMaster(
   );
   if (fresh.length <= answers.length / 2) return undefined;
   const epoch = Math.max(...fresh.map((answer) => answer.epoch));
-  const latest = fresh.filter((answer) => answer.epoch === epoch);
-  const master = latest[0]?.master;
-  // Sentinels at the same epoch naming different masters: no master is sure.
-  if (latest.some((answer) => answer.master !== master)) return undefined;
-  return latest.find((answer) => answer.healthy);
+  // At that epoch, the answers that see their master up: a failover's leader names the old master
+  // (failing it over) until it has reconfigured the replicas, while others name the promoted one.
+  const latest = fresh.filter((answer) => answer.epoch === epoch && answer.healthy);
+  const best = latest[0];
+  // Sentinels at the same epoch naming different masters up: no master is sure.
+  if (latest.some((answer) => answer.master !== best?.master)) return undefined;
+  return best;
 }
