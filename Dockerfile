@@ -5,8 +5,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY demo ./demo
-COPY test/support ./test/support
+COPY demo/server.ts demo/app.ts demo/metrics.ts demo/pages.ts demo/users.ts ./demo/
 RUN npm run build
 ENV HOST=0.0.0.0 PORT=3000 NODE_ENV=production
 EXPOSE 3000

@@ -4,9 +4,9 @@
 // a single Sentinel failover failed a request. Runs in which Sentinel failed over twice (it
 // declared the just-promoted master down too) are counted apart, from Sentinel's own events.
 import { parseArgs } from "node:util";
-import { masterKill } from "../test/failover/masterKill.js";
+import { masterKill } from "../harness/masterKill.js";
 import { median } from "./measure.js";
-import type { MasterKillRun } from "../test/failover/masterKill.js";
+import type { MasterKillRun } from "../harness/masterKill.js";
 
 const { values } = parseArgs({
   options: {

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { format } from "prettier";
 import { Redis } from "ioredis";
-import { SentinelTopology } from "../test/support/topologies.js";
+import { SentinelStack } from "../harness/stacks.js";
 import { commandsPerRequest, peakRssMiB, processCpuMicros, redisCpuMicros } from "./measure.js";
 import { markdownReport, textTable } from "./report.js";
 import type { BenchResult, Sample } from "./report.js";
@@ -77,7 +77,7 @@ async function loginCookie(url: string): Promise<string> {
   return response.headers.getSetCookie()[0]?.split(";")[0] ?? "";
 }
 
-const topology = await SentinelTopology.start();
+const topology = await SentinelStack.start();
 const masterAddress = { host: "127.0.0.1", port: (await topology.currentMaster()).port };
 const master = new Redis(masterAddress.port, masterAddress.host);
 const apps = new Map<string, { child: ChildProcess; url: string }>();

@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../test/support/ports.js";
-import { pollUntil } from "../test/support/poll.js";
-import { ServerProcess } from "../test/support/ServerProcess.js";
-import { SentinelTopology } from "../test/support/topologies.js";
+import { freePort } from "../harness/ports.js";
+import { pollUntil } from "../harness/poll.js";
+import { ServerProcess } from "../harness/ServerProcess.js";
+import { SentinelStack } from "../harness/stacks.js";
 import { AppInstance } from "./AppInstance.js";
 import { writeHaproxyConfig } from "./haproxy.js";
 
@@ -24,7 +24,7 @@ export interface DemoStackOptions {
  * Everything on 127.0.0.1, in one temp dir, stopped and removed by stop().
  */
 export class DemoStack {
-  topology: SentinelTopology | undefined;
+  topology: SentinelStack | undefined;
   readonly instances: AppInstance[] = [];
   haproxy: ServerProcess | undefined;
   port = 0;
@@ -40,7 +40,7 @@ export class DemoStack {
     const { progress } = this.options;
     this.#dir = await mkdtemp(join(tmpdir(), "rhs-demo-"));
     progress("starting Redis: master + 2 replicas (AOF), 3 Sentinels (quorum 2, down after 2 s)");
-    this.topology = await SentinelTopology.start();
+    this.topology = await SentinelStack.start();
 
     progress(`starting ${this.options.instances} app instances`);
     const env = {

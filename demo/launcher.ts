@@ -6,7 +6,7 @@ import type { Server } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { freePort } from "../test/support/ports.js";
+import { freePort } from "../harness/ports.js";
 import { createControlPanel } from "./control/server.js";
 import { DemoStack } from "./DemoStack.js";
 

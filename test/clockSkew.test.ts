@@ -1,10 +1,10 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { AppProcess } from "./support/AppProcess.js";
-import { Browser } from "./support/Browser.js";
-import { SentinelTopology, SingleNodeTopology } from "./support/topologies.js";
-import type { RedisNode } from "./support/RedisNode.js";
+import { AppProcess } from "../harness/AppProcess.js";
+import { Browser } from "../harness/Browser.js";
+import { SentinelStack, SingleNodeStack } from "../harness/stacks.js";
+import type { RedisServer } from "../harness/RedisServer.js";
 import type { RedisTopology } from "../src/index.js";
 
 // An app host whose clock disagrees with Redis' (no NTP in a container or VM): libfaketime shifts
@@ -24,7 +24,7 @@ function shiftedClock(seconds: number): Record<string, string> {
 
 interface Setup {
   name: string;
-  start(): Promise<{ redis: RedisTopology; master: RedisNode; stop(): Promise<void> }>;
+  start(): Promise<{ redis: RedisTopology; master: RedisServer; stop(): Promise<void> }>;
 }
 
 const setups: Setup[] = [
@@ -32,7 +32,7 @@ const setups: Setup[] = [
     name: "Sentinel, durability 1 replica",
     async start() {
       // down-after well above the freeze below, so Sentinel leaves the master in place.
-      const topology = await SentinelTopology.start({ downAfterMs: 10_000 });
+      const topology = await SentinelStack.start({ downAfterMs: 10_000 });
       return {
         redis: topology.redisOption,
         master: await topology.currentMaster(),
@@ -43,7 +43,7 @@ const setups: Setup[] = [
   {
     name: "one node, durability 0",
     async start() {
-      const topology = await SingleNodeTopology.start();
+      const topology = await SingleNodeStack.start();
       return { redis: topology.url, master: topology.server, stop: () => topology.stop() };
     },
   },

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { describe, expect, test } from "vitest";
-import type { AppProcess } from "./support/AppProcess.js";
-import { Browser } from "./support/Browser.js";
+import type { AppProcess } from "../harness/AppProcess.js";
+import { Browser } from "../harness/Browser.js";
 import { useAppProcesses, useSentinel } from "./support/hooks.js";
 
 // Two instances of the app in their own processes, on one Sentinel-managed Redis: what a user of

@@ -4,13 +4,13 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { Browser } from "./support/Browser.js";
-import { makeCertificates } from "./support/certificates.js";
-import type { TestCertificates } from "./support/certificates.js";
+import { Browser } from "../harness/Browser.js";
+import { makeCertificates } from "../harness/certificates.js";
+import type { TestCertificates } from "../harness/certificates.js";
 import { useSentinel } from "./support/hooks.js";
 import { useServer } from "./support/http.js";
-import { RedisNode } from "./support/RedisNode.js";
-import { createTestApp } from "./support/testApp.js";
+import { RedisServer } from "../harness/RedisServer.js";
+import { createTestApp } from "../harness/app/testApp.js";
 
 async function logsIn(url: string): Promise<void> {
   const browser = new Browser();
@@ -45,11 +45,11 @@ describe("a Sentinel topology with passwords on the nodes and on the Sentinels",
 describe("a TLS-only redis-server", () => {
   let dir: string;
   let certificates: TestCertificates;
-  let node: RedisNode;
+  let node: RedisServer;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "rhs-tls-"));
     certificates = await makeCertificates(dir);
-    node = await RedisNode.tlsServer(dir, "redis-tls", certificates);
+    node = await RedisServer.tlsServer(dir, "redis-tls", certificates);
     await node.start();
   });
   afterAll(async () => {

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
+import { Browser } from "../../harness/Browser.js";
 import { DEMO_USERS, demoPassword } from "../users.js";
 
 /** One second of what the synthetic users saw. */
@@ -77,33 +78,25 @@ export class SyntheticUsers {
 
   async #run(loop: { stop: boolean }, index: number): Promise<void> {
     const username = DEMO_USERS[index % DEMO_USERS.length] ?? "alice";
-    let cookie = "";
+    const browser = new Browser();
     let step = 0;
     while (!loop.stop) {
-      const loggedIn = cookie !== "";
-      const [method, path, body] = !loggedIn
-        ? (["POST", "/login", { username, password: demoPassword(username) }] as const)
-        : step % 3 === 2
-          ? (["POST", "/api/cart", { item: `item ${step}` }] as const)
-          : (["GET", "/api/me", undefined] as const);
+      const [method, path, json] =
+        browser.cookie === undefined
+          ? (["POST", "/login", { username, password: demoPassword(username) }] as const)
+          : step % 3 === 2
+            ? (["POST", "/api/cart", { item: `item ${step}` }] as const)
+            : (["GET", "/api/me", undefined] as const);
       const started = performance.now();
       let ok: boolean;
       try {
-        const response = await fetch(`${this.url}${path}`, {
+        const { status } = await browser.request(`${this.url}${path}`, {
           method,
-          headers: {
-            accept: "application/json",
-            ...(body ? { "content-type": "application/json" } : {}),
-            ...(cookie ? { cookie } : {}),
-          },
-          body: body ? JSON.stringify(body) : undefined,
-          signal: AbortSignal.timeout(20_000),
+          json,
+          timeoutMs: 20_000,
         });
-        await response.arrayBuffer();
-        ok = response.ok;
-        const set = response.headers.getSetCookie().find((line) => line.startsWith("sid="));
-        if (set) cookie = set.split(";")[0] ?? "";
-        if (response.status === 401) cookie = "";
+        ok = status >= 200 && status < 300;
+        if (status === 401) browser.cookie = undefined;
       } catch {
         ok = false;
       }

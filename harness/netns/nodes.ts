@@ -2,8 +2,8 @@ import { mkdir } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { ConfiguredServer } from "../../test/support/ConfiguredServer.js";
-import { commandOnce } from "../../test/support/redisCommand.js";
+import { ConfiguredServer } from "../ConfiguredServer.js";
+import { commandOnce } from "../redisCommand.js";
 import type { Network } from "./Network.js";
 
 /** Port every data node listens on inside its namespace; the latency proxy listens on PROXY_PORT. */

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { Response } from "../../test/support/load.js";
-import { switchesIn } from "../../test/support/topologies.js";
+import type { Response } from "../UserLoad.js";
+import { switchesIn } from "../stacks.js";
 import { checkCarts, RoleObserver, StaleReadProbe } from "./PartitionStack.js";
 import type { CartCheck, PartitionStack } from "./PartitionStack.js";
 

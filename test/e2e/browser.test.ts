@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, expect, test } from "vitest";
-import { pollUntil } from "../support/poll.js";
+import { pollUntil } from "../../harness/poll.js";
 import { LaunchedDemo } from "./launchDemo.js";
 
 let demo: LaunchedDemo;

@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { expect, test } from "vitest";
-import { pollUntil } from "../support/poll.js";
+import { pollUntil } from "../../harness/poll.js";
 import { isAlive, LaunchedDemo } from "./launchDemo.js";
 
 /** The temp dirs the demo's processes live in (every one this project makes starts with `rhs-`). */

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { expect, test } from "vitest";
-import { Browser } from "../support/Browser.js";
-import { pollUntil } from "../support/poll.js";
+import { Browser } from "../../harness/Browser.js";
+import { pollUntil } from "../../harness/poll.js";
 import { LaunchedDemo } from "./launchDemo.js";
 
 /** What 20 users saw through HAProxy, idempotent requests apart from the rest. */

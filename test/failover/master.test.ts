@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { expect, test } from "vitest";
-import { masterKill } from "./masterKill.js";
-import { withStack } from "./stack.js";
+import { masterKill } from "../../harness/masterKill.js";
+import { withStack } from "../../harness/failoverStack.js";
 
 // 20 users keep adding cart items (each 2xx is an acknowledged write) while the Redis master fails.
 

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { expect, test } from "vitest";
-import { withStack } from "./stack.js";
+import { withStack } from "../../harness/failoverStack.js";
 
 // Losing a node that is not the master must go unnoticed by the 20 users clicking.
 

@@ -1,14 +1,14 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { expect, test } from "vitest";
-import { pollUntil } from "../support/poll.js";
-import type { SentinelTopology } from "../support/topologies.js";
-import { withStack } from "./stack.js";
+import { pollUntil } from "../../harness/poll.js";
+import type { SentinelStack } from "../../harness/stacks.js";
+import { withStack } from "../../harness/failoverStack.js";
 
-async function stopAll(topology: SentinelTopology): Promise<void> {
+async function stopAll(topology: SentinelStack): Promise<void> {
   await Promise.all(topology.nodes.map((node) => node.process.stop()));
 }
 
-async function startAll(topology: SentinelTopology): Promise<void> {
+async function startAll(topology: SentinelStack): Promise<void> {
   await Promise.all(topology.servers.map((server) => server.start()));
   await Promise.all(topology.sentinels.map((sentinel) => sentinel.start()));
   await topology.waitForSteadyState();

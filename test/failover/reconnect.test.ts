@@ -3,12 +3,12 @@ import { Redis } from "ioredis";
 import { afterEach, expect, test } from "vitest";
 import { RedisSessionStore } from "../../src/index.js";
 import type { SessionData } from "express-session";
-import { SentinelTopology } from "../support/topologies.js";
+import { SentinelStack } from "../../harness/stacks.js";
 
 // How the store's connections reach a new master when Sentinel's +switch-master arrives at an
 // awkward moment. Each test starts its own topology: it ends with a failover.
 
-let topology: SentinelTopology | undefined;
+let topology: SentinelStack | undefined;
 afterEach(async () => {
   await topology?.stop();
   topology = undefined;
@@ -36,7 +36,7 @@ async function switchAnnounced(port: number): Promise<void> {
 }
 
 test("a +switch-master arriving while the client asks a Sentinel for the master does not end its connections", async () => {
-  topology = await SentinelTopology.start();
+  topology = await SentinelStack.start();
   const [asked, ...others] = topology.sentinels;
   if (asked === undefined) throw new Error("no Sentinel");
   // The store asks the first Sentinel of its list first, and keeps asking it first.
@@ -71,7 +71,7 @@ test("a +switch-master arriving while the client asks a Sentinel for the master 
 });
 
 test("a connection waiting out its reconnect back-off moves to the master Sentinel announces at once", async () => {
-  topology = await SentinelTopology.start();
+  topology = await SentinelStack.start();
   // A back-off far longer than the wait bound: only the announcement can bring the store back in
   // time.
   const store = new RedisSessionStore({

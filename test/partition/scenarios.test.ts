@@ -8,7 +8,7 @@ import { runScenario } from "../../harness/netns/scenario.js";
 import type { Scenario, ScenarioResult } from "../../harness/netns/scenario.js";
 import { currentMasterHost, seededRandom, shape } from "../../harness/netns/shapes.js";
 import type { ShapeName } from "../../harness/netns/shapes.js";
-import { Browser } from "../support/Browser.js";
+import { Browser } from "../../harness/Browser.js";
 import { partitionsUnavailable } from "./support.js";
 
 // Each Redis node, Sentinel and app instance in a network namespace of its own; partitions are

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach } from "vitest";
-import { AppProcess } from "./AppProcess.js";
-import { ClusterTopology, SentinelTopology, SingleNodeTopology } from "./topologies.js";
+import { AppProcess } from "../../harness/AppProcess.js";
+import { ClusterStack, SentinelStack, SingleNodeStack } from "../../harness/stacks.js";
 
 interface Stoppable {
   stop(): Promise<void>;
@@ -12,7 +12,7 @@ interface Stoppable {
  * Starts a topology before the file's tests and stops it (awaited) after them, even when they
  * fail; a failing test prints the servers' logs. Read `.current` inside tests and hooks.
  */
-function useTopology<T extends Stoppable>(start: () => Promise<T>): { readonly current: T } {
+function useStack<T extends Stoppable>(start: () => Promise<T>): { readonly current: T } {
   let topology: T | undefined;
   beforeAll(async () => {
     topology = await start();
@@ -33,18 +33,18 @@ function useTopology<T extends Stoppable>(start: () => Promise<T>): { readonly c
   };
 }
 
-export function useSingleNode(): { readonly current: SingleNodeTopology } {
-  return useTopology(() => SingleNodeTopology.start());
+export function useSingleNode(): { readonly current: SingleNodeStack } {
+  return useStack(() => SingleNodeStack.start());
 }
 
-export function useSentinel(options?: Parameters<typeof SentinelTopology.start>[0]): {
-  readonly current: SentinelTopology;
+export function useSentinel(options?: Parameters<typeof SentinelStack.start>[0]): {
+  readonly current: SentinelStack;
 } {
-  return useTopology(() => SentinelTopology.start(options));
+  return useStack(() => SentinelStack.start(options));
 }
 
-export function useCluster(): { readonly current: ClusterTopology } {
-  return useTopology(() => ClusterTopology.start());
+export function useCluster(): { readonly current: ClusterStack } {
+  return useStack(() => ClusterStack.start());
 }
 
 /**
@@ -53,7 +53,7 @@ export function useCluster(): { readonly current: ClusterTopology } {
  * file's tests.
  */
 export function useAppProcesses(
-  redis: { readonly current: SentinelTopology },
+  redis: { readonly current: SentinelStack },
   use: (started: { apps: [AppProcess, AppProcess]; master: Redis }) => void,
 ): void {
   let apps: AppProcess[] = [];

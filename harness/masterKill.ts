@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { HealthReport } from "../../src/index.js";
-import type { LoadStats, Verdict } from "../support/load.js";
-import { withStack } from "./stack.js";
+import type { HealthReport } from "../src/index.js";
+import type { LoadStats, Verdict } from "./UserLoad.js";
+import { withStack } from "./failoverStack.js";
 
 /** What one master SIGKILL under load showed. */
 export interface MasterKillRun {

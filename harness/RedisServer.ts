@@ -15,7 +15,7 @@ export interface SentinelSettings {
 }
 
 /** A redis-server or redis-sentinel on 127.0.0.1, with its config, data and log in `dir`. */
-export class RedisNode extends ConfiguredServer {
+export class RedisServer extends ConfiguredServer {
   private constructor(name: string, port: number, dir: string, sentinel: boolean) {
     super(name, "127.0.0.1", port, dir, (configFile) => [
       sentinel ? "redis-sentinel" : "redis-server",
@@ -36,8 +36,8 @@ export class RedisNode extends ConfiguredServer {
       password,
       extra = [],
     }: { replicaOf?: number; cluster?: boolean; password?: string; extra?: string[] } = {},
-  ): Promise<RedisNode> {
-    const node = new RedisNode(name, await freePort(), await subdir(baseDir, name), false);
+  ): Promise<RedisServer> {
+    const node = new RedisServer(name, await freePort(), await subdir(baseDir, name), false);
     const lines = ["appendonly yes", 'save ""', "repl-diskless-sync-delay 0", ...extra];
     if (replicaOf !== undefined) lines.push(`replicaof 127.0.0.1 ${replicaOf}`);
     if (cluster) lines.push("cluster-enabled yes", "cluster-node-timeout 2000");
@@ -57,8 +57,8 @@ export class RedisNode extends ConfiguredServer {
     baseDir: string,
     name: string,
     tls: { cert: string; key: string; ca: string; caPem: string },
-  ): Promise<RedisNode> {
-    const node = new RedisNode(name, await freePort(), await subdir(baseDir, name), false);
+  ): Promise<RedisServer> {
+    const node = new RedisServer(name, await freePort(), await subdir(baseDir, name), false);
     await node.writeConfig(
       ["port 0", `tls-port ${node.port}`],
       [
@@ -88,8 +88,8 @@ export class RedisNode extends ConfiguredServer {
       downAfterMs = 2_000,
       failoverTimeoutMs = 10_000,
     }: SentinelSettings = {},
-  ): Promise<RedisNode> {
-    const node = new RedisNode(name, await freePort(), await subdir(baseDir, name), true);
+  ): Promise<RedisServer> {
+    const node = new RedisServer(name, await freePort(), await subdir(baseDir, name), true);
     const lines = [
       `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 2`,
       `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,

@@ -1,12 +1,12 @@
-import { AppProcess } from "../support/AppProcess.js";
-import { UserLoad } from "../support/load.js";
-import type { SentinelSettings } from "../support/RedisNode.js";
-import { SentinelTopology } from "../support/topologies.js";
-import type { RedisSessionOptions } from "../../src/index.js";
+import { AppProcess } from "./AppProcess.js";
+import { UserLoad } from "./UserLoad.js";
+import type { SentinelSettings } from "./RedisServer.js";
+import { SentinelStack } from "./stacks.js";
+import type { RedisSessionOptions } from "../src/index.js";
 
 /** A Sentinel topology, two app instances on it, and 20 logged-in users ready to click. */
 export interface Stack {
-  topology: SentinelTopology;
+  topology: SentinelStack;
   apps: AppProcess[];
   load: UserLoad;
 }
@@ -21,7 +21,7 @@ export async function withStack<T>(
   scenario: (stack: Stack) => Promise<T>,
   { sentinel = {}, instances = 2 }: { sentinel?: SentinelSettings; instances?: number } = {},
 ): Promise<T> {
-  const topology = await SentinelTopology.start(sentinel);
+  const topology = await SentinelStack.start(sentinel);
   const apps: AppProcess[] = [];
   try {
     const options = { redis: topology.redisOption, ...appOptions };

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pollUntil } from "./poll.js";
 import { redisCommand, redisInfo } from "./redisCommand.js";
-import { RedisNode } from "./RedisNode.js";
-import type { SentinelSettings } from "./RedisNode.js";
+import { RedisServer } from "./RedisServer.js";
+import type { SentinelSettings } from "./RedisServer.js";
 
 /** A `+switch-master` in a Sentinel's log. */
 export interface MasterSwitchEvent {
@@ -44,10 +44,10 @@ export function switchesIn(log: string, sentinel: string): MasterSwitchEvent[] {
 }
 
 /** Servers started for a test; everything here is torn down by stop(). */
-abstract class Topology {
+abstract class RedisStack {
   protected constructor(readonly dir: string) {}
 
-  abstract get nodes(): RedisNode[];
+  abstract get nodes(): RedisServer[];
 
   /** Stops every process (awaited) and removes the temp dir. */
   async stop(): Promise<void> {
@@ -78,22 +78,22 @@ abstract class Topology {
 }
 
 /** One redis-server: the development setup. */
-export class SingleNodeTopology extends Topology {
+export class SingleNodeStack extends RedisStack {
   private constructor(
     dir: string,
-    readonly server: RedisNode,
+    readonly server: RedisServer,
   ) {
     super(dir);
   }
 
-  static async start(): Promise<SingleNodeTopology> {
+  static async start(): Promise<SingleNodeStack> {
     const dir = await mkdtemp(join(tmpdir(), "rhs-single-"));
-    const topology = new SingleNodeTopology(dir, await RedisNode.server(dir, "redis"));
+    const topology = new SingleNodeStack(dir, await RedisServer.server(dir, "redis"));
     await topology.boot("Redis", () => topology.server.start());
     return topology;
   }
 
-  get nodes(): RedisNode[] {
+  get nodes(): RedisServer[] {
     return [this.server];
   }
 
@@ -103,13 +103,13 @@ export class SingleNodeTopology extends Topology {
 }
 
 /** A master, replicas and Sentinels watching them, as in production. */
-export class SentinelTopology extends Topology {
+export class SentinelStack extends RedisStack {
   readonly masterName = "mymaster";
 
   private constructor(
     dir: string,
-    readonly servers: RedisNode[],
-    readonly sentinels: RedisNode[],
+    readonly servers: RedisServer[],
+    readonly sentinels: RedisServer[],
   ) {
     super(dir);
   }
@@ -127,25 +127,25 @@ export class SentinelTopology extends Topology {
   }: {
     replicas?: number;
     sentinels?: number;
-  } & SentinelSettings = {}): Promise<SentinelTopology> {
+  } & SentinelSettings = {}): Promise<SentinelStack> {
     const dir = await mkdtemp(join(tmpdir(), "rhs-sentinel-"));
-    const master = await RedisNode.server(dir, "redis-1", { password });
+    const master = await RedisServer.server(dir, "redis-1", { password });
     const servers = [master];
     for (let i = 0; i < replicas; i++) {
       servers.push(
-        await RedisNode.server(dir, `redis-${i + 2}`, { replicaOf: master.port, password }),
+        await RedisServer.server(dir, `redis-${i + 2}`, { replicaOf: master.port, password }),
       );
     }
-    const watchers: RedisNode[] = [];
+    const watchers: RedisServer[] = [];
     for (let i = 0; i < sentinels; i++) {
       watchers.push(
-        await RedisNode.sentinel(dir, `sentinel-${i + 1}`, "mymaster", master.port, {
+        await RedisServer.sentinel(dir, `sentinel-${i + 1}`, "mymaster", master.port, {
           password,
           ...settings,
         }),
       );
     }
-    const topology = new SentinelTopology(dir, servers, watchers);
+    const topology = new SentinelStack(dir, servers, watchers);
     await topology.boot("Sentinel topology", async () => {
       await Promise.all(servers.map((server) => server.start()));
       await Promise.all(watchers.map((sentinel) => sentinel.start()));
@@ -154,7 +154,7 @@ export class SentinelTopology extends Topology {
     return topology;
   }
 
-  get nodes(): RedisNode[] {
+  get nodes(): RedisServer[] {
     return [...this.servers, ...this.sentinels];
   }
 
@@ -179,7 +179,7 @@ export class SentinelTopology extends Topology {
   }
 
   /** The data node Sentinel currently reports as master. */
-  async currentMaster(): Promise<RedisNode> {
+  async currentMaster(): Promise<RedisServer> {
     for (const sentinel of this.sentinels.filter((node) => node.process.running)) {
       try {
         const reply = await redisCommand(
@@ -202,7 +202,7 @@ export class SentinelTopology extends Topology {
    * Waits until every running Sentinel agrees on one master that has every running replica in
    * sync, and every running Sentinel knows the others and the replicas.
    */
-  async waitForSteadyState(timeoutMs = 30_000): Promise<RedisNode> {
+  async waitForSteadyState(timeoutMs = 30_000): Promise<RedisServer> {
     return pollUntil(
       "Sentinel steady state",
       async () => {
@@ -232,21 +232,21 @@ export class SentinelTopology extends Topology {
 }
 
 /** A Redis Cluster of masters only, slots spread evenly by redis-cli. */
-export class ClusterTopology extends Topology {
+export class ClusterStack extends RedisStack {
   private constructor(
     dir: string,
-    readonly servers: RedisNode[],
+    readonly servers: RedisServer[],
   ) {
     super(dir);
   }
 
-  static async start({ masters = 3 } = {}): Promise<ClusterTopology> {
+  static async start({ masters = 3 } = {}): Promise<ClusterStack> {
     const dir = await mkdtemp(join(tmpdir(), "rhs-cluster-"));
-    const servers: RedisNode[] = [];
+    const servers: RedisServer[] = [];
     for (let i = 0; i < masters; i++) {
-      servers.push(await RedisNode.server(dir, `cluster-${i + 1}`, { cluster: true }));
+      servers.push(await RedisServer.server(dir, `cluster-${i + 1}`, { cluster: true }));
     }
-    const topology = new ClusterTopology(dir, servers);
+    const topology = new ClusterStack(dir, servers);
     await topology.boot("Redis Cluster", async () => {
       await Promise.all(servers.map((server) => server.start()));
       const addresses = servers.map((server) => `127.0.0.1:${server.port}`);
@@ -262,7 +262,7 @@ export class ClusterTopology extends Topology {
     return topology;
   }
 
-  get nodes(): RedisNode[] {
+  get nodes(): RedisServer[] {
     return this.servers;
   }
 

@@ -6,7 +6,7 @@ import { ServerProcess } from "./ServerProcess.js";
 
 /**
  * A redis-server or redis-sentinel we configure and start: its config file and log in `dir`, a
- * process signalled only by its pid, started when it answers PING. On loopback (`RedisNode`) or
+ * process signalled only by its pid, started when it answers PING. On loopback (`RedisServer`) or
  * in a network namespace of its own (the partition harness's `NetNode`).
  */
 export class ConfiguredServer {
