@@ -1,8 +1,8 @@
-export { redisSession } from "./middleware/redisSession.js";
-export type { RedisSessionMiddleware } from "./middleware/redisSession.js";
-export { RedisSessionStore } from "./store/RedisSessionStore.js";
+export { redisSession } from "./session/express/redisSession.js";
+export type { RedisSessionMiddleware } from "./session/express/redisSession.js";
+export { RedisSessionStore } from "./session/RedisSessionStore.js";
 export { createRedisClient } from "./redis/createRedisClient.js";
-export { redisAclRules } from "./redis/acl.js";
+export { redisAclRules } from "./session/acl.js";
 export type {
   ClusterTopology,
   RedisAddress,
@@ -10,15 +10,19 @@ export type {
   SentinelTopology,
   SingleNodeTopology,
 } from "./redis/topology.js";
-export type { RedisSessionOptions, RedisSessionStoreOptions } from "./options.js";
-export { login, logout, logoutEverywhere, sessionsOf } from "./middleware/helpers.js";
-export type { LoginOptions, LoginUser } from "./middleware/helpers.js";
-export type { UserSession } from "./store/UserSessions.js";
-export { healthCheck, healthHandler } from "./middleware/health.js";
-export type { HealthReport } from "./middleware/health.js";
-export type { FailoverEvent } from "./store/ConnectionMonitor.js";
-export type { HistogramSnapshot, StoreStats } from "./store/stats.js";
-export type { DurabilityOptions, UnavailableOptions } from "./options.js";
-export { SessionNotDurableError } from "./errors/SessionNotDurableError.js";
-export { SessionStoreUnavailableError } from "./errors/SessionStoreUnavailableError.js";
+export type { RedisSessionOptions, RedisSessionStoreOptions } from "./session/options.js";
+export { login, logout, logoutEverywhere, sessionsOf } from "./session/express/helpers.js";
+export type { LoginOptions, LoginUser } from "./session/express/helpers.js";
+export type { UserSession } from "./session/UserSessions.js";
+export { healthCheck, healthHandler } from "./session/express/health.js";
+export type { HealthReport } from "./session/express/health.js";
+export type { FailoverEvent } from "./redis/ConnectionMonitor.js";
+export type { HistogramSnapshot, StoreStats } from "./redis/stats.js";
+export type { DurabilityOptions, UnavailableOptions } from "./redis/options.js";
+export { NotDurableError } from "./errors/NotDurableError.js";
+export { RedisUnavailableError } from "./errors/RedisUnavailableError.js";
 export { SessionTooLargeError } from "./errors/SessionTooLargeError.js";
+/** @deprecated The name before the DB cache shared it; use {@link RedisUnavailableError}. */
+export { RedisUnavailableError as SessionStoreUnavailableError } from "./errors/RedisUnavailableError.js";
+/** @deprecated The name before the DB cache shared it; use {@link NotDurableError}. */
+export { NotDurableError as SessionNotDurableError } from "./errors/NotDurableError.js";

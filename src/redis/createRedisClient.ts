@@ -1,8 +1,8 @@
 import type { EventEmitter } from "node:events";
 import { Cluster, Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
-import { debugFor } from "../debug.js";
-import { DEFAULTS } from "../options.js";
+import { debugFor } from "./debug.js";
+import { REDIS_DEFAULTS } from "./options.js";
 import { SentinelWatch } from "./SentinelWatch.js";
 import { parseTopology } from "./topology.js";
 import type { ParsedTopology, RedisTopology } from "./topology.js";
@@ -74,7 +74,7 @@ export function clientFor(topology: ParsedTopology): Redis | Cluster {
 
 /** Reconnect after 100 ms, 200 ms, … capped at 1 s: a new master is picked up promptly. */
 function stepBackoff(attempt: number): number {
-  const { retryStepMs, retryCapMs } = DEFAULTS.client;
+  const { retryStepMs, retryCapMs } = REDIS_DEFAULTS.client;
   return Math.min(attempt * retryStepMs, retryCapMs);
 }
 
@@ -102,9 +102,9 @@ function sentinelSettings(): RedisOptions {
     sentinelReconnectStrategy: stepBackoff,
     // A Sentinel that does not answer (frozen, overloaded) must not hold a reconnection up: the
     // next one is asked.
-    sentinelCommandTimeout: DEFAULTS.client.sentinelTimeoutMs,
+    sentinelCommandTimeout: REDIS_DEFAULTS.client.sentinelTimeoutMs,
     // A host cut off by a partition answers nothing at all: give up on it promptly.
-    connectTimeout: DEFAULTS.client.sentinelConnectTimeoutMs,
+    connectTimeout: REDIS_DEFAULTS.client.sentinelConnectTimeoutMs,
     // SentinelWatch follows +switch-master instead (see there why not ioredis' detector).
     failoverDetector: false,
   };

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import type { RedisOptions } from "ioredis";
-import { checkPort } from "../validate.js";
+import { checkPort } from "./validate.js";
 import type { ParsedTopology } from "./topology.js";
 
 /** `redis://`, `rediss://` or `redis-sentinel://` as a topology. */

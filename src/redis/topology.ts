@@ -1,7 +1,7 @@
 import { Cluster, Redis } from "ioredis";
 import type { ConnectionOptions } from "node:tls";
 import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis";
-import { checkPort, describe } from "../validate.js";
+import { checkPort, describe } from "./validate.js";
 import { parseUrlTopology } from "./parseUrl.js";
 
 /** A Redis or Sentinel address. */

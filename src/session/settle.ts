@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { debugFor } from "../debug.js";
+import { debugFor } from "../redis/debug.js";
 
 const log = debugFor("store");
 

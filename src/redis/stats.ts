@@ -1,5 +1,5 @@
-import { SessionNotDurableError } from "../errors/SessionNotDurableError.js";
-import { SessionStoreUnavailableError } from "../errors/SessionStoreUnavailableError.js";
+import { NotDurableError } from "../errors/NotDurableError.js";
+import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
 
 /** Counts in buckets, as Prometheus histograms do: each bucket counts observations ≤ `le`. */
 export interface HistogramSnapshot {
@@ -72,8 +72,8 @@ export class StoreCounters {
 
   /** Counts a failed store operation by why it failed. */
   count(error: unknown): void {
-    if (error instanceof SessionStoreUnavailableError) this.unavailable++;
-    else if (error instanceof SessionNotDurableError) this.notDurable++;
+    if (error instanceof RedisUnavailableError) this.unavailable++;
+    else if (error instanceof NotDurableError) this.notDurable++;
   }
 
   snapshot(): StoreStats {

@@ -1,10 +1,10 @@
 import type { Request, Response } from "express";
-import { SessionNotDurableError } from "../errors/SessionNotDurableError.js";
-import { SessionStoreUnavailableError } from "../errors/SessionStoreUnavailableError.js";
+import { NotDurableError } from "../../errors/NotDurableError.js";
+import { RedisUnavailableError } from "../../errors/RedisUnavailableError.js";
 
 /** Errors that mean "Redis cannot take this now": answered 503, never a fresh session. */
 export function isUnavailableError(error: unknown): boolean {
-  return error instanceof SessionStoreUnavailableError || error instanceof SessionNotDurableError;
+  return error instanceof RedisUnavailableError || error instanceof NotDurableError;
 }
 
 /**

@@ -2,11 +2,11 @@ import { Store } from "express-session";
 import type { Cookie, Session, SessionData } from "express-session";
 import type { Request } from "express";
 import type { Cluster, Redis } from "ioredis";
-import { debugFor } from "../debug.js";
-import { SessionStoreUnavailableError } from "../errors/SessionStoreUnavailableError.js";
+import { debugFor } from "../redis/debug.js";
+import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
 import { SessionTooLargeError } from "../errors/SessionTooLargeError.js";
-import { DEFAULTS, normalizeStoreOptions } from "../options.js";
-import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "../options.js";
+import { DEFAULTS, normalizeStoreOptions } from "./options.js";
+import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "./options.js";
 import { clientFor } from "../redis/createRedisClient.js";
 import {
   CorruptSessionError,
@@ -16,15 +16,15 @@ import {
   encodedSize,
   mayExceed,
 } from "./codec.js";
-import { escapeGlob, scanKeys } from "./scan.js";
+import { escapeGlob, scanKeys } from "../redis/scan.js";
 import { liveStores } from "./liveStores.js";
 import { chargeWait, remainingWait, requestOf } from "./requestBudget.js";
 import { RequestSnapshots } from "./RequestSnapshots.js";
 import { fingerprint, settle } from "./settle.js";
 import type { Callback } from "./settle.js";
-import type { FailoverEvent } from "./ConnectionMonitor.js";
+import type { FailoverEvent } from "../redis/ConnectionMonitor.js";
 import { SessionCommands } from "./SessionCommands.js";
-import type { StoreStats } from "./stats.js";
+import type { StoreStats } from "../redis/stats.js";
 import type { WriteMode } from "./scripts.js";
 import { UserSessions } from "./UserSessions.js";
 import type { UserSession } from "./UserSessions.js";
@@ -203,7 +203,7 @@ export class RedisSessionStore extends Store {
     const remaining = remainingWait(req, waitMs);
     if (remaining <= 0) {
       this.#redis.counters.unavailable++;
-      throw new SessionStoreUnavailableError(
+      throw new RedisUnavailableError(
         `the ${what} was not sent: this request already waited ${waitMs - remaining} ms for ` +
           `Redis, its whole bound (option \`unavailable.waitMs\`)`,
       );

@@ -1,8 +1,8 @@
 import { performance } from "node:perf_hooks";
 import type { RequestHandler } from "express";
 import type { Redis } from "ioredis";
-import { withinDeadline } from "../store/deadline.js";
-import type { RedisSessionStore } from "../store/RedisSessionStore.js";
+import { withinDeadline } from "../../redis/deadline.js";
+import type { RedisSessionStore } from "../RedisSessionStore.js";
 
 /** What {@link healthCheck} reports. */
 export interface HealthReport {

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import type { NormalizedStoreOptions } from "../options.js";
+import type { NormalizedStoreOptions } from "./options.js";
 import type { SessionCommands } from "./SessionCommands.js";
 
 /** One session of a user, as {@link sessionsOf} lists it. */

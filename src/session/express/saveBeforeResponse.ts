@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from "express";
-import type { RedisSessionStore } from "../store/RedisSessionStore.js";
+import type { RedisSessionStore } from "../RedisSessionStore.js";
 
 /** Answers a request whose session could not be saved (one function for all requests). */
 export type SaveFailure = (req: Request, res: Response, next: NextFunction, error: unknown) => void;

@@ -1,9 +1,9 @@
 import { promisify } from "node:util";
 import type { Request } from "express";
 import type { Session, SessionData } from "express-session";
-import { liveStores } from "../store/liveStores.js";
-import { RedisSessionStore } from "../store/RedisSessionStore.js";
-import type { UserSession } from "../store/UserSessions.js";
+import { liveStores } from "../liveStores.js";
+import { RedisSessionStore } from "../RedisSessionStore.js";
+import type { UserSession } from "../UserSessions.js";
 
 /** A user as login() takes it: an id, or an object with an `id`. */
 export type LoginUser =

@@ -1,9 +1,9 @@
 import session from "express-session";
-import { debugFor } from "../debug.js";
+import { debugFor } from "../../redis/debug.js";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { normalizeOptions } from "../options.js";
 import type { RedisSessionOptions } from "../options.js";
-import { RedisSessionStore } from "../store/RedisSessionStore.js";
+import { RedisSessionStore } from "../RedisSessionStore.js";
 import { saveBeforeResponse } from "./saveBeforeResponse.js";
 import { isUnavailableError, sendUnavailable } from "./unavailableResponse.js";
 

@@ -1,14 +1,14 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
-import { SessionNotDurableError } from "../errors/SessionNotDurableError.js";
-import { duplicateClient } from "../redis/createRedisClient.js";
-import { ServerClock } from "../redis/ServerClock.js";
+import { NotDurableError } from "../errors/NotDurableError.js";
+import { duplicateClient } from "./createRedisClient.js";
+import { ServerClock } from "./ServerClock.js";
 import { CorkedCommands } from "./CorkedCommands.js";
 import type { CommandArgs } from "./CorkedCommands.js";
 import { RetryableError } from "./deadline.js";
 import type { StoreCounters } from "./stats.js";
-import { DEADLINE_ARG, WRITE_SCRIPT } from "./scripts.js";
-import type { WriteArgs } from "./scripts.js";
+import { DEADLINE_ARG, WRITE_SCRIPT } from "../session/scripts.js";
+import type { WriteArgs } from "../session/scripts.js";
 
 const REPLY_MARGIN_MS = 100;
 /** How often an unconfirmed write looks again at its replicas. */
@@ -96,7 +96,7 @@ export class DurableWriter {
   /**
    * Writes and waits until `replicas` replicas have the write.
    * @returns the write script's reply
-   * @throws SessionNotDurableError when they do not confirm before `deadline`
+   * @throws NotDurableError when they do not confirm before `deadline`
    * @throws RetryableError when the connection changed between the write and its confirmation
    */
   write(key: string, args: WriteArgs, deadline: number): Promise<unknown> {
@@ -269,7 +269,7 @@ export class DurableWriter {
       if (count >= replicas) return;
       // Stop short of the deadline, so the answer is "not durable" rather than "no answer".
       const remaining = deadline - REPLY_MARGIN_MS - Date.now();
-      if (remaining <= 0) throw new SessionNotDurableError(count, replicas);
+      if (remaining <= 0) throw new NotDurableError(count, replicas);
       // While too few replicas are even connected (one re-attaching after a failover), a WAIT
       // would only hold the connection, and every write queued behind it, for nothing.
       if ((await connectedReplicas(lane.connection)) < replicas) {

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import { debugFor } from "../debug.js";
+import { debugFor } from "./debug.js";
 
 const log = debugFor("store");
 

@@ -1,7 +1,13 @@
 import type { SessionOptions } from "express-session";
-import { normalizeCookie, normalizeSecret, randomSessionId } from "./sessionOptions.js";
-import { parseTopology } from "./redis/topology.js";
-import type { ParsedTopology, RedisTopology } from "./redis/topology.js";
+import { normalizeCookie, normalizeSecret, randomSessionId } from "./express/sessionOptions.js";
+import { parseTopology } from "../redis/topology.js";
+import type { ParsedTopology, RedisTopology } from "../redis/topology.js";
+import { normalizeDurability, normalizeUnavailable } from "../redis/options.js";
+import type {
+  DurabilityOptions,
+  NormalizedDurability,
+  UnavailableOptions,
+} from "../redis/options.js";
 import {
   asRecord,
   boolean,
@@ -10,54 +16,7 @@ import {
   nonNegativeInteger,
   positiveInteger,
   rejectUnknown,
-} from "./validate.js";
-
-/** How sure a write must be before the user is told it succeeded. */
-export interface DurabilityOptions {
-  /**
-   * Replicas that must confirm a write (`WAIT`, sent in the same pipeline as the write) before it
-   * is acknowledged; 0 acknowledges once the master has it. A write not confirmed in time fails
-   * with `SessionNotDurableError` (503), so no acknowledged change is lost when the master dies.
-   *
-   * `"all"` (Sentinel only): every replica Sentinel lists for the master, connected or not. A
-   * number counts whichever replicas answer, and a master cut off together with one replica
-   * still gets that one's confirmation while Sentinel promotes another, losing what it confirmed;
-   * `"all"` cannot be satisfied on such a minority side, at the price of 503s for writes while
-   * any replica is down or cut off (see the README's "When Redis fails").
-   * @default 1 on Sentinel, 0 otherwise
-   */
-  replicas?: number | "all" | undefined;
-  /**
-   * How long one `WAIT` may block; it is repeated until the replicas confirm or
-   * `unavailable.waitMs` has passed.
-   * @default 100
-   */
-  timeoutMs?: number | undefined;
-  /**
-   * Sentinel only. `true`: a session is read only from the master a Sentinel majority names (as
-   * durable writes are acknowledged only there), so an instance cut off with the old master
-   * answers 503 instead of sessions that may be stale. It stops within 1.25 s of losing the
-   * majority, before a new master can exist on the other side as long as Sentinel's
-   * `down-after-milliseconds` is at least that.
-   * @default false
-   */
-  fenceReads?: boolean | undefined;
-}
-
-/** What a request does while Redis cannot be reached. */
-export interface UnavailableOptions {
-  /**
-   * How long a store operation may wait for Redis — through a failover, a reconnect, a frozen
-   * master — before the request is answered `503`.
-   * @default 10000
-   */
-  waitMs?: number | undefined;
-  /**
-   * The `Retry-After` of that 503, in seconds.
-   * @default 5
-   */
-  retryAfterSeconds?: number | undefined;
-}
+} from "../redis/validate.js";
 
 /** Options of {@link RedisSessionStore}. */
 export interface RedisSessionStoreOptions {
@@ -130,33 +89,6 @@ export const DEFAULTS = {
     minSecretLength: 32,
     cookie: { httpOnly: true, sameSite: "lax", secure: "auto", path: "/" },
   },
-  durability: {
-    sentinelReplicas: 1,
-    otherReplicas: 0,
-    /**
-     * Short, because durable writes share one connection and a WAIT holds it: while a replica is
-     * missing, each write queued behind another's WAIT would wait that long again.
-     */
-    timeoutMs: 100,
-  },
-  unavailable: {
-    waitMs: 10_000,
-    retryAfterSeconds: 5,
-  },
-  client: {
-    /** Reconnect and Sentinel retry delays grow by this step… */
-    retryStepMs: 100,
-    /** …up to this cap, so a new master is found within a second of being elected. */
-    retryCapMs: 1_000,
-    /** A Sentinel that has not answered within this is passed over for the next one. */
-    sentinelTimeoutMs: 1_000,
-    /**
-     * On Sentinel, a connection (to a Sentinel or a data node) not established within this is
-     * given up and the next address tried: a partitioned host drops packets rather than refusing
-     * them, and ioredis' 10 s would hold every reconnection up that long.
-     */
-    sentinelConnectTimeoutMs: 500,
-  },
 } as const;
 
 /** Marks options that went through normalizeStoreOptions, so they are not validated twice. */
@@ -173,7 +105,7 @@ export interface NormalizedStoreOptions {
   /** A fixed `touchAfter`, or undefined for the default share of each session's TTL. */
   touchAfterMs: number | undefined;
   maxBytes: number;
-  durability: { replicas: number | "all"; timeoutMs: number; fenceReads: boolean };
+  durability: NormalizedDurability;
   waitMs: number;
   retryAfterSeconds: number;
 }
@@ -243,60 +175,6 @@ function pickStoreOptions(record: Record<string, unknown>): NormalizedStoreOptio
     durability: normalizeDurability(record.durability, topology),
     ...normalizeUnavailable(record.unavailable),
   };
-}
-
-function normalizeDurability(
-  value: unknown,
-  topology: ParsedTopology,
-): NormalizedStoreOptions["durability"] {
-  const record = value === undefined ? {} : asRecord(value, "durability");
-  rejectUnknown(record, ["replicas", "timeoutMs", "fenceReads"], "durability.");
-  const { sentinelReplicas, otherReplicas, timeoutMs } = DEFAULTS.durability;
-  const fenceReads = boolean(record.fenceReads ?? false, "durability.fenceReads");
-  if (fenceReads && topology.kind !== "sentinel") {
-    throw new TypeError(
-      "`durability.fenceReads` needs a Sentinel topology (`{ sentinels, name }` or a " +
-        "redis-sentinel:// URL): it reads only from the master a Sentinel majority names",
-    );
-  }
-  const replicas =
-    record.replicas ?? (topology.kind === "sentinel" ? sentinelReplicas : otherReplicas);
-  const wait = record.timeoutMs ?? timeoutMs;
-  positiveInteger(wait, "durability.timeoutMs", "ms");
-  if (replicas === "all") {
-    if (topology.kind !== "sentinel") {
-      throw new TypeError(
-        '`durability.replicas: "all"` needs a Sentinel topology (`{ sentinels, name }` or a ' +
-          "redis-sentinel:// URL): the replicas a master should have are what Sentinel knows of it",
-      );
-    }
-    return { replicas, timeoutMs: wait, fenceReads };
-  }
-  if (typeof replicas === "string") {
-    throw new TypeError(
-      `\`durability.replicas\` must be a whole number of replicas or "all"; got ${describe(replicas)}`,
-    );
-  }
-  nonNegativeInteger(replicas, "durability.replicas", "replicas");
-  if (replicas > 0 && topology.kind === "cluster") {
-    throw new TypeError(
-      "`durability.replicas` must be 0 on a Redis Cluster: WAIT is supported on Sentinel and " +
-        "single-node topologies",
-    );
-  }
-  return { replicas, timeoutMs: wait, fenceReads };
-}
-
-function normalizeUnavailable(
-  value: unknown,
-): Pick<NormalizedStoreOptions, "waitMs" | "retryAfterSeconds"> {
-  const record = value === undefined ? {} : asRecord(value, "unavailable");
-  rejectUnknown(record, ["waitMs", "retryAfterSeconds"], "unavailable.");
-  const waitMs = record.waitMs ?? DEFAULTS.unavailable.waitMs;
-  positiveInteger(waitMs, "unavailable.waitMs", "ms");
-  const retryAfterSeconds = record.retryAfterSeconds ?? DEFAULTS.unavailable.retryAfterSeconds;
-  positiveInteger(retryAfterSeconds, "unavailable.retryAfterSeconds", "seconds");
-  return { waitMs, retryAfterSeconds };
 }
 
 /** What {@link redisSession} hands to the store and to express-session. */

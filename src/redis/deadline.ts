@@ -1,5 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { SessionStoreUnavailableError } from "../errors/SessionStoreUnavailableError.js";
+import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
 
 /** An attempt that must be repeated as a whole, e.g. a write whose WAIT went to another master. */
 export class RetryableError extends Error {
@@ -23,7 +23,7 @@ const RETRY_DELAY_MS = 100;
 
 /**
  * Runs `attempt` until it succeeds, retrying transient errors every 100 ms, for at most `waitMs`
- * in all; then fails with SessionStoreUnavailableError. A command that never answers (a frozen
+ * in all; then fails with RedisUnavailableError. A command that never answers (a frozen
  * master, Redis down and the command queued) counts the same as one that errs.
  */
 export function withinDeadline<T>(
@@ -76,13 +76,9 @@ async function retryUntil<T>(
   throw unavailable(what, waitMs, lastError);
 }
 
-function unavailable(
-  what: string,
-  waitMs: number,
-  lastError: unknown,
-): SessionStoreUnavailableError {
+function unavailable(what: string, waitMs: number, lastError: unknown): RedisUnavailableError {
   const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-  return new SessionStoreUnavailableError(
+  return new RedisUnavailableError(
     `Redis did not complete the ${what} within ${waitMs} ms (option \`unavailable.waitMs\`)${detail}`,
     { cause: lastError },
   );

@@ -1,11 +1,11 @@
 import type { Cluster, Redis } from "ioredis";
-import type { NormalizedStoreOptions } from "../options.js";
-import { ConnectionMonitor } from "./ConnectionMonitor.js";
-import { CorkedCommands } from "./CorkedCommands.js";
-import type { ConnectionEvents } from "./ConnectionMonitor.js";
-import { RetryableError, withinDeadline } from "./deadline.js";
-import { DurableWriter } from "./DurableWriter.js";
-import { StoreCounters } from "./stats.js";
+import type { NormalizedStoreOptions } from "./options.js";
+import { ConnectionMonitor } from "../redis/ConnectionMonitor.js";
+import { CorkedCommands } from "../redis/CorkedCommands.js";
+import type { ConnectionEvents } from "../redis/ConnectionMonitor.js";
+import { RetryableError, withinDeadline } from "../redis/deadline.js";
+import { DurableWriter } from "../redis/DurableWriter.js";
+import { StoreCounters } from "../redis/stats.js";
 import { sentinelWatchOf } from "../redis/createRedisClient.js";
 import type { SentinelQuorum } from "../redis/SentinelQuorum.js";
 import { addressOf } from "../redis/SentinelWatch.js";
@@ -145,7 +145,7 @@ export class SessionCommands {
    * `ttlMs` undefined leaves the TTL as it is ("update" mode only); `waitMs` is what the request
    * may still wait.
    * @returns whether it was written (false: the session was destroyed meanwhile)
-   * @throws SessionNotDurableError when replicas did not confirm within the wait bound
+   * @throws NotDurableError when replicas did not confirm within the wait bound
    */
   write(
     sid: string,

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { CookieOptions } from "express-session";
-import { DEFAULTS } from "./options.js";
-import { asRecord, positiveInteger, rejectUnknown } from "./validate.js";
+import { DEFAULTS } from "../options.js";
+import { asRecord, positiveInteger, rejectUnknown } from "../../redis/validate.js";
 
 const COOKIE_KEYS = [
   "domain",
