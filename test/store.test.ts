@@ -354,6 +354,24 @@ describe('with a client passed in that maps replies the RESP3 way (`replyMapping
     resp3Clients = undefined;
   });
   contract();
+
+  test("the store defines no command on the client it was given", async () => {
+    const passed = new Redis(redis.current.server.port, "127.0.0.1");
+    try {
+      await passed.ping();
+      const methods = new Set(Object.keys(passed));
+      const store = new RedisSessionStore({ redis: passed, prefix: `t${++prefixCount}:` });
+      await call<void>((done) => store.set("own", sessionData({ n: 1 }), done));
+      await call((done) => store.get("own", done));
+      await call<void>((done) => store.touch("own", sessionData({ n: 1 }), done));
+      await call<void>((done) => store.destroy("own", done));
+      await store.close();
+      expect(passed.scriptsSet).toEqual({});
+      expect(Object.keys(passed).filter((name) => !methods.has(name))).toEqual([]);
+    } finally {
+      await passed.quit();
+    }
+  });
 });
 
 describe("with an ACL user allowed only redisAclRules() on its prefix", () => {

@@ -7,8 +7,7 @@ import { CorkedCommands } from "./CorkedCommands.js";
 import type { CommandArgs } from "./CorkedCommands.js";
 import { RetryableError } from "./deadline.js";
 import type { StoreCounters } from "./stats.js";
-import { DEADLINE_ARG, WRITE_SCRIPT } from "../session/scripts.js";
-import type { WriteArgs } from "../session/scripts.js";
+import type { Script } from "./scripts.js";
 
 const REPLY_MARGIN_MS = 100;
 /** How often an unconfirmed write looks again at its replicas. */
@@ -17,9 +16,23 @@ const RECHECK_MS = 100;
 /** Writes sent in one script call at most (so none holds Redis for long). */
 const MAX_BATCH = 100;
 
+/**
+ * A script that writes a batch: KEYS are the batch's keys; ARGV, for each key in turn, the count
+ * of its arguments, then those arguments. Its reply is an array, one reply per key. The
+ * argument at `deadlineArg` of each key's is that write's deadline on the server's clock (ms),
+ * set just before sending; the script must not apply a write whose deadline has passed.
+ */
+export interface BatchScript {
+  script: Script;
+  deadlineArg: number;
+}
+
+/** One write's arguments to the batch script. */
+export type WriteArguments = (string | number)[];
+
 interface Queued {
   key: string;
-  args: WriteArgs;
+  args: WriteArguments;
   deadline: number;
   resolve: (written: unknown) => void;
   reject: (error: Error) => void;
@@ -74,6 +87,7 @@ export class DurableWriter {
    */
   constructor(
     client: Redis,
+    private readonly batchScript: BatchScript,
     private readonly replicas: () => number | undefined,
     private readonly timeoutMs: number,
     {
@@ -99,7 +113,7 @@ export class DurableWriter {
    * @throws NotDurableError when they do not confirm before `deadline`
    * @throws RetryableError when the connection changed between the write and its confirmation
    */
-  write(key: string, args: WriteArgs, deadline: number): Promise<unknown> {
+  write(key: string, args: WriteArguments, deadline: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ key, args, deadline, resolve, reject });
       if (!this.#scheduled) {
@@ -216,11 +230,12 @@ export class DurableWriter {
   #sendWrites(lane: Lane, batch: Queued[]): Promise<unknown> {
     const loaded = lane.scriptEpoch === lane.epoch;
     lane.scriptEpoch = lane.epoch;
-    const command: CommandArgs = [loaded ? WRITE_SCRIPT.sha : WRITE_SCRIPT.lua, batch.length];
+    const { script, deadlineArg } = this.batchScript;
+    const command: CommandArgs = [loaded ? script.sha : script.lua, batch.length];
     for (const { key } of batch) command.push(key);
     for (const { args, deadline } of batch) {
       // The deadline on the server's clock, which the script checks it against.
-      args[DEADLINE_ARG] = lane.clock.toServer(deadline);
+      args[deadlineArg] = lane.clock.toServer(deadline);
       // Each write's own arguments array: ioredis flattens it into the command, one copy in all.
       command.push(args.length, args);
     }

@@ -10,8 +10,9 @@ import { sentinelWatchOf } from "../redis/createRedisClient.js";
 import type { SentinelQuorum } from "../redis/SentinelQuorum.js";
 import { addressOf } from "../redis/SentinelWatch.js";
 import { ServerClock } from "../redis/ServerClock.js";
-import { DEADLINE_ARG, defineScripts } from "./scripts.js";
-import type { ReadReply, SessionScripts, WriteArgs, WriteMode } from "./scripts.js";
+import { runScript } from "../redis/scripts.js";
+import { DEADLINE_ARG, SESSION_SCRIPTS, WRITE_SCRIPT } from "./scripts.js";
+import type { ReadReply, WriteArgs, WriteMode } from "./scripts.js";
 
 /**
  * The Redis commands of the store, each bounded by `unavailable.waitMs` and retried through
@@ -24,7 +25,6 @@ export class SessionCommands {
    * other slots and the index is not kept.
    */
   readonly indexPrefix: string;
-  readonly #scripts: SessionScripts;
   /** Reads, sent without ioredis' per-batch Pipeline (not on a Cluster, which routes by slot). */
   readonly #corked: CorkedCommands | undefined;
   /** Confirms writes with WAIT when durability asks for replicas (not on a Cluster). */
@@ -46,7 +46,6 @@ export class SessionCommands {
     private readonly options: NormalizedStoreOptions,
     events: ConnectionEvents,
   ) {
-    this.#scripts = defineScripts(client);
     if (!client.isCluster) this.#corked = new CorkedCommands(client as Redis);
     this.indexPrefix = client.isCluster ? "" : `${options.prefix}user:`;
     this.monitor = new ConnectionMonitor(client, options.waitMs, {
@@ -77,19 +76,38 @@ export class SessionCommands {
       this.requiredReplicas = () => replicas;
     }
     if ((replicas === "all" || replicas > 0) && !client.isCluster) {
-      this.#durable = new DurableWriter(client as Redis, this.requiredReplicas, timeoutMs, {
-        counters: this.counters,
-        vouches:
-          quorum === undefined ? undefined : (connection) => quorum.vouches(addressOf(connection)),
-      });
+      this.#durable = new DurableWriter(
+        client as Redis,
+        WRITE_SCRIPT,
+        this.requiredReplicas,
+        timeoutMs,
+        {
+          counters: this.counters,
+          vouches:
+            quorum === undefined
+              ? undefined
+              : (connection) => quorum.vouches(addressOf(connection)),
+        },
+      );
     }
   }
 
   /** Reads a session and renews its TTL in the same command (see the read script for `ttlMs`). */
   readAndRenew(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
     return this.#bounded("session read", () =>
-      this.#fenced(this.#scripts.rhsReadSession(key, ttlMs, defaultTtlMs, this.indexPrefix)),
+      this.#fenced(this.#readScript(key, ttlMs, defaultTtlMs)),
     );
+  }
+
+  /** The read script: the session, its TTL renewed as `ttlMs` says. */
+  async #readScript(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
+    const reply = await runScript(
+      this.client,
+      SESSION_SCRIPTS.read,
+      [key],
+      [ttlMs, defaultTtlMs, this.indexPrefix],
+    );
+    return reply as ReadReply;
   }
 
   /** With `durability.fenceReads`, a read counts only if its master is the majority's. */
@@ -121,7 +139,7 @@ export class SessionCommands {
           : corked.send("HGETALL", [key])
         ).then(hashReply, (error: unknown) => {
           if (!(error instanceof Error && error.message.startsWith("WRONGTYPE"))) throw error;
-          return this.#scripts.rhsReadSession(key, ttlMs, defaultTtlMs, this.indexPrefix);
+          return this.#readScript(key, ttlMs, defaultTtlMs);
         }),
       ),
     );
@@ -134,7 +152,12 @@ export class SessionCommands {
     return this.#bounded(
       "session touch",
       async () => {
-        await this.#scripts.rhsRenewSession(key, ttlMs, Date.now(), this.indexPrefix);
+        await runScript(
+          this.client,
+          SESSION_SCRIPTS.renew,
+          [key],
+          [ttlMs, Date.now(), this.indexPrefix],
+        );
       },
       waitMs,
     );
@@ -183,7 +206,9 @@ export class SessionCommands {
           if (Date.now() >= deadline) throw new RetryableError("the write's deadline passed");
           // The deadline on the server's clock, which the script checks it against.
           args[DEADLINE_ARG] = clock.toServer(deadline);
-          return this.#scripts.rhsWriteSessions(1, key, args.length, ...args).then(firstWriteReply);
+          return runScript(this.client, WRITE_SCRIPT.script, [key], [args.length, ...args]).then(
+            firstWriteReply,
+          );
         };
         return clock.current ? send() : clock.measure().then(send);
       },
@@ -194,14 +219,26 @@ export class SessionCommands {
   /** Deletes a session and takes it out of its user's index. */
   destroy(sid: string): Promise<void> {
     return this.#bounded("session delete", async () => {
-      await this.#scripts.rhsDestroySession(this.options.prefix + sid, this.indexPrefix, sid);
+      await runScript(
+        this.client,
+        SESSION_SCRIPTS.destroy,
+        [this.options.prefix + sid],
+        [this.indexPrefix, sid],
+      );
     });
   }
 
   /** Deletes every session in a user's index, and the index; returns how many it listed. */
   destroyUser(uid: string): Promise<number> {
-    return this.#bounded("logout everywhere", () =>
-      this.#scripts.rhsDestroyUser(this.indexPrefix + uid, this.options.prefix),
+    return this.#bounded("logout everywhere", async () =>
+      Number(
+        await runScript(
+          this.client,
+          SESSION_SCRIPTS.destroyUser,
+          [this.indexPrefix + uid],
+          [this.options.prefix],
+        ),
+      ),
     );
   }
 
@@ -249,6 +286,6 @@ function writeReply(reply: unknown): boolean {
   return reply === 1;
 }
 
-function firstWriteReply(replies: unknown[]): boolean {
-  return writeReply(replies[0]);
+function firstWriteReply(replies: unknown): boolean {
+  return writeReply(Array.isArray(replies) ? replies[0] : replies);
 }

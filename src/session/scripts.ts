@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-import type { Cluster, Redis } from "ioredis";
+import type { BatchScript } from "../redis/DurableWriter.js";
+import { script } from "../redis/scripts.js";
 
 // Beside its own fields a session hash holds metadata under a `$` no session key may use:
 // `$touched` (when its TTL was last set, ms; reads renew the TTL only once that is `touchAfter`
@@ -197,38 +197,13 @@ export type WriteArgs = [
 /** Where the deadline stands in WriteArgs: set on the server's clock just before sending. */
 export const DEADLINE_ARG = 6;
 
-/** The store's scripts as commands on the client (EVALSHA, falling back to EVAL on NOSCRIPT). */
-export interface SessionScripts {
-  rhsReadSession(
-    key: string,
-    ttlMs: number,
-    defaultTtlMs: number,
-    indexPrefix: string,
-  ): Promise<ReadReply>;
-  rhsRenewSession(key: string, ttlMs: number, now: number, indexPrefix: string): Promise<0 | 1>;
-  /** The write script for one key (its batches go through DurableWriter). */
-  rhsWriteSessions(
-    keyCount: 1,
-    key: string,
-    argCount: number,
-    ...args: WriteArgs
-  ): Promise<(-1 | 0 | 1)[]>;
-  rhsDestroySession(key: string, indexPrefix: string, sid: string): Promise<1>;
-  rhsDestroyUser(indexKey: string, prefix: string): Promise<number>;
-}
-
-/** The write script, for DurableWriter, which sends it (EVAL, then EVALSHA) itself. */
-export const WRITE_SCRIPT = {
-  lua: WRITE,
-  sha: createHash("sha1").update(WRITE).digest("hex"),
+/** The store's scripts, run with runScript (EVAL once per connection, then EVALSHA). */
+export const SESSION_SCRIPTS = {
+  read: script(READ),
+  renew: script(RENEW),
+  destroy: script(DESTROY),
+  destroyUser: script(DESTROY_USER),
 } as const;
 
-/** Registers the scripts; ioredis keeps their SHA and reloads them on a new master. */
-export function defineScripts(client: Redis | Cluster): SessionScripts {
-  client.defineCommand("rhsReadSession", { numberOfKeys: 1, lua: READ });
-  client.defineCommand("rhsRenewSession", { numberOfKeys: 1, lua: RENEW });
-  client.defineCommand("rhsWriteSessions", { lua: WRITE });
-  client.defineCommand("rhsDestroySession", { numberOfKeys: 1, lua: DESTROY });
-  client.defineCommand("rhsDestroyUser", { numberOfKeys: 1, lua: DESTROY_USER });
-  return client as unknown as SessionScripts;
-}
+/** The write script, for a batch of keys: DurableWriter sends it with the deadline it sets. */
+export const WRITE_SCRIPT: BatchScript = { script: script(WRITE), deadlineArg: DEADLINE_ARG };
