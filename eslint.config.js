@@ -4,6 +4,16 @@ import prettier from "eslint-config-prettier";
 import globals from "globals";
 import tseslint from "typescript-eslint";
 
+/** Files matching `files` may not import a path matching `forbidden`. */
+function layer(files, forbidden, message) {
+  return {
+    files: [files],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ regex: forbidden.source, message }] }],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ["dist/", "coverage/", "test-results/", "scratch/"] },
   js.configs.recommended,
@@ -22,6 +32,26 @@ export default tseslint.config(
       ],
     },
   },
+  // The layers (see "Development" in the README): src/redis/ knows nothing of sessions or caches,
+  // src/ nothing of the harness, the harness nothing of the tests, demo or bench, which never
+  // import the tests.
+  layer(
+    "src/**",
+    /(^|\/)(harness|test|demo|bench)\//,
+    "src/ must not import the harness, tests, demo or bench",
+  ),
+  // After src/**, which it replaces for these files (it forbids what src/** does, and more).
+  layer(
+    "src/redis/**",
+    /(^|\/)(session|cache|harness|test|demo|bench)\//,
+    "src/redis/ is the client layer: it must not import session or cache code",
+  ),
+  layer(
+    "harness/**",
+    /(^|\/)(test|demo|bench)\//,
+    "harness/ serves test/, demo/ and bench/: it must not import them",
+  ),
+  layer("{demo,bench}/**", /(^|\/)test\//, "demo/ and bench/ use harness/, never test/"),
   { files: ["**/*.js"], extends: [tseslint.configs.disableTypeChecked] },
   {
     files: ["demo/control/public/**/*.js"],

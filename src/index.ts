@@ -10,7 +10,8 @@ export type {
   SentinelTopology,
   SingleNodeTopology,
 } from "./redis/topology.js";
-export type { RedisSessionOptions, RedisSessionStoreOptions } from "./session/options.js";
+export type { RedisSessionStoreOptions } from "./session/options.js";
+export type { RedisSessionOptions } from "./session/express/sessionOptions.js";
 export { login, logout, logoutEverywhere, sessionsOf } from "./session/express/helpers.js";
 export type { LoginOptions, LoginUser } from "./session/express/helpers.js";
 export type { UserSession } from "./session/UserSessions.js";

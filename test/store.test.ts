@@ -361,10 +361,10 @@ describe('with a client passed in that maps replies the RESP3 way (`replyMapping
       await passed.ping();
       const methods = new Set(Object.keys(passed));
       const store = new RedisSessionStore({ redis: passed, prefix: `t${++prefixCount}:` });
-      await call<void>((done) => store.set("own", sessionData({ n: 1 }), done));
+      await call((done) => store.set("own", sessionData({ n: 1 }), done));
       await call((done) => store.get("own", done));
-      await call<void>((done) => store.touch("own", sessionData({ n: 1 }), done));
-      await call<void>((done) => store.destroy("own", done));
+      await call((done) => store.touch("own", sessionData({ n: 1 }), done));
+      await call((done) => store.destroy("own", done));
       await store.close();
       expect(passed.scriptsSet).toEqual({});
       expect(Object.keys(passed).filter((name) => !methods.has(name))).toEqual([]);

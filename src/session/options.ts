@@ -1,5 +1,3 @@
-import type { SessionOptions } from "express-session";
-import { normalizeCookie, normalizeSecret, randomSessionId } from "./express/sessionOptions.js";
 import { parseTopology } from "../redis/topology.js";
 import type { ParsedTopology, RedisTopology } from "../redis/topology.js";
 import { normalizeDurability, normalizeUnavailable } from "../redis/options.js";
@@ -10,9 +8,7 @@ import type {
 } from "../redis/options.js";
 import {
   asRecord,
-  boolean,
   describe,
-  nonEmptyString,
   nonNegativeInteger,
   positiveInteger,
   rejectUnknown,
@@ -56,19 +52,6 @@ export interface RedisSessionStoreOptions {
   unavailable?: UnavailableOptions | undefined;
 }
 
-/**
- * Options of {@link redisSession}: everything express-session takes except `store`, plus the
- * store's options. `secret` is required.
- */
-export interface RedisSessionOptions
-  extends Omit<SessionOptions, "store" | "secret">, RedisSessionStoreOptions {
-  /**
-   * Signs the session cookie; at least 32 characters. An array rotates secrets: the first signs,
-   * all are accepted.
-   */
-  secret: string | string[];
-}
-
 export const DEFAULTS = {
   store: {
     prefix: "sess:",
@@ -78,16 +61,6 @@ export const DEFAULTS = {
     /** …but at most a minute. */
     touchAfterCapMs: 60_000,
     maxBytes: 64 * 1024,
-  },
-  session: {
-    name: "sid",
-    resave: false,
-    saveUninitialized: false,
-    rolling: true,
-    /** 24 random bytes: a 192-bit session id. */
-    idBytes: 24,
-    minSecretLength: 32,
-    cookie: { httpOnly: true, sameSite: "lax", secure: "auto", path: "/" },
   },
 } as const;
 
@@ -110,7 +83,7 @@ export interface NormalizedStoreOptions {
   retryAfterSeconds: number;
 }
 
-const STORE_KEYS = [
+export const STORE_KEYS = [
   "redis",
   "prefix",
   "ttl",
@@ -118,17 +91,6 @@ const STORE_KEYS = [
   "maxBytes",
   "durability",
   "unavailable",
-] as const;
-const SESSION_KEYS = [
-  "cookie",
-  "genid",
-  "name",
-  "proxy",
-  "resave",
-  "rolling",
-  "saveUninitialized",
-  "secret",
-  "unset",
 ] as const;
 
 /**
@@ -146,7 +108,7 @@ function isNormalized(options: unknown): options is NormalizedStoreOptions {
   return typeof options === "object" && options !== null && NORMALIZED in options;
 }
 
-function pickStoreOptions(record: Record<string, unknown>): NormalizedStoreOptions {
+export function pickStoreOptions(record: Record<string, unknown>): NormalizedStoreOptions {
   if (record.redis === undefined) {
     throw new TypeError(
       "`redis` is required: where sessions live, e.g. " +
@@ -175,55 +137,4 @@ function pickStoreOptions(record: Record<string, unknown>): NormalizedStoreOptio
     durability: normalizeDurability(record.durability, topology),
     ...normalizeUnavailable(record.unavailable),
   };
-}
-
-/** What {@link redisSession} hands to the store and to express-session. */
-export interface NormalizedSessionOptions {
-  store: NormalizedStoreOptions;
-  /** express-session options without `store`; the factory adds it. */
-  session: Omit<SessionOptions, "store">;
-}
-
-/**
- * Validates redisSession's options, applies the secure defaults and splits them between the store
- * and express-session.
- * @throws TypeError naming the option that is wrong.
- */
-export function normalizeOptions(options: unknown): NormalizedSessionOptions {
-  const record = asRecord(options, "options");
-  if (record.store !== undefined) {
-    throw new TypeError(
-      "`store` is not an option of redisSession: it builds its own store from `redis`. " +
-        "To bring a store, use express-session directly: session({ store: new RedisSessionStore(…) })",
-    );
-  }
-  rejectUnknown(record, [...STORE_KEYS, ...SESSION_KEYS], "");
-  const store = pickStoreOptions(record);
-  const cookie = normalizeCookie(record.cookie);
-  const session: Omit<SessionOptions, "store"> = {
-    secret: normalizeSecret(record.secret),
-    name: nonEmptyString(record.name ?? DEFAULTS.session.name, "name"),
-    resave: boolean(record.resave ?? DEFAULTS.session.resave, "resave"),
-    rolling: boolean(record.rolling ?? DEFAULTS.session.rolling, "rolling"),
-    saveUninitialized: boolean(
-      record.saveUninitialized ?? DEFAULTS.session.saveUninitialized,
-      "saveUninitialized",
-    ),
-    cookie,
-    genid: randomSessionId,
-  };
-  if (record.proxy !== undefined) session.proxy = boolean(record.proxy, "proxy");
-  if (record.genid !== undefined) {
-    if (typeof record.genid !== "function") {
-      throw new TypeError(`\`genid\` must be a function; got ${describe(record.genid)}`);
-    }
-    session.genid = record.genid as SessionOptions["genid"];
-  }
-  if (record.unset !== undefined) {
-    if (record.unset !== "destroy" && record.unset !== "keep") {
-      throw new TypeError(`\`unset\` must be "destroy" or "keep"; got ${describe(record.unset)}`);
-    }
-    session.unset = record.unset;
-  }
-  return { store, session };
 }

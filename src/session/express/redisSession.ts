@@ -1,8 +1,8 @@
 import session from "express-session";
 import { debugFor } from "../../redis/debug.js";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { normalizeOptions } from "../options.js";
-import type { RedisSessionOptions } from "../options.js";
+import { normalizeOptions } from "./sessionOptions.js";
+import type { RedisSessionOptions } from "./sessionOptions.js";
 import { RedisSessionStore } from "../RedisSessionStore.js";
 import { saveBeforeResponse } from "./saveBeforeResponse.js";
 import { isUnavailableError, sendUnavailable } from "./unavailableResponse.js";

@@ -1,7 +1,52 @@
 import { randomBytes } from "node:crypto";
-import type { CookieOptions } from "express-session";
-import { DEFAULTS } from "../options.js";
-import { asRecord, positiveInteger, rejectUnknown } from "../../redis/validate.js";
+import type { CookieOptions, SessionOptions } from "express-session";
+import { pickStoreOptions, STORE_KEYS } from "../options.js";
+import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "../options.js";
+import {
+  asRecord,
+  boolean,
+  describe,
+  nonEmptyString,
+  positiveInteger,
+  rejectUnknown,
+} from "../../redis/validate.js";
+
+/**
+ * Options of {@link redisSession}: everything express-session takes except `store`, plus the
+ * store's options. `secret` is required.
+ */
+export interface RedisSessionOptions
+  extends Omit<SessionOptions, "store" | "secret">, RedisSessionStoreOptions {
+  /**
+   * Signs the session cookie; at least 32 characters. An array rotates secrets: the first signs,
+   * all are accepted.
+   */
+  secret: string | string[];
+}
+
+/** express-session's options as redisSession sets them unless told otherwise. */
+export const SESSION_DEFAULTS = {
+  name: "sid",
+  resave: false,
+  saveUninitialized: false,
+  rolling: true,
+  /** 24 random bytes: a 192-bit session id. */
+  idBytes: 24,
+  minSecretLength: 32,
+  cookie: { httpOnly: true, sameSite: "lax", secure: "auto", path: "/" },
+} as const;
+
+const SESSION_KEYS = [
+  "cookie",
+  "genid",
+  "name",
+  "proxy",
+  "resave",
+  "rolling",
+  "saveUninitialized",
+  "secret",
+  "unset",
+] as const;
 
 const COOKIE_KEYS = [
   "domain",
@@ -18,11 +63,11 @@ const COOKIE_KEYS = [
 ] as const;
 
 export function randomSessionId(): string {
-  return randomBytes(DEFAULTS.session.idBytes).toString("base64url");
+  return randomBytes(SESSION_DEFAULTS.idBytes).toString("base64url");
 }
 
 export function normalizeSecret(secret: unknown): string | string[] {
-  const { minSecretLength } = DEFAULTS.session;
+  const { minSecretLength } = SESSION_DEFAULTS;
   const advice = "generate one with `openssl rand -base64 48`";
   if (secret === undefined) {
     throw new TypeError(`\`secret\` is required to sign session cookies; ${advice}`);
@@ -49,11 +94,62 @@ export function normalizeSecret(secret: unknown): string | string[] {
 export function normalizeCookie(cookie: unknown): CookieOptions {
   const record = cookie === undefined ? {} : asRecord(cookie, "cookie");
   rejectUnknown(record, COOKIE_KEYS, "cookie.");
-  const result: CookieOptions = { ...DEFAULTS.session.cookie };
+  const result: CookieOptions = { ...SESSION_DEFAULTS.cookie };
   for (const [key, value] of Object.entries(record)) {
     if (value !== undefined) Object.assign(result, { [key]: value });
   }
   const maxAge: unknown = result.maxAge;
   if (maxAge !== undefined && maxAge !== null) positiveInteger(maxAge, "cookie.maxAge", "ms");
   return result;
+}
+
+/** What {@link redisSession} hands to the store and to express-session. */
+export interface NormalizedSessionOptions {
+  store: NormalizedStoreOptions;
+  /** express-session options without `store`; the factory adds it. */
+  session: Omit<SessionOptions, "store">;
+}
+
+/**
+ * Validates redisSession's options, applies the secure defaults and splits them between the store
+ * and express-session.
+ * @throws TypeError naming the option that is wrong.
+ */
+export function normalizeOptions(options: unknown): NormalizedSessionOptions {
+  const record = asRecord(options, "options");
+  if (record.store !== undefined) {
+    throw new TypeError(
+      "`store` is not an option of redisSession: it builds its own store from `redis`. " +
+        "To bring a store, use express-session directly: session({ store: new RedisSessionStore(…) })",
+    );
+  }
+  rejectUnknown(record, [...STORE_KEYS, ...SESSION_KEYS], "");
+  const store = pickStoreOptions(record);
+  const cookie = normalizeCookie(record.cookie);
+  const session: Omit<SessionOptions, "store"> = {
+    secret: normalizeSecret(record.secret),
+    name: nonEmptyString(record.name ?? SESSION_DEFAULTS.name, "name"),
+    resave: boolean(record.resave ?? SESSION_DEFAULTS.resave, "resave"),
+    rolling: boolean(record.rolling ?? SESSION_DEFAULTS.rolling, "rolling"),
+    saveUninitialized: boolean(
+      record.saveUninitialized ?? SESSION_DEFAULTS.saveUninitialized,
+      "saveUninitialized",
+    ),
+    cookie,
+    genid: randomSessionId,
+  };
+  if (record.proxy !== undefined) session.proxy = boolean(record.proxy, "proxy");
+  if (record.genid !== undefined) {
+    if (typeof record.genid !== "function") {
+      throw new TypeError(`\`genid\` must be a function; got ${describe(record.genid)}`);
+    }
+    session.genid = record.genid as SessionOptions["genid"];
+  }
+  if (record.unset !== undefined) {
+    if (record.unset !== "destroy" && record.unset !== "keep") {
+      throw new TypeError(`\`unset\` must be "destroy" or "keep"; got ${describe(record.unset)}`);
+    }
+    session.unset = record.unset;
+  }
+  return { store, session };
 }
