@@ -23,6 +23,7 @@ export type { DurabilityOptions, UnavailableOptions } from "./redis/options.js";
 export { NotDurableError } from "./errors/NotDurableError.js";
 export { RedisUnavailableError } from "./errors/RedisUnavailableError.js";
 export { SessionTooLargeError } from "./errors/SessionTooLargeError.js";
+export { UnsupportedTopologyError } from "./errors/UnsupportedTopologyError.js";
 /** @deprecated The name before the DB cache shared it; use {@link RedisUnavailableError}. */
 export { RedisUnavailableError as SessionStoreUnavailableError } from "./errors/RedisUnavailableError.js";
 /** @deprecated The name before the DB cache shared it; use {@link NotDurableError}. */

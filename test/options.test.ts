@@ -1,9 +1,22 @@
 import { describe, expect, test } from "vitest";
-import { redisSession, RedisSessionStore } from "../src/index.js";
+import { redisSession, RedisSessionStore, UnsupportedTopologyError } from "../src/index.js";
 import { normalizeOptions } from "../src/session/express/sessionOptions.js";
 
 const secret = "a-secret-that-is-long-enough-for-the-check!";
 const redis = "redis://127.0.0.1:6379";
+
+test("an option the topology cannot honour throws UnsupportedTopologyError when the store is created", () => {
+  const cluster = { cluster: [{ host: "127.0.0.1", port: 7000 }] };
+  expect(() => new RedisSessionStore({ redis: cluster, durability: { replicas: 1 } })).toThrow(
+    UnsupportedTopologyError,
+  );
+  expect(() => new RedisSessionStore({ redis, durability: { fenceReads: true } })).toThrow(
+    UnsupportedTopologyError,
+  );
+  expect(() => new RedisSessionStore({ redis, durability: { replicas: "all" } })).toThrow(
+    UnsupportedTopologyError,
+  );
+});
 
 describe("redisSession rejects bad options at start-up with a TypeError naming them", () => {
   test.each([

@@ -38,6 +38,8 @@ export class ConnectionMonitor {
     private readonly client: Redis | Cluster,
     private readonly waitMs: number,
     private readonly events: ConnectionEvents,
+    /** `host:port` of the master the client is connected to; undefined where there is none. */
+    private readonly masterAddress: () => string | undefined,
   ) {
     client.on("ready", this.#onReady);
     client.on("close", this.#onLost);
@@ -62,7 +64,7 @@ export class ConnectionMonitor {
       log("Redis reachable again");
       this.events.connect();
     }
-    const address = masterAddress(this.client);
+    const address = this.masterAddress();
     if (address === undefined) return;
     if (this.master !== undefined && this.master !== address) {
       const event = { from: this.master, to: address, at: new Date() };
@@ -84,12 +86,4 @@ export class ConnectionMonitor {
     }, this.waitMs);
     this.#outageTimer.unref();
   };
-}
-
-function masterAddress(client: Redis | Cluster): string | undefined {
-  if (client.isCluster) return undefined;
-  const { stream } = client as Redis;
-  const host = stream.remoteAddress;
-  const port = stream.remotePort;
-  return host === undefined || port === undefined ? undefined : `${host}:${port}`;
 }

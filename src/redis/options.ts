@@ -1,3 +1,4 @@
+import { UnsupportedTopologyError } from "../errors/UnsupportedTopologyError.js";
 import type { ParsedTopology } from "./topology.js";
 import {
   asRecord,
@@ -111,7 +112,7 @@ export function normalizeDurability(
   const { sentinelReplicas, otherReplicas, timeoutMs } = REDIS_DEFAULTS.durability;
   const fenceReads = boolean(record.fenceReads ?? false, "durability.fenceReads");
   if (fenceReads && topology.kind !== "sentinel") {
-    throw new TypeError(
+    throw new UnsupportedTopologyError(
       "`durability.fenceReads` needs a Sentinel topology (`{ sentinels, name }` or a " +
         "redis-sentinel:// URL): it reads only from the master a Sentinel majority names",
     );
@@ -122,7 +123,7 @@ export function normalizeDurability(
   positiveInteger(wait, "durability.timeoutMs", "ms");
   if (replicas === "all") {
     if (topology.kind !== "sentinel") {
-      throw new TypeError(
+      throw new UnsupportedTopologyError(
         '`durability.replicas: "all"` needs a Sentinel topology (`{ sentinels, name }` or a ' +
           "redis-sentinel:// URL): the replicas a master should have are what Sentinel knows of it",
       );
@@ -136,7 +137,7 @@ export function normalizeDurability(
   }
   nonNegativeInteger(replicas, "durability.replicas", "replicas");
   if (replicas > 0 && topology.kind === "cluster") {
-    throw new TypeError(
+    throw new UnsupportedTopologyError(
       "`durability.replicas` must be 0 on a Redis Cluster: WAIT is supported on Sentinel and " +
         "single-node topologies",
     );

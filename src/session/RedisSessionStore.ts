@@ -16,7 +16,9 @@ import {
   encodedSize,
   mayExceed,
 } from "./codec.js";
-import { escapeGlob, scanKeys } from "../redis/scan.js";
+import { escapeGlob } from "../redis/scan.js";
+import { backendFor } from "../redis/backend/backendFor.js";
+import type { Backend } from "../redis/backend/Backend.js";
 import { liveStores } from "./liveStores.js";
 import { chargeWait, remainingWait, requestOf } from "./requestBudget.js";
 import { RequestSnapshots } from "./RequestSnapshots.js";
@@ -66,7 +68,7 @@ export class RedisSessionStore extends Store {
     this.#options = normalizeStoreOptions(options);
     this.client = clientFor(this.#options.topology);
     this.#ownsClient = this.#options.topology.kind !== "client";
-    this.#redis = new SessionCommands(this.client, this.#options, {
+    this.#redis = new SessionCommands(backendFor(this.client), this.#options, {
       // express-session stops using a store between `disconnect` and `connect`; redisSession
       // answers 503 meanwhile. Both are emitted only for outages longer than the wait bound.
       disconnect: () => this.emit("disconnect"),
@@ -378,7 +380,7 @@ export class RedisSessionStore extends Store {
     const ids: string[] = [];
     const { prefix } = this.#options;
     const index = `${prefix}user:`;
-    for await (const keys of scanKeys(this.client, `${escapeGlob(prefix)}*`)) {
+    for await (const keys of this.backend.scan(`${escapeGlob(prefix)}*`)) {
       for (const key of keys) if (!key.startsWith(index)) ids.push(key.slice(prefix.length));
     }
     return ids;
@@ -404,9 +406,14 @@ export class RedisSessionStore extends Store {
   /** Deletes every session under the prefix. */
   async #removeAll(): Promise<void> {
     const { prefix } = this.#options;
-    for await (const keys of scanKeys(this.client, `${escapeGlob(prefix)}*`)) {
+    for await (const keys of this.backend.scan(`${escapeGlob(prefix)}*`)) {
       await this.#redis.delete(...keys);
     }
+  }
+
+  /** @internal The topology's backend, for the health check. */
+  get backend(): Backend {
+    return this.#redis.backend;
   }
 
   /** Closes the Redis connection if this store created it; a client you passed in stays open. */

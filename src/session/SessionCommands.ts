@@ -1,16 +1,15 @@
 import type { Cluster, Redis } from "ioredis";
 import type { NormalizedStoreOptions } from "./options.js";
 import { ConnectionMonitor } from "../redis/ConnectionMonitor.js";
-import { CorkedCommands } from "../redis/CorkedCommands.js";
 import type { ConnectionEvents } from "../redis/ConnectionMonitor.js";
 import { RetryableError, withinDeadline } from "../redis/deadline.js";
 import { DurableWriter } from "../redis/DurableWriter.js";
 import { StoreCounters } from "../redis/stats.js";
-import { sentinelWatchOf } from "../redis/createRedisClient.js";
+import type { Backend } from "../redis/backend/Backend.js";
+import { UnsupportedTopologyError } from "../errors/UnsupportedTopologyError.js";
 import type { SentinelQuorum } from "../redis/SentinelQuorum.js";
 import { addressOf } from "../redis/SentinelWatch.js";
 import { ServerClock } from "../redis/ServerClock.js";
-import { runScript } from "../redis/scripts.js";
 import { DEADLINE_ARG, SESSION_SCRIPTS, WRITE_SCRIPT } from "./scripts.js";
 import type { ReadReply, WriteArgs, WriteMode } from "./scripts.js";
 
@@ -21,12 +20,11 @@ import type { ReadReply, WriteArgs, WriteMode } from "./scripts.js";
 export class SessionCommands {
   readonly monitor: ConnectionMonitor;
   /**
-   * Prefix of the per-user index keys, or "" on a Cluster, where a script may not touch keys of
-   * other slots and the index is not kept.
+   * Prefix of the per-user index keys, or "" where the backend cannot keep keys together (a
+   * Cluster: a script may not touch keys of other slots) and the index is not kept.
    */
   readonly indexPrefix: string;
-  /** Reads, sent without ioredis' per-batch Pipeline (not on a Cluster, which routes by slot). */
-  readonly #corked: CorkedCommands | undefined;
+  readonly client: Redis | Cluster;
   /** Confirms writes with WAIT when durability asks for replicas (not on a Cluster). */
   readonly #durable: DurableWriter | undefined;
   /** The server's clock, for the deadlines of writes sent on the main client. */
@@ -42,22 +40,28 @@ export class SessionCommands {
   readonly counters = new StoreCounters();
 
   constructor(
-    readonly client: Redis | Cluster,
+    readonly backend: Backend,
     private readonly options: NormalizedStoreOptions,
     events: ConnectionEvents,
   ) {
-    if (!client.isCluster) this.#corked = new CorkedCommands(client as Redis);
-    this.indexPrefix = client.isCluster ? "" : `${options.prefix}user:`;
-    this.monitor = new ConnectionMonitor(client, options.waitMs, {
-      ...events,
-      failover: (event) => {
-        this.counters.failovers++;
-        events.failover(event);
+    const { client } = backend;
+    this.client = client;
+    this.indexPrefix = backend.keysTogether ? `${options.prefix}user:` : "";
+    this.monitor = new ConnectionMonitor(
+      client,
+      options.waitMs,
+      {
+        ...events,
+        failover: (event) => {
+          this.counters.failovers++;
+          events.failover(event);
+        },
       },
-    });
+      () => backend.masterAddress(),
+    );
     this.#clock = new ServerClock(client, () => this.monitor.epoch);
     const { replicas, timeoutMs } = options.durability;
-    const watch = sentinelWatchOf(client);
+    const watch = backend.sentinelWatch;
     // Durable writes on Sentinel are acknowledged only on the master a Sentinel majority names.
     const quorum =
       replicas === "all" || replicas > 0 || options.durability.fenceReads
@@ -66,7 +70,7 @@ export class SessionCommands {
     if (options.durability.fenceReads) this.#readQuorum = quorum;
     if (replicas === "all") {
       if (quorum === undefined) {
-        throw new TypeError(
+        throw new UnsupportedTopologyError(
           '`durability.replicas: "all"` needs a Sentinel topology this library connects to ' +
             "(`{ sentinels, name }` or a redis-sentinel:// URL), not a client passed in",
         );
@@ -75,20 +79,13 @@ export class SessionCommands {
     } else {
       this.requiredReplicas = () => replicas;
     }
-    if ((replicas === "all" || replicas > 0) && !client.isCluster) {
-      this.#durable = new DurableWriter(
-        client as Redis,
-        WRITE_SCRIPT,
-        this.requiredReplicas,
-        timeoutMs,
-        {
-          counters: this.counters,
-          vouches:
-            quorum === undefined
-              ? undefined
-              : (connection) => quorum.vouches(addressOf(connection)),
-        },
-      );
+    const { waitable } = backend;
+    if ((replicas === "all" || replicas > 0) && waitable !== undefined) {
+      this.#durable = new DurableWriter(waitable, WRITE_SCRIPT, this.requiredReplicas, timeoutMs, {
+        counters: this.counters,
+        vouches:
+          quorum === undefined ? undefined : (connection) => quorum.vouches(addressOf(connection)),
+      });
     }
   }
 
@@ -101,8 +98,7 @@ export class SessionCommands {
 
   /** The read script: the session, its TTL renewed as `ttlMs` says. */
   async #readScript(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
-    const reply = await runScript(
-      this.client,
+    const reply = await this.backend.runScript(
       SESSION_SCRIPTS.read,
       [key],
       [ttlMs, defaultTtlMs, this.indexPrefix],
@@ -115,7 +111,7 @@ export class SessionCommands {
     const quorum = this.#readQuorum;
     if (quorum === undefined) return read;
     return read.then(async (reply) => {
-      if (!(await quorum.vouches(addressOf(this.client as Redis)))) {
+      if (!(await quorum.vouches(this.backend.masterAddress()))) {
         throw new RetryableError(
           "no Sentinel majority names the master this instance reads from: its sessions may be " +
             "stale (option `durability.fenceReads`)",
@@ -130,14 +126,10 @@ export class SessionCommands {
    * connect-redis value) goes through the read script instead, which renews it as `ttlMs` says.
    */
   read(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
-    const corked = this.#corked;
     return this.#bounded("session read", () =>
       this.#fenced(
         // The reply as Redis sends it (capitalised: ioredis does not turn it into an object).
-        (corked === undefined
-          ? this.client.call("HGETALL", key)
-          : corked.send("HGETALL", [key])
-        ).then(hashReply, (error: unknown) => {
+        this.backend.send("HGETALL", [key]).then(hashReply, (error: unknown) => {
           if (!(error instanceof Error && error.message.startsWith("WRONGTYPE"))) throw error;
           return this.#readScript(key, ttlMs, defaultTtlMs);
         }),
@@ -152,8 +144,7 @@ export class SessionCommands {
     return this.#bounded(
       "session touch",
       async () => {
-        await runScript(
-          this.client,
+        await this.backend.runScript(
           SESSION_SCRIPTS.renew,
           [key],
           [ttlMs, Date.now(), this.indexPrefix],
@@ -206,9 +197,9 @@ export class SessionCommands {
           if (Date.now() >= deadline) throw new RetryableError("the write's deadline passed");
           // The deadline on the server's clock, which the script checks it against.
           args[DEADLINE_ARG] = clock.toServer(deadline);
-          return runScript(this.client, WRITE_SCRIPT.script, [key], [args.length, ...args]).then(
-            firstWriteReply,
-          );
+          return this.backend
+            .runScript(WRITE_SCRIPT.script, [key], [args.length, ...args])
+            .then(firstWriteReply);
         };
         return clock.current ? send() : clock.measure().then(send);
       },
@@ -219,8 +210,7 @@ export class SessionCommands {
   /** Deletes a session and takes it out of its user's index. */
   destroy(sid: string): Promise<void> {
     return this.#bounded("session delete", async () => {
-      await runScript(
-        this.client,
+      await this.backend.runScript(
         SESSION_SCRIPTS.destroy,
         [this.options.prefix + sid],
         [this.indexPrefix, sid],
@@ -232,8 +222,7 @@ export class SessionCommands {
   destroyUser(uid: string): Promise<number> {
     return this.#bounded("logout everywhere", async () =>
       Number(
-        await runScript(
-          this.client,
+        await this.backend.runScript(
           SESSION_SCRIPTS.destroyUser,
           [this.indexPrefix + uid],
           [this.options.prefix],

@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
+import { UnsupportedTopologyError } from "../errors/UnsupportedTopologyError.js";
 import type { NormalizedStoreOptions } from "./options.js";
 import type { SessionCommands } from "./SessionCommands.js";
 
@@ -59,7 +60,7 @@ export class UserSessions {
 
   #indexKey(userId: string): string {
     if (this.commands.indexPrefix === "") {
-      throw new Error(
+      throw new UnsupportedTopologyError(
         "the per-user session index is not kept on a Redis Cluster: sessionsOf and " +
           "logoutEverywhere need a single node or a Sentinel topology",
       );

@@ -1,6 +1,5 @@
 import { performance } from "node:perf_hooks";
 import type { RequestHandler } from "express";
-import type { Redis } from "ioredis";
 import { withinDeadline } from "../../redis/deadline.js";
 import type { RedisSessionStore } from "../RedisSessionStore.js";
 
@@ -57,9 +56,7 @@ export async function healthCheck(
   const started = performance.now();
   try {
     const info = await withinDeadline("health check", timeoutMs, () =>
-      store.client.isCluster
-        ? store.client.ping().then(() => undefined)
-        : (store.client as Redis).info("replication"),
+      store.backend.replicationInfo(),
     );
     const latencyMs = Math.round((performance.now() - started) * 10) / 10;
     const role = info === undefined ? null : (/^role:(\w+)/m.exec(info)?.[1] ?? null);

@@ -1,0 +1,40 @@
+import type { Cluster, Redis } from "ioredis";
+import type { CommandArgs } from "../CorkedCommands.js";
+import type { Script } from "../scripts.js";
+import type { SentinelWatch } from "../SentinelWatch.js";
+
+/**
+ * What the layers above need from a topology, so they hold no `isCluster` branch: one
+ * implementation for a single node or Sentinel (one master at a time), one for a Cluster.
+ */
+export interface Backend {
+  readonly kind: "node" | "cluster";
+  readonly client: Redis | Cluster;
+  /**
+   * Whether a script may touch keys it computes itself (a per-user index beside a session): true
+   * where every key lives on one master, false on a Cluster, where a script may touch only the
+   * keys passed to it, in one slot.
+   */
+  readonly keysTogether: boolean;
+  /** The Sentinel watch of a Sentinel topology this library connected to. */
+  readonly sentinelWatch: SentinelWatch | undefined;
+  /**
+   * A connection durable writes can be confirmed on with WAIT (the master's), or undefined where
+   * WAIT confirms nothing (a Cluster: a keyless WAIT goes to any master).
+   */
+  readonly waitable: Redis | undefined;
+  /** Sends one command on the hot path (corked on a node; routed by key on a Cluster). */
+  send(command: string, args: CommandArgs): Promise<unknown>;
+  /** Runs a script over `keys`. */
+  runScript(
+    script: Script,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown>;
+  /** Every key matching `pattern`, in batches, over every master. */
+  scan(pattern: string): AsyncGenerator<string[]>;
+  /** The `host:port` of the master the client is connected to, where there is one. */
+  masterAddress(): string | undefined;
+  /** INFO replication of the master, or undefined where no single master answers for all. */
+  replicationInfo(): Promise<string | undefined>;
+}

@@ -1,0 +1,45 @@
+import type { Cluster } from "ioredis";
+import type { CommandArgs } from "../CorkedCommands.js";
+import { scanNode } from "../scan.js";
+import { runScript } from "../scripts.js";
+import type { Script } from "../scripts.js";
+import type { Backend } from "./Backend.js";
+
+/**
+ * A Redis Cluster: commands routed by key slot through ioredis' Cluster client, scans over every
+ * master. Durable writes and keys computed inside scripts are not supported here yet.
+ */
+export class ClusterBackend implements Backend {
+  readonly kind = "cluster";
+  readonly keysTogether = false;
+  readonly sentinelWatch = undefined;
+  readonly waitable = undefined;
+
+  constructor(readonly client: Cluster) {}
+
+  send(command: string, args: CommandArgs): Promise<unknown> {
+    return this.client.call(command, ...args.flat());
+  }
+
+  runScript(
+    script: Script,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    return runScript(this.client, script, keys, args);
+  }
+
+  async *scan(pattern: string): AsyncGenerator<string[]> {
+    for (const node of this.client.nodes("master")) yield* scanNode(node, pattern);
+  }
+
+  masterAddress(): undefined {
+    return undefined;
+  }
+
+  /** No single master answers for a Cluster; a PING says it is reachable. */
+  async replicationInfo(): Promise<undefined> {
+    await this.client.ping();
+    return undefined;
+  }
+}

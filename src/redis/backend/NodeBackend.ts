@@ -1,0 +1,51 @@
+import type { Redis } from "ioredis";
+import { sentinelWatchOf } from "../createRedisClient.js";
+import { CorkedCommands } from "../CorkedCommands.js";
+import type { CommandArgs } from "../CorkedCommands.js";
+import { scanNode } from "../scan.js";
+import { runScript } from "../scripts.js";
+import type { Script } from "../scripts.js";
+import { addressOf } from "../SentinelWatch.js";
+import type { SentinelWatch } from "../SentinelWatch.js";
+import type { Backend } from "./Backend.js";
+
+/** A single node or a Sentinel topology: one master at a time, every key on it. */
+export class NodeBackend implements Backend {
+  readonly kind = "node";
+  readonly keysTogether = true;
+  readonly sentinelWatch: SentinelWatch | undefined;
+  readonly #corked: CorkedCommands;
+
+  constructor(readonly client: Redis) {
+    this.sentinelWatch = sentinelWatchOf(client);
+    this.#corked = new CorkedCommands(client);
+  }
+
+  get waitable(): Redis {
+    return this.client;
+  }
+
+  send(command: string, args: CommandArgs): Promise<unknown> {
+    return this.#corked.send(command, args);
+  }
+
+  runScript(
+    script: Script,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    return runScript(this.client, script, keys, args);
+  }
+
+  scan(pattern: string): AsyncGenerator<string[]> {
+    return scanNode(this.client, pattern);
+  }
+
+  masterAddress(): string | undefined {
+    return addressOf(this.client);
+  }
+
+  replicationInfo(): Promise<string> {
+    return this.client.info("replication");
+  }
+}
