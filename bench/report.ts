@@ -247,5 +247,17 @@ export function markdownReport(result: BenchResult): string {
     }
     parts.push(`| ${row.store} | ${row.cells.join(" | ")} |`);
   }
+  parts.push("", ...WHY);
   return `${parts.join("\n")}\n`;
 }
+
+/** Measurements behind choices in the code, kept here rather than in its comments. */
+const WHY = [
+  "## Why the code is as it is",
+  "",
+  "- `CorkedCommands` writes the socket after 8 held commands (`FLUSH_AT`), not only once per turn",
+  "  of the event loop: the first requests of a burst then need not wait for the last to be parsed",
+  "  (POST /change +4.7 % req/s, 8 of 8 paired rounds faster than writing once per turn; flushing",
+  "  at 3 was 5 % slower than at 8), for ~1.5 µs more Redis master CPU per GET (2.5 → 4.0) in more",
+  "  socket reads.",
+];

@@ -2,11 +2,21 @@ import { Command } from "ioredis";
 import type { Redis } from "ioredis";
 import type { Socket } from "node:net";
 
+// What this relies on in ioredis' internals (test/redis/corkedCommands.test.ts fails if an
+// upgrade changes any of it):
+// - `Command` is exported, and ioredis writes a command to the socket as what its
+//   `toWritable(socket)` returns, so a subclass can serialise itself (into one Buffer here);
+// - `client.sendCommand(command)` on a ready client writes at once to `client.stream`, the
+//   net.Socket, so commands sent while it is corked leave in one write; on a client that is not
+//   ready, the command waits in ioredis' offline queue and is sent after the reconnect;
+// - the Command constructor applies `keyPrefix`, `replyEncoding: "utf8"` makes replies strings,
+//   and reply transformers (HGETALL into an object, …) apply to lower-case names only.
+
 /**
  * Commands held back before the socket is written anyway. A burst of requests handled in one turn
  * of the event loop would otherwise all wait for the last one: sending the first ones while the
- * rest are parsed lets Redis answer them meanwhile (POST /change +4.7 % req/s, 8 of 8 paired
- * benchmark rounds faster than writing once per turn; flushing at 3 was 5 % slower than at 8).
+ * rest are parsed lets Redis answer them meanwhile (measured: docs/benchmarks.md, "Why the code
+ * is as it is").
  */
 const FLUSH_AT = 8;
 

@@ -7,15 +7,38 @@ export class RetryableError extends Error {
 }
 
 /**
- * Errors a failover or restart produces and that clear up by themselves: retried until the
- * deadline. `NOREPLICAS` comes from `min-replicas-to-write` while replicas reconnect.
+ * Redis error replies that a failover or restart produces and that clear up by themselves, by
+ * their first word, with why: retried until the deadline.
  */
-const TRANSIENT =
-  /^(?:LOADING|READONLY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN|BUSY)\b|Connection is closed|Command aborted due to connection close|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT/;
+const TRANSIENT_REPLIES: Readonly<Record<string, string>> = {
+  LOADING: "a restarted or newly promoted master is loading its data set",
+  READONLY: "the master was demoted; the client reconnects to the new one",
+  MASTERDOWN: "a replica lost its master",
+  NOREPLICAS: "min-replicas-to-write, while replicas reconnect",
+  TRYAGAIN: "a Cluster slot is being migrated",
+  CLUSTERDOWN: "a Cluster is failing a shard over",
+  BUSY: "a script runs past lua-time-limit",
+};
+
+/** What ioredis and Node.js say of a connection that went away, retried the same way. */
+const TRANSIENT_CONNECTION_ERRORS = [
+  "Connection is closed",
+  "Command aborted due to connection close",
+  "Stream isn't writeable",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+] as const;
 
 export function isTransient(error: unknown): boolean {
+  if (error instanceof RetryableError) return true;
+  if (!(error instanceof Error)) return false;
+  const { message } = error;
+  const firstWord = message.slice(0, message.search(/\s|$/));
   return (
-    error instanceof RetryableError || (error instanceof Error && TRANSIENT.test(error.message))
+    Object.hasOwn(TRANSIENT_REPLIES, firstWord) ||
+    TRANSIENT_CONNECTION_ERRORS.some((text) => message.includes(text))
   );
 }
 
@@ -25,6 +48,12 @@ const RETRY_DELAY_MS = 100;
  * Runs `attempt` until it succeeds, retrying transient errors every 100 ms, for at most `waitMs`
  * in all; then fails with RedisUnavailableError. A command that never answers (a frozen
  * master, Redis down and the command queued) counts the same as one that errs.
+ *
+ * Two phases. The first attempt, on every command, costs one promise and an entry in the shared
+ * deadline sweep (no timer of its own, no async function). Only once it fails does `retryUntil`
+ * take over: it retries transient errors every RETRY_DELAY_MS, each attempt raced against the
+ * same deadline, and stops RETRY_DELAY_MS short of it rather than start an attempt it cannot
+ * wait for.
  */
 export function withinDeadline<T>(
   what: string,

@@ -1,12 +1,12 @@
 import { sign } from "cookie-signature";
 import type { Redis } from "ioredis";
 import { describe, expect, test } from "vitest";
-import type { UserSession } from "../src/index.js";
-import type { AppProcess } from "../harness/AppProcess.js";
-import { Browser } from "../harness/Browser.js";
-import { useAppProcesses, useSentinel } from "./support/hooks.js";
-import { useServer } from "./support/http.js";
-import { createTestApp, TEST_SECRET } from "../harness/app/testApp.js";
+import type { UserSession } from "../../src/index.js";
+import type { AppProcess } from "../../harness/AppProcess.js";
+import { Browser } from "../../harness/Browser.js";
+import { useAppProcesses, useSentinel } from "../support/hooks.js";
+import { useServer } from "../support/http.js";
+import { createTestApp, TEST_SECRET } from "../../harness/app/testApp.js";
 
 const redis = useSentinel();
 let apps: [AppProcess, AppProcess];

@@ -1,10 +1,10 @@
 import { sign } from "cookie-signature";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
-import { Browser } from "../harness/Browser.js";
-import { useSingleNode } from "./support/hooks.js";
-import { useServer } from "./support/http.js";
-import { createTestApp, TEST_SECRET } from "../harness/app/testApp.js";
+import { Browser } from "../../harness/Browser.js";
+import { useSingleNode } from "../support/hooks.js";
+import { useServer } from "../support/http.js";
+import { createTestApp, TEST_SECRET } from "../../harness/app/testApp.js";
 
 const redis = useSingleNode();
 const server = useServer(() => createTestApp({ redis: redis.current.url, maxBytes: 4_096 }).app);

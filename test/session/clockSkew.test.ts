@@ -1,11 +1,11 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { AppProcess } from "../harness/AppProcess.js";
-import { Browser } from "../harness/Browser.js";
-import { SentinelStack, SingleNodeStack } from "../harness/stacks.js";
-import type { RedisServer } from "../harness/RedisServer.js";
-import type { RedisTopology } from "../src/index.js";
+import { AppProcess } from "../../harness/AppProcess.js";
+import { Browser } from "../../harness/Browser.js";
+import { SentinelStack, SingleNodeStack } from "../../harness/stacks.js";
+import type { RedisServer } from "../../harness/RedisServer.js";
+import type { RedisTopology } from "../../src/index.js";
 
 // An app host whose clock disagrees with Redis' (no NTP in a container or VM): libfaketime shifts
 // the clock of the app's Node.js process alone. Redis keeps the machine's clock.

@@ -1,10 +1,10 @@
 import { describe, expect, test } from "vitest";
-import { Browser } from "../harness/Browser.js";
-import { useSentinel } from "./support/hooks.js";
-import { useServer } from "./support/http.js";
-import { pollUntil } from "../harness/poll.js";
-import { redisInfo } from "../harness/redisCommand.js";
-import { createTestApp } from "../harness/app/testApp.js";
+import { Browser } from "../../harness/Browser.js";
+import { useSentinel } from "../support/hooks.js";
+import { useServer } from "../support/http.js";
+import { pollUntil } from "../../harness/poll.js";
+import { redisInfo } from "../../harness/redisCommand.js";
+import { createTestApp } from "../../harness/app/testApp.js";
 
 // durability.replicas "all": every replica Sentinel lists for the master must confirm a write,
 // not just as many as happen to be connected.

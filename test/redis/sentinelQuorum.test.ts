@@ -1,9 +1,9 @@
 import { describe, expect, test } from "vitest";
-import { Browser } from "../harness/Browser.js";
-import { useSentinel } from "./support/hooks.js";
-import { useServer } from "./support/http.js";
-import { pollUntil } from "../harness/poll.js";
-import { createTestApp } from "../harness/app/testApp.js";
+import { Browser } from "../../harness/Browser.js";
+import { useSentinel } from "../support/hooks.js";
+import { useServer } from "../support/http.js";
+import { pollUntil } from "../../harness/poll.js";
+import { createTestApp } from "../../harness/app/testApp.js";
 
 // A durable write is acknowledged only on the master a Sentinel majority names; with
 // `durability.fenceReads` a read too. Two of the three Sentinels are frozen (SIGSTOP): they keep

@@ -1,6 +1,6 @@
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect } from "vitest";
-import { decodeSession, diffSessions, encodeSession } from "../../src/session/codec.js";
+import { decodeSession, diffSessions, encodeSession } from "../../../src/session/codec.js";
 import { PROPERTY_RUNS } from "./settings.js";
 
 // The session codec on any JSON a session can hold. Pure: no Redis.

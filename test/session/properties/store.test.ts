@@ -4,8 +4,8 @@ import { fc, test } from "@fast-check/vitest";
 import { Redis } from "ioredis";
 import type { SessionData } from "express-session";
 import { afterAll, beforeAll, describe, expect } from "vitest";
-import { RedisSessionStore, SessionTooLargeError } from "../../src/index.js";
-import { useSingleNode } from "../support/hooks.js";
+import { RedisSessionStore, SessionTooLargeError } from "../../../src/index.js";
+import { useSingleNode } from "../../support/hooks.js";
 import { PROPERTY_RUNS } from "./settings.js";
 
 // The store on a real Redis, driven the way express-session drives it: get, createSession on a

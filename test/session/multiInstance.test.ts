@@ -1,8 +1,8 @@
 import type { Redis } from "ioredis";
 import { describe, expect, test } from "vitest";
-import type { AppProcess } from "../harness/AppProcess.js";
-import { Browser } from "../harness/Browser.js";
-import { useAppProcesses, useSentinel } from "./support/hooks.js";
+import type { AppProcess } from "../../harness/AppProcess.js";
+import { Browser } from "../../harness/Browser.js";
+import { useAppProcesses, useSentinel } from "../support/hooks.js";
 
 // Two instances of the app in their own processes, on one Sentinel-managed Redis: what a user of
 // a load-balanced deployment sees when consecutive requests land on different instances.

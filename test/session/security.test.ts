@@ -4,13 +4,13 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { Browser } from "../harness/Browser.js";
-import { makeCertificates } from "../harness/certificates.js";
-import type { TestCertificates } from "../harness/certificates.js";
-import { useSentinel } from "./support/hooks.js";
-import { useServer } from "./support/http.js";
-import { RedisServer } from "../harness/RedisServer.js";
-import { createTestApp } from "../harness/app/testApp.js";
+import { Browser } from "../../harness/Browser.js";
+import { makeCertificates } from "../../harness/certificates.js";
+import type { TestCertificates } from "../../harness/certificates.js";
+import { useSentinel } from "../support/hooks.js";
+import { useServer } from "../support/http.js";
+import { RedisServer } from "../../harness/RedisServer.js";
+import { createTestApp } from "../../harness/app/testApp.js";
 
 async function logsIn(url: string): Promise<void> {
   const browser = new Browser();

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { redisSession, RedisSessionStore, UnsupportedTopologyError } from "../src/index.js";
-import { normalizeOptions } from "../src/session/express/sessionOptions.js";
+import { redisSession, RedisSessionStore, UnsupportedTopologyError } from "../../src/index.js";
+import { normalizeOptions } from "../../src/session/express/sessionOptions.js";
 
 const secret = "a-secret-that-is-long-enough-for-the-check!";
 const redis = "redis://127.0.0.1:6379";

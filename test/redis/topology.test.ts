@@ -1,10 +1,10 @@
 import type { SessionData } from "express-session";
 import { Cluster, Redis } from "ioredis";
 import { describe, expect, test } from "vitest";
-import { createRedisClient, RedisSessionStore } from "../src/index.js";
-import type { RedisTopology } from "../src/index.js";
-import { parseTopology } from "../src/redis/topology.js";
-import { useCluster, useSentinel, useSingleNode } from "./support/hooks.js";
+import { createRedisClient, RedisSessionStore } from "../../src/index.js";
+import type { RedisTopology } from "../../src/index.js";
+import { parseTopology } from "../../src/redis/topology.js";
+import { useCluster, useSentinel, useSingleNode } from "../support/hooks.js";
 
 const single = useSingleNode();
 const sentinel = useSentinel({ replicas: 1, sentinels: 3 });

@@ -1,10 +1,10 @@
 import { sign } from "cookie-signature";
 import { fc, test } from "@fast-check/vitest";
 import { beforeAll, describe, expect } from "vitest";
-import { Browser } from "../../harness/Browser.js";
-import { useSingleNode } from "../support/hooks.js";
-import { useServer } from "../support/http.js";
-import { createTestApp, TEST_SECRET } from "../../harness/app/testApp.js";
+import { Browser } from "../../../harness/Browser.js";
+import { useSingleNode } from "../../support/hooks.js";
+import { useServer } from "../../support/http.js";
+import { createTestApp, TEST_SECRET } from "../../../harness/app/testApp.js";
 import { PROPERTY_RUNS } from "./settings.js";
 
 // What arrives in a Cookie header is the attacker's choice: nothing in it may authenticate

@@ -9,8 +9,8 @@ import {
   type RedisTopology,
   SessionStoreUnavailableError,
   SessionTooLargeError,
-} from "../src/index.js";
-import { useSingleNode } from "./support/hooks.js";
+} from "../../src/index.js";
+import { useSingleNode } from "../support/hooks.js";
 
 const redis = useSingleNode();
 let client: Redis;

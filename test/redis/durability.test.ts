@@ -1,11 +1,11 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { RedisSessionStore } from "../src/index.js";
-import { Browser } from "../harness/Browser.js";
-import { useSentinel } from "./support/hooks.js";
-import { useServer } from "./support/http.js";
-import { createTestApp } from "../harness/app/testApp.js";
+import type { RedisSessionStore } from "../../src/index.js";
+import { Browser } from "../../harness/Browser.js";
+import { useSentinel } from "../support/hooks.js";
+import { useServer } from "../support/http.js";
+import { createTestApp } from "../../harness/app/testApp.js";
 
 // A master with 2 replicas. Writes are acknowledged only once enough replicas confirm them.
 const redis = useSentinel();
