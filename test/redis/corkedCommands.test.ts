@@ -21,10 +21,10 @@ async function writesDuring(work: () => Promise<unknown>): Promise<(string | Buf
   const stream = client.stream;
   const chunks: (string | Buffer)[] = [];
   const write = stream.write.bind(stream);
-  stream.write = ((chunk: string | Buffer, ...rest: never[]) => {
+  stream.write = (chunk: string | Buffer, ...rest: never[]) => {
     chunks.push(chunk);
     return write(chunk, ...rest);
-  });
+  };
   try {
     await work();
   } finally {
