@@ -1,10 +1,15 @@
+// The wire format: one batch is one EVAL/EVALSHA of the batch script, its KEYS the batch's keys,
+// its ARGV each write's argument count then its arguments, followed in the same socket write by
+// one WAIT <replicas> <timeoutMs>; WAIT confirms every write sent before it on the connection.
+// The late-write rule: each write carries its request's deadline on the server's clock, and the
+// script applies no write whose deadline has passed — a request answered 503 while its write
+// waited (a frozen master) must not have it land later over what succeeded since. Writes whose
+// deadline passed while queued here are not sent at all.
 import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { NotDurableError } from "../errors/NotDurableError.js";
-import { duplicateClient } from "./createRedisClient.js";
-import { ServerClock } from "./ServerClock.js";
-import { CorkedCommands } from "./CorkedCommands.js";
 import type { CommandArgs } from "./CorkedCommands.js";
+import { connectedReplicas, WriterLane } from "./WriterLane.js";
 import { RetryableError } from "./deadline.js";
 import type { StoreCounters } from "./stats.js";
 import type { Script } from "./scripts.js";
@@ -38,27 +43,6 @@ interface Queued {
   reject: (error: Error) => void;
 }
 
-/** One writer connection and what is known of it. */
-class Lane {
-  readonly connection: Redis;
-  readonly commands: CorkedCommands;
-  /** Counts (re)connections, to tell whether a write and its WAIT met one master. */
-  epoch = 0;
-  /** The epoch in which the write script was last sent in full (EVAL): later, EVALSHA finds it. */
-  scriptEpoch = -1;
-  /** A batch is in flight: its WAIT holds the connection. */
-  busy = false;
-  /** The server's clock, for the writes' deadlines. */
-  readonly clock: ServerClock;
-
-  constructor(client: Redis) {
-    this.connection = duplicateClient(client);
-    this.connection.on("ready", () => this.epoch++);
-    this.commands = new CorkedCommands(this.connection);
-    this.clock = new ServerClock(this.connection, () => this.epoch);
-  }
-}
-
 /**
  * Writer connections. While one batch waits for its replicas, the next goes out on the other,
  * instead of waiting a replication round trip for its turn.
@@ -75,7 +59,7 @@ const LANES = 2;
  * connections wait, go out together in one socket write followed by one WAIT for all of them.
  */
 export class DurableWriter {
-  readonly #lanes: Lane[];
+  readonly #lanes: WriterLane[];
   readonly #counters: StoreCounters;
   readonly #vouches: ((connection: Redis) => boolean | Promise<boolean>) | undefined;
   #queue: Queued[] = [];
@@ -104,7 +88,7 @@ export class DurableWriter {
   ) {
     this.#counters = counters;
     this.#vouches = vouches;
-    this.#lanes = Array.from({ length: LANES }, () => new Lane(client));
+    this.#lanes = Array.from({ length: LANES }, () => new WriterLane(client));
   }
 
   /**
@@ -148,7 +132,7 @@ export class DurableWriter {
    * Sends a batch of writes as one script call followed by one WAIT, and hands each write its
    * reply.
    */
-  async #send(lane: Lane, queued: Queued[]): Promise<void> {
+  async #send(lane: WriterLane, queued: Queued[]): Promise<void> {
     lane.busy = true;
     let batch = queued;
     if (!lane.clock.current) {
@@ -219,7 +203,7 @@ export class DurableWriter {
   }
 
   /** Whether writes confirmed on the lane's connection may be acknowledged (see `vouches`). */
-  #vouched(lane: Lane): boolean | Promise<boolean> {
+  #vouched(lane: WriterLane): boolean | Promise<boolean> {
     return this.#vouches === undefined || this.#vouches(lane.connection);
   }
 
@@ -227,7 +211,7 @@ export class DurableWriter {
    * The write script over the batch's keys, as EVALSHA; the first time on a connection as EVAL,
    * which loads it (a new master after a failover has never seen it).
    */
-  #sendWrites(lane: Lane, batch: Queued[]): Promise<unknown> {
+  #sendWrites(lane: WriterLane, batch: Queued[]): Promise<unknown> {
     const loaded = lane.scriptEpoch === lane.epoch;
     lane.scriptEpoch = lane.epoch;
     const { script, deadlineArg } = this.batchScript;
@@ -243,7 +227,7 @@ export class DurableWriter {
   }
 
   /** A write's error; NOSCRIPT (the script cache was flushed) loads the script on the retry. */
-  #writeError(lane: Lane, reason: unknown): Error {
+  #writeError(lane: WriterLane, reason: unknown): Error {
     if (reason instanceof Error && reason.message.startsWith("NOSCRIPT")) {
       lane.scriptEpoch = -1;
       return new RetryableError("the write script was not loaded on the server");
@@ -270,7 +254,7 @@ export class DurableWriter {
    * to a new master that never saw the write, so the whole write is redone.
    */
   async #awaitReplicas(
-    lane: Lane,
+    lane: WriterLane,
     epoch: number,
     confirmed: number,
     replicas: number,
@@ -301,12 +285,6 @@ function notVouched(): RetryableError {
     "the master this write reached is not the one a majority of Sentinels names now " +
       "(a cut-off side, or a master being replaced): not acknowledged",
   );
-}
-
-/** Replicas connected to the master, from ROLE (which does not block). */
-async function connectedReplicas(connection: Redis): Promise<number> {
-  const role = (await connection.call("ROLE")) as [string, number, unknown[]?];
-  return role[0] === "master" ? (role[2]?.length ?? 0) : 0;
 }
 
 function asError(reason: unknown): Error {

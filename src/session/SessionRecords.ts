@@ -1,0 +1,233 @@
+import type { SessionData } from "express-session";
+import { SessionTooLargeError } from "../errors/SessionTooLargeError.js";
+import { debugFor } from "../redis/debug.js";
+import { escapeGlob } from "../redis/scan.js";
+import {
+  CorruptSessionError,
+  decodeSession,
+  diffSessions,
+  encodeSession,
+  encodedSize,
+  mayExceed,
+} from "./codec.js";
+import type { NormalizedStoreOptions } from "./options.js";
+import type { RequestSnapshots } from "./RequestSnapshots.js";
+import type { WriteMode } from "./scripts.js";
+import type { SessionCommands } from "./SessionCommands.js";
+import { fingerprint } from "./settle.js";
+import { TtlPolicy } from "./ttl.js";
+
+const log = debugFor("store");
+
+/** How far express-session's touch() can move `originalMaxAge` (see undoMaxAgeDrift). */
+const MAX_AGE_DRIFT_MS = 1_000;
+
+interface MaxAge {
+  originalMaxAge?: unknown;
+}
+
+/** Corrupt keys already reported, so a bad key logs once, not on every request. */
+const REPORTED_LIMIT = 1000;
+
+/**
+ * Sessions as records in Redis: reading one (renewing its TTL when due), saving what a request
+ * changed, renewing, listing and removing them all. The store's express-session contract is
+ * built on these.
+ */
+export class SessionRecords {
+  readonly #redis: SessionCommands;
+  readonly #ttl: TtlPolicy;
+  readonly #reported = new Set<string>();
+
+  constructor(
+    redis: SessionCommands,
+    private readonly options: NormalizedStoreOptions,
+    private readonly snapshots: RequestSnapshots,
+  ) {
+    this.#redis = redis;
+    this.#ttl = new TtlPolicy(options);
+  }
+
+  /** The TTL policy in force. */
+  get ttl(): TtlPolicy {
+    return this.#ttl;
+  }
+
+  /**
+   * Reads a session; null when there is none. Its TTL is renewed in the same command when
+   * `touchAfter` is 0, else by a second one only once the last renewal is `touchAfter` old.
+   */
+  async read(sid: string): Promise<SessionData | null> {
+    const key = this.#key(sid);
+    const started = Date.now();
+    const { ttlMs, defaultTtlMs, touchAfterMs } = this.options;
+    const reply =
+      touchAfterMs === 0
+        ? await this.#redis.readAndRenew(key, ttlMs ?? 0, defaultTtlMs)
+        : await this.#redis.read(key, ttlMs ?? 0, defaultTtlMs);
+    let decoded;
+    try {
+      decoded = decodeSession(reply);
+    } catch (error) {
+      if (!(error instanceof CorruptSessionError)) throw error;
+      this.#reportCorrupt(key, error);
+      return null;
+    }
+    if (decoded === undefined) return null;
+    const { data, legacy, uid } = decoded;
+    const sessionTtlMs = this.#ttl.ttlFor(data.cookie);
+    const now = Date.now();
+    let { touchedAt } = decoded;
+    if (touchAfterMs === 0 || legacy) {
+      // The read script renewed the TTL already.
+      touchedAt = now;
+    } else if (this.#ttl.renewalDue(touchedAt, sessionTtlMs, now)) {
+      await this.#redis.renew(key, sessionTtlMs);
+      touchedAt = now;
+    }
+    const cookie = data.cookie as unknown as Record<string, unknown>;
+    const { originalMaxAge } = cookie;
+    // The session lives on, so its cookie now expires a full maxAge from now. A Date, which
+    // express-session's Cookie takes as it is (a string it would parse).
+    if (typeof originalMaxAge === "number") cookie.expires = new Date(now + originalMaxAge);
+    const encoded = legacy ? encodeSession(data) : decoded;
+    this.snapshots.loaded(data, {
+      sid,
+      encoded,
+      legacy,
+      uid,
+      ttlMs: sessionTtlMs,
+      touchedAt,
+      readMs: now - started,
+    });
+    return data;
+  }
+
+  /**
+   * express-session's `touch()` sets the cookie's `maxAge` from `originalMaxAge`, and that setter
+   * works `originalMaxAge` out again from the clock: a millisecond or so short whenever the clock
+   * ticks in between. Put back as this request read it, or an unchanged session would look
+   * changed, and a read would rewrite it (converting a connect-redis value). A deliberate change
+   * of `maxAge` differs by far more.
+   */
+  undoMaxAgeDrift(sid: string, session: SessionData): void {
+    const cookie = session.cookie as MaxAge | undefined;
+    if (cookie === undefined) return;
+    const read = this.snapshots.of(session, sid)?.encoded.cookie as MaxAge | undefined;
+    const stored = read?.originalMaxAge;
+    const now = cookie.originalMaxAge;
+    if (typeof stored !== "number" || typeof now !== "number" || now === stored) return;
+    if (Math.abs(now - stored) < MAX_AGE_DRIFT_MS) cookie.originalMaxAge = stored;
+  }
+
+  /**
+   * Writes the session: for a session this request read, only the fields it changed, and only if
+   * the session still exists; otherwise the whole session.
+   * @throws SessionTooLargeError over `maxBytes`, writing nothing
+   */
+  async save(sid: string, session: SessionData, waitMs: number): Promise<void> {
+    const encoded = encodeSession(session);
+    const { maxBytes } = this.options;
+    if (mayExceed(encoded, maxBytes)) {
+      const bytes = encodedSize(encoded);
+      if (bytes > maxBytes) throw new SessionTooLargeError(bytes, maxBytes);
+    }
+    const ttlMs = this.#ttl.ttlFor(session.cookie);
+    const current = this.snapshots.of(session, sid);
+    const mode: WriteMode =
+      current === undefined ? "replace" : current.legacy ? "convert" : "update";
+    const { changed, removed } = diffSessions(
+      encoded,
+      mode === "update" ? current?.encoded : undefined,
+    );
+    if (mode === "update" && changed.length + removed.length === 0 && current?.ttlMs === ttlMs) {
+      return;
+    }
+    const key = this.#key(sid);
+    const bound = this.snapshots.binding(session);
+    // A delta leaves a TTL renewed less than touchAfter ago alone, as a read would.
+    const now = Date.now();
+    const renew =
+      mode !== "update" ||
+      current?.ttlMs !== ttlMs ||
+      this.#ttl.renewalDue(current.touchedAt, ttlMs, now);
+    const written = await this.#redis.write(
+      sid,
+      mode,
+      renew ? ttlMs : undefined,
+      { changed, removed, uid: bound },
+      waitMs,
+    );
+    if (!written) {
+      log("session %s was destroyed meanwhile; not recreated", fingerprint(key));
+    } else {
+      this.snapshots.written(session, {
+        sid,
+        encoded,
+        legacy: false,
+        uid: bound ?? current?.uid,
+        ttlMs,
+        touchedAt: renew ? now : current.touchedAt,
+      });
+    }
+  }
+
+  /**
+   * Renews the TTL of a session this request did not read; for one it read whose cookie maxAge
+   * changed since, stores the new maxAge too.
+   */
+  async renew(sid: string, session: SessionData, waitMs: number): Promise<void> {
+    if (this.snapshots.of(session, sid) === undefined) {
+      await this.#redis.renew(this.#key(sid), this.#ttl.ttlFor(session.cookie), waitMs);
+    } else {
+      await this.save(sid, session, waitMs);
+    }
+  }
+
+  /** Every session id under the prefix, walked with SCAN. */
+  async ids(): Promise<string[]> {
+    const ids: string[] = [];
+    const { prefix } = this.options;
+    const index = `${prefix}user:`;
+    for await (const keys of this.#redis.backend.scan(`${escapeGlob(prefix)}*`)) {
+      for (const key of keys) if (!key.startsWith(index)) ids.push(key.slice(prefix.length));
+    }
+    return ids;
+  }
+
+  /** Every session, by id, read without renewing any TTL. Corrupt entries are left out. */
+  async readAll(): Promise<Record<string, SessionData>> {
+    const sessions: Record<string, SessionData> = {};
+    for (const sid of await this.ids()) {
+      const key = this.#key(sid);
+      const reply = await this.#redis.read(key, -1, 0);
+      try {
+        const decoded = decodeSession(reply);
+        if (decoded !== undefined) sessions[sid] = decoded.data;
+      } catch (error) {
+        if (!(error instanceof CorruptSessionError)) throw error;
+        this.#reportCorrupt(key, error);
+      }
+    }
+    return sessions;
+  }
+
+  /** Deletes every session under the prefix. */
+  async removeAll(): Promise<void> {
+    const { prefix } = this.options;
+    for await (const keys of this.#redis.backend.scan(`${escapeGlob(prefix)}*`)) {
+      await this.#redis.delete(...keys);
+    }
+  }
+
+  #key(sid: string): string {
+    return this.options.prefix + sid;
+  }
+
+  #reportCorrupt(key: string, error: CorruptSessionError): void {
+    if (this.#reported.has(key)) return;
+    if (this.#reported.size >= REPORTED_LIMIT) this.#reported.clear();
+    this.#reported.add(key);
+    log("corrupt session data at %s treated as no session: %s", fingerprint(key), error.message);
+  }
+}
