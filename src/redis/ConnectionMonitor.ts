@@ -10,7 +10,7 @@ export interface FailoverEvent {
   at: Date;
 }
 
-/** What the monitor reports to its store. */
+/** What the monitor reports to each store or cache on the connection. */
 export interface ConnectionEvents {
   /** Redis has not been reachable for `waitMs`: a lasting outage, not a failover. */
   disconnect(): void;
@@ -20,24 +20,21 @@ export interface ConnectionEvents {
 }
 
 /**
- * Watches the client's connection: counts connections (so a write and its WAIT can be checked to
- * have met the same master), notices master changes, and tells a failover the client rides
- * through (no event) from a lasting outage (`disconnect` after `waitMs`, then `connect`).
+ * Watches a client's connection for everyone sharing it: counts connections (so a write and its
+ * WAIT can be checked to have met the same master) and notices master changes. Each user watches
+ * for outages with its own bound (`watch`): a failover the client rides through within it is no
+ * event, a longer outage is `disconnect`, then `connect`.
  */
 export class ConnectionMonitor {
   /** Incremented on every (re)connection. */
   epoch = 0;
-  /** False while a lasting outage is reported. */
-  available = true;
   /** `host:port` of the master the client is connected to, when known. */
   master: string | undefined;
   lastFailoverAt: Date | undefined;
-  #outageTimer: NodeJS.Timeout | undefined;
+  readonly #watches = new Set<OutageWatch>();
 
   constructor(
     private readonly client: Redis | Cluster,
-    private readonly waitMs: number,
-    private readonly events: ConnectionEvents,
     /** `host:port` of the master the client is connected to; undefined where there is none. */
     private readonly masterAddress: () => string | undefined,
   ) {
@@ -45,11 +42,18 @@ export class ConnectionMonitor {
     client.on("close", this.#onLost);
     client.on("end", this.#onLost);
     if (client.status === "ready") this.#onReady();
-    else this.#onLost();
+  }
+
+  /** Reports outages longer than `waitMs`, and failovers, to `events` until `stop`ped. */
+  watch(waitMs: number, events: ConnectionEvents): OutageWatch {
+    const watch = new OutageWatch(this.client, waitMs, events, () => this.#watches.delete(watch));
+    this.#watches.add(watch);
+    if (this.client.status !== "ready") watch.lost();
+    return watch;
   }
 
   stop(): void {
-    clearTimeout(this.#outageTimer);
+    for (const watch of this.#watches) watch.stop();
     this.client.off("ready", this.#onReady);
     this.client.off("close", this.#onLost);
     this.client.off("end", this.#onLost);
@@ -57,33 +61,59 @@ export class ConnectionMonitor {
 
   readonly #onReady = (): void => {
     this.epoch++;
-    clearTimeout(this.#outageTimer);
-    this.#outageTimer = undefined;
-    if (!this.available) {
-      this.available = true;
-      log("Redis reachable again");
-      this.events.connect();
-    }
+    for (const watch of this.#watches) watch.ready();
     const address = this.masterAddress();
     if (address === undefined) return;
     if (this.master !== undefined && this.master !== address) {
       const event = { from: this.master, to: address, at: new Date() };
       this.lastFailoverAt = event.at;
       log("failover seen: master moved from %s to %s", event.from, event.to);
-      this.events.failover(event);
+      for (const watch of this.#watches) watch.events.failover(event);
     }
     this.master = address;
   };
 
   readonly #onLost = (): void => {
-    if (this.#outageTimer !== undefined || !this.available) return;
-    this.#outageTimer = setTimeout(() => {
-      this.#outageTimer = undefined;
+    for (const watch of this.#watches) watch.lost();
+  };
+}
+
+/** One user's view of the connection: whether Redis has been unreachable longer than its bound. */
+export class OutageWatch {
+  /** False while a lasting outage is reported. */
+  available = true;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly client: Redis | Cluster,
+    private readonly waitMs: number,
+    readonly events: ConnectionEvents,
+    private readonly unsubscribe: () => void,
+  ) {}
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.unsubscribe();
+  }
+
+  ready(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.available) return;
+    this.available = true;
+    log("Redis reachable again");
+    this.events.connect();
+  }
+
+  lost(): void {
+    if (this.#timer !== undefined || !this.available) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
       if (this.client.status === "ready") return;
       this.available = false;
-      log("Redis unreachable for %d ms: session requests answer 503 until it is back", this.waitMs);
+      log("Redis unreachable for %d ms: requests answer 503 until it is back", this.waitMs);
       this.events.disconnect();
     }, this.waitMs);
-    this.#outageTimer.unref();
-  };
+    this.#timer.unref();
+  }
 }

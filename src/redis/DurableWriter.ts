@@ -9,7 +9,8 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { NotDurableError } from "../errors/NotDurableError.js";
 import type { CommandArgs } from "./CorkedCommands.js";
-import { connectedReplicas, WriterLane } from "./WriterLane.js";
+import { connectedReplicas } from "./WriterLane.js";
+import type { LanePool, WriterLane } from "./WriterLane.js";
 import { RetryableError } from "./deadline.js";
 import type { StoreCounters } from "./stats.js";
 import type { Script } from "./scripts.js";
@@ -44,22 +45,17 @@ interface Queued {
 }
 
 /**
- * Writer connections. While one batch waits for its replicas, the next goes out on the other,
- * instead of waiting a replication round trip for its turn.
- */
-const LANES = 2;
-
-/**
- * Session writes that are confirmed by `replicas` replicas before they resolve, over connections
- * of their own: a WAIT blocks its connection until replicas answer, and reads must not queue
- * behind it.
+ * Writes (of one batch script) that are confirmed by `replicas` replicas before they resolve,
+ * over the connection set's writer connections (LanePool, shared with the other writers on it): a
+ * WAIT blocks its connection until replicas answer, and reads must not queue behind it.
  *
  * Writes are committed in groups. WAIT counts the replicas that have every write sent before it
  * on its connection, so the writes queued during one turn of the event loop, or while both
  * connections wait, go out together in one socket write followed by one WAIT for all of them.
  */
 export class DurableWriter {
-  readonly #lanes: WriterLane[];
+  readonly #lanes: LanePool;
+  readonly #unsubscribe: () => void;
   readonly #counters: StoreCounters;
   readonly #vouches: ((connection: Redis) => boolean | Promise<boolean>) | undefined;
   #queue: Queued[] = [];
@@ -70,7 +66,7 @@ export class DurableWriter {
    * Sentinel lists); undefined while that is not known yet.
    */
   constructor(
-    client: Redis,
+    lanes: LanePool,
     private readonly batchScript: BatchScript,
     private readonly replicas: () => number | undefined,
     private readonly timeoutMs: number,
@@ -88,7 +84,8 @@ export class DurableWriter {
   ) {
     this.#counters = counters;
     this.#vouches = vouches;
-    this.#lanes = Array.from({ length: LANES }, () => new WriterLane(client));
+    this.#lanes = lanes;
+    this.#unsubscribe = lanes.subscribe(this.#dispatch);
   }
 
   /**
@@ -108,19 +105,16 @@ export class DurableWriter {
     });
   }
 
-  async close(): Promise<void> {
-    await Promise.all(
-      this.#lanes.map(async ({ connection }) => {
-        if (connection.status !== "end") await connection.quit();
-      }),
-    );
+  /** Stops taking lanes; the connection set closes them once its last user is gone. */
+  close(): void {
+    this.#unsubscribe();
   }
 
   /** Sends the queued writes on the free lanes, while there are both (else a lane finishing does). */
   readonly #dispatch = (): void => {
     this.#scheduled = false;
     for (;;) {
-      const lane = this.#lanes.find(({ busy }) => !busy);
+      const lane = this.#lanes.free();
       if (lane === undefined || this.#queue.length === 0) return;
       const batch = this.#unexpired(this.#queue.splice(0, MAX_BATCH));
       // #send marks the lane busy before it first waits.
@@ -147,7 +141,7 @@ export class DurableWriter {
       batch = this.#unexpired(batch);
       if (batch.length === 0) {
         lane.busy = false;
-        this.#dispatch();
+        this.#lanes.notify();
         return;
       }
     }
@@ -158,7 +152,7 @@ export class DurableWriter {
       );
       for (const { reject } of batch) reject(error);
       lane.busy = false;
-      this.#dispatch();
+      this.#lanes.notify();
       return;
     }
     const { epoch } = lane;
@@ -199,7 +193,7 @@ export class DurableWriter {
         }
       }
     });
-    this.#dispatch();
+    this.#lanes.notify();
   }
 
   /** Whether writes confirmed on the lane's connection may be acknowledged (see `vouches`). */
@@ -212,9 +206,8 @@ export class DurableWriter {
    * which loads it (a new master after a failover has never seen it).
    */
   #sendWrites(lane: WriterLane, batch: Queued[]): Promise<unknown> {
-    const loaded = lane.scriptEpoch === lane.epoch;
-    lane.scriptEpoch = lane.epoch;
     const { script, deadlineArg } = this.batchScript;
+    const loaded = lane.sentBefore(script.sha);
     const command: CommandArgs = [loaded ? script.sha : script.lua, batch.length];
     for (const { key } of batch) command.push(key);
     for (const { args, deadline } of batch) {
@@ -229,7 +222,7 @@ export class DurableWriter {
   /** A write's error; NOSCRIPT (the script cache was flushed) loads the script on the retry. */
   #writeError(lane: WriterLane, reason: unknown): Error {
     if (reason instanceof Error && reason.message.startsWith("NOSCRIPT")) {
-      lane.scriptEpoch = -1;
+      lane.forget(this.batchScript.script.sha);
       return new RetryableError("the write script was not loaded on the server");
     }
     return asError(reason);

@@ -9,18 +9,73 @@ export class WriterLane {
   readonly commands: CorkedCommands;
   /** Counts (re)connections, to tell whether a write and its WAIT met one master. */
   epoch = 0;
-  /** The epoch in which the write script was last sent in full (EVAL): later, EVALSHA finds it. */
-  scriptEpoch = -1;
   /** A batch is in flight: its WAIT holds the connection. */
   busy = false;
   /** The server's clock, for the writes' deadlines. */
   readonly clock: ServerClock;
+  /** The epoch in which each script (by SHA) was last sent in full (EVAL). */
+  readonly #scripts = new Map<string, number>();
 
   constructor(client: Redis) {
     this.connection = duplicateClient(client);
     this.connection.on("ready", () => this.epoch++);
     this.commands = new CorkedCommands(this.connection);
     this.clock = new ServerClock(this.connection, () => this.epoch);
+  }
+
+  /**
+   * Whether the script was sent in full on this connection since it last connected (then
+   * EVALSHA finds it); from now on it counts as sent.
+   */
+  sentBefore(sha: string): boolean {
+    const sent = this.#scripts.get(sha) === this.epoch;
+    this.#scripts.set(sha, this.epoch);
+    return sent;
+  }
+
+  /** The server answered NOSCRIPT (its script cache was flushed): send it in full next time. */
+  forget(sha: string): void {
+    this.#scripts.delete(sha);
+  }
+}
+
+/** Writer connections. While one batch waits for its replicas, the next goes out on the other. */
+const LANES = 2;
+
+/**
+ * The writer connections of one connection set, shared by every durable writer on it (a session
+ * store's and a cache's): each takes a free lane for a batch; a lane freed wakes them all.
+ */
+export class LanePool {
+  readonly #lanes: WriterLane[];
+  readonly #waiting = new Set<() => void>();
+
+  constructor(client: Redis) {
+    this.#lanes = Array.from({ length: LANES }, () => new WriterLane(client));
+  }
+
+  /** A lane no batch holds, if there is one. */
+  free(): WriterLane | undefined {
+    return this.#lanes.find(({ busy }) => !busy);
+  }
+
+  /** Calls `dispatch` whenever a lane may have become free, until the returned function is called. */
+  subscribe(dispatch: () => void): () => void {
+    this.#waiting.add(dispatch);
+    return () => this.#waiting.delete(dispatch);
+  }
+
+  /** Tells every writer a lane may be free. */
+  notify(): void {
+    for (const dispatch of this.#waiting) dispatch();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.#lanes.map(async ({ connection }) => {
+        if (connection.status !== "end") await connection.quit();
+      }),
+    );
   }
 }
 

@@ -5,9 +5,8 @@ import type { Cluster, Redis } from "ioredis";
 import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
 import { normalizeStoreOptions } from "./options.js";
 import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "./options.js";
-import { clientFor } from "../redis/createRedisClient.js";
-import { backendFor } from "../redis/backend/backendFor.js";
 import type { Backend } from "../redis/backend/Backend.js";
+import { RedisConnection } from "../redis/RedisConnection.js";
 import { liveStores } from "./liveStores.js";
 import { chargeWait, remainingWait, requestOf } from "./requestBudget.js";
 import { RequestSnapshots } from "./RequestSnapshots.js";
@@ -34,7 +33,8 @@ export class RedisSessionStore extends Store {
   readonly client: Redis | Cluster;
   readonly #options: NormalizedStoreOptions;
   readonly #redis: SessionCommands;
-  readonly #ownsClient: boolean;
+  readonly #connection: RedisConnection;
+  #closed: Promise<void> | undefined;
   readonly #snapshots = new RequestSnapshots();
   readonly #records: SessionRecords;
   readonly #users: UserSessions;
@@ -43,9 +43,9 @@ export class RedisSessionStore extends Store {
   constructor(options: RedisSessionStoreOptions | NormalizedStoreOptions) {
     super();
     this.#options = normalizeStoreOptions(options);
-    this.client = clientFor(this.#options.topology);
-    this.#ownsClient = this.#options.topology.kind !== "client";
-    this.#redis = new SessionCommands(backendFor(this.client), this.#options, {
+    this.#connection = RedisConnection.acquire(this.#options.topology);
+    this.client = this.#connection.client;
+    this.#redis = new SessionCommands(this.#connection, this.#options, {
       // express-session stops using a store between `disconnect` and `connect`; redisSession
       // answers 503 meanwhile. Both are emitted only for outages longer than the wait bound.
       disconnect: () => this.emit("disconnect"),
@@ -83,12 +83,12 @@ export class RedisSessionStore extends Store {
 
   /** False during a lasting outage (after `disconnect`, until `connect`). */
   get available(): boolean {
-    return this.#redis.monitor.available;
+    return this.#redis.outages.available;
   }
 
   /** The master the client is connected to (`host:port`) and when it last changed. */
   get connection(): { master: string | undefined; lastFailoverAt: Date | undefined } {
-    const { master, lastFailoverAt } = this.#redis.monitor;
+    const { master, lastFailoverAt } = this.#connection.monitor;
     return { master, lastFailoverAt };
   }
 
@@ -226,10 +226,16 @@ export class RedisSessionStore extends Store {
     return this.#redis.backend;
   }
 
-  /** Closes the Redis connection if this store created it; a client you passed in stays open. */
-  async close(): Promise<void> {
-    liveStores.delete(this);
-    await this.#redis.close();
-    if (this.#ownsClient) await this.client.quit();
+  /**
+   * Leaves the connection set: the last store or cache on it closes it, and the client too if a
+   * store created it; a client you passed in stays open for you to close.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      liveStores.delete(this);
+      this.#redis.close();
+      await this.#connection.release();
+    })();
+    return this.#closed;
   }
 }

@@ -1,16 +1,17 @@
 import type { Cluster, Redis } from "ioredis";
 import type { NormalizedStoreOptions } from "./options.js";
-import { ConnectionMonitor } from "../redis/ConnectionMonitor.js";
-import type { ConnectionEvents } from "../redis/ConnectionMonitor.js";
+import type { ConnectionEvents, OutageWatch } from "../redis/ConnectionMonitor.js";
 import { RetryableError, withinDeadline } from "../redis/deadline.js";
 import { DurableWriter } from "../redis/DurableWriter.js";
 import { StoreCounters } from "../redis/stats.js";
 import type { Backend } from "../redis/backend/Backend.js";
+import type { RedisConnection } from "../redis/RedisConnection.js";
 import { UnsupportedTopologyError } from "../errors/UnsupportedTopologyError.js";
 import type { SentinelQuorum } from "../redis/SentinelQuorum.js";
 import { addressOf } from "../redis/SentinelWatch.js";
-import { ServerClock } from "../redis/ServerClock.js";
+import type { ServerClock } from "../redis/ServerClock.js";
 import { DEADLINE_ARG, SESSION_SCRIPTS, WRITE_SCRIPT } from "./scripts.js";
+import { SessionKeys } from "./SessionKeys.js";
 import type { ReadReply, WriteArgs, WriteMode } from "./scripts.js";
 
 /**
@@ -18,12 +19,10 @@ import type { ReadReply, WriteArgs, WriteMode } from "./scripts.js";
  * failovers; writes are confirmed by `durability.replicas` replicas before they resolve.
  */
 export class SessionCommands {
-  readonly monitor: ConnectionMonitor;
-  /**
-   * Prefix of the per-user index keys, or "" where the backend cannot keep keys together (a
-   * Cluster: a script may not touch keys of other slots) and the index is not kept.
-   */
-  readonly indexPrefix: string;
+  readonly backend: Backend;
+  /** Whether Redis is reachable, by this store's wait bound. */
+  readonly outages: OutageWatch;
+  readonly keys: SessionKeys;
   readonly client: Redis | Cluster;
   /** Confirms writes with WAIT when durability asks for replicas (not on a Cluster). */
   readonly #durable: DurableWriter | undefined;
@@ -40,26 +39,22 @@ export class SessionCommands {
   readonly counters = new StoreCounters();
 
   constructor(
-    readonly backend: Backend,
+    connection: RedisConnection,
     private readonly options: NormalizedStoreOptions,
     events: ConnectionEvents,
   ) {
-    const { client } = backend;
-    this.client = client;
-    this.indexPrefix = backend.keysTogether ? `${options.prefix}user:` : "";
-    this.monitor = new ConnectionMonitor(
-      client,
-      options.waitMs,
-      {
-        ...events,
-        failover: (event) => {
-          this.counters.failovers++;
-          events.failover(event);
-        },
+    const { backend } = connection;
+    this.backend = backend;
+    this.client = backend.client;
+    this.keys = new SessionKeys(options.prefix, { indexed: backend.keysTogether });
+    this.outages = connection.monitor.watch(options.waitMs, {
+      ...events,
+      failover: (event) => {
+        this.counters.failovers++;
+        events.failover(event);
       },
-      () => backend.masterAddress(),
-    );
-    this.#clock = new ServerClock(client, () => this.monitor.epoch);
+    });
+    this.#clock = connection.clock;
     const { replicas, timeoutMs } = options.durability;
     const watch = backend.sentinelWatch;
     // Durable writes on Sentinel are acknowledged only on the master a Sentinel majority names.
@@ -79,9 +74,9 @@ export class SessionCommands {
     } else {
       this.requiredReplicas = () => replicas;
     }
-    const { waitable } = backend;
-    if ((replicas === "all" || replicas > 0) && waitable !== undefined) {
-      this.#durable = new DurableWriter(waitable, WRITE_SCRIPT, this.requiredReplicas, timeoutMs, {
+    const lanes = replicas === "all" || replicas > 0 ? connection.lanes() : undefined;
+    if (lanes !== undefined) {
+      this.#durable = new DurableWriter(lanes, WRITE_SCRIPT, this.requiredReplicas, timeoutMs, {
         counters: this.counters,
         vouches:
           quorum === undefined ? undefined : (connection) => quorum.vouches(addressOf(connection)),
@@ -90,9 +85,9 @@ export class SessionCommands {
   }
 
   /** Reads a session and renews its TTL in the same command (see the read script for `ttlMs`). */
-  readAndRenew(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
+  readAndRenew(sid: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
     return this.#bounded("session read", () =>
-      this.#fenced(this.#readScript(key, ttlMs, defaultTtlMs)),
+      this.#fenced(this.#readScript(this.keys.session(sid), ttlMs, defaultTtlMs)),
     );
   }
 
@@ -101,7 +96,7 @@ export class SessionCommands {
     const reply = await this.backend.runScript(
       SESSION_SCRIPTS.read,
       [key],
-      [ttlMs, defaultTtlMs, this.indexPrefix],
+      [ttlMs, defaultTtlMs, this.keys.indexArg],
     );
     return reply as ReadReply;
   }
@@ -125,7 +120,8 @@ export class SessionCommands {
    * Reads a session with a plain HGETALL, leaving a hash's TTL alone. A key that is not a hash (a
    * connect-redis value) goes through the read script instead, which renews it as `ttlMs` says.
    */
-  read(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
+  read(sid: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
+    const key = this.keys.session(sid);
     return this.#bounded("session read", () =>
       this.#fenced(
         // The reply as Redis sends it (capitalised: ioredis does not turn it into an object).
@@ -140,14 +136,14 @@ export class SessionCommands {
   /**
    * Sets a session's TTL and records when (`$touched`); does nothing for a session that is gone.
    */
-  renew(key: string, ttlMs: number, waitMs = this.options.waitMs): Promise<void> {
+  renew(sid: string, ttlMs: number, waitMs = this.options.waitMs): Promise<void> {
     return this.#bounded(
       "session touch",
       async () => {
         await this.backend.runScript(
           SESSION_SCRIPTS.renew,
-          [key],
-          [ttlMs, Date.now(), this.indexPrefix],
+          [this.keys.session(sid)],
+          [ttlMs, Date.now(), this.keys.indexArg],
         );
       },
       waitMs,
@@ -168,7 +164,7 @@ export class SessionCommands {
     { changed, removed, uid = "" }: { changed: string[]; removed: string[]; uid?: string },
     waitMs = this.options.waitMs,
   ): Promise<boolean> {
-    const key = this.options.prefix + sid;
+    const key = this.keys.session(sid);
     const durable = this.#durable;
     return this.#bounded(
       "session write",
@@ -178,7 +174,7 @@ export class SessionCommands {
         const args: WriteArgs = [
           mode,
           ttlMs ?? "",
-          this.indexPrefix,
+          this.keys.indexArg,
           sid,
           uid,
           now,
@@ -212,21 +208,17 @@ export class SessionCommands {
     return this.#bounded("session delete", async () => {
       await this.backend.runScript(
         SESSION_SCRIPTS.destroy,
-        [this.options.prefix + sid],
-        [this.indexPrefix, sid],
+        [this.keys.session(sid)],
+        [this.keys.indexArg, sid],
       );
     });
   }
 
   /** Deletes every session in a user's index, and the index; returns how many it listed. */
-  destroyUser(uid: string): Promise<number> {
+  destroyUser(index: string): Promise<number> {
     return this.#bounded("logout everywhere", async () =>
       Number(
-        await this.backend.runScript(
-          SESSION_SCRIPTS.destroyUser,
-          [this.indexPrefix + uid],
-          [this.options.prefix],
-        ),
+        await this.backend.runScript(SESSION_SCRIPTS.destroyUser, [index], [this.keys.prefix]),
       ),
     );
   }
@@ -238,10 +230,10 @@ export class SessionCommands {
     });
   }
 
-  /** Stops watching the client and closes the writer connection. */
-  async close(): Promise<void> {
-    this.monitor.stop();
-    await this.#durable?.close();
+  /** Stops watching the connection and writing on it. */
+  close(): void {
+    this.outages.stop();
+    this.#durable?.close();
   }
 
   #bounded<T>(

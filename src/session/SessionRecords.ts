@@ -1,7 +1,6 @@
 import type { SessionData } from "express-session";
 import { SessionTooLargeError } from "../errors/SessionTooLargeError.js";
 import { debugFor } from "../redis/debug.js";
-import { escapeGlob } from "../redis/scan.js";
 import {
   CorruptSessionError,
   decodeSession,
@@ -63,8 +62,8 @@ export class SessionRecords {
     const { ttlMs, defaultTtlMs, touchAfterMs } = this.options;
     const reply =
       touchAfterMs === 0
-        ? await this.#redis.readAndRenew(key, ttlMs ?? 0, defaultTtlMs)
-        : await this.#redis.read(key, ttlMs ?? 0, defaultTtlMs);
+        ? await this.#redis.readAndRenew(sid, ttlMs ?? 0, defaultTtlMs)
+        : await this.#redis.read(sid, ttlMs ?? 0, defaultTtlMs);
     let decoded;
     try {
       decoded = decodeSession(reply);
@@ -82,7 +81,7 @@ export class SessionRecords {
       // The read script renewed the TTL already.
       touchedAt = now;
     } else if (this.#ttl.renewalDue(touchedAt, sessionTtlMs, now)) {
-      await this.#redis.renew(key, sessionTtlMs);
+      await this.#redis.renew(sid, sessionTtlMs);
       touchedAt = now;
     }
     const cookie = data.cookie as unknown as Record<string, unknown>;
@@ -178,7 +177,7 @@ export class SessionRecords {
    */
   async renew(sid: string, session: SessionData, waitMs: number): Promise<void> {
     if (this.snapshots.of(session, sid) === undefined) {
-      await this.#redis.renew(this.#key(sid), this.#ttl.ttlFor(session.cookie), waitMs);
+      await this.#redis.renew(sid, this.#ttl.ttlFor(session.cookie), waitMs);
     } else {
       await this.save(sid, session, waitMs);
     }
@@ -187,10 +186,12 @@ export class SessionRecords {
   /** Every session id under the prefix, walked with SCAN. */
   async ids(): Promise<string[]> {
     const ids: string[] = [];
-    const { prefix } = this.options;
-    const index = `${prefix}user:`;
-    for await (const keys of this.#redis.backend.scan(`${escapeGlob(prefix)}*`)) {
-      for (const key of keys) if (!key.startsWith(index)) ids.push(key.slice(prefix.length));
+    const { keys } = this.#redis;
+    for await (const batch of this.#redis.backend.scan(keys.pattern)) {
+      for (const key of batch) {
+        const sid = keys.sidOf(key);
+        if (sid !== undefined) ids.push(sid);
+      }
     }
     return ids;
   }
@@ -200,7 +201,7 @@ export class SessionRecords {
     const sessions: Record<string, SessionData> = {};
     for (const sid of await this.ids()) {
       const key = this.#key(sid);
-      const reply = await this.#redis.read(key, -1, 0);
+      const reply = await this.#redis.read(sid, -1, 0);
       try {
         const decoded = decodeSession(reply);
         if (decoded !== undefined) sessions[sid] = decoded.data;
@@ -214,14 +215,13 @@ export class SessionRecords {
 
   /** Deletes every session under the prefix. */
   async removeAll(): Promise<void> {
-    const { prefix } = this.options;
-    for await (const keys of this.#redis.backend.scan(`${escapeGlob(prefix)}*`)) {
+    for await (const keys of this.#redis.backend.scan(this.#redis.keys.pattern)) {
       await this.#redis.delete(...keys);
     }
   }
 
   #key(sid: string): string {
-    return this.options.prefix + sid;
+    return this.#redis.keys.session(sid);
   }
 
   #reportCorrupt(key: string, error: CorruptSessionError): void {

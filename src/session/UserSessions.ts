@@ -1,6 +1,8 @@
 import type { Cluster, Redis } from "ioredis";
 import { UnsupportedTopologyError } from "../errors/UnsupportedTopologyError.js";
+import type { Cookie } from "express-session";
 import type { NormalizedStoreOptions } from "./options.js";
+import { TtlPolicy } from "./ttl.js";
 import type { SessionCommands } from "./SessionCommands.js";
 
 /** One session of a user, as {@link sessionsOf} lists it. */
@@ -17,11 +19,15 @@ export interface UserSession {
 
 /** The per-user index: which sessions a user has, and ending all of them. */
 export class UserSessions {
+  readonly #ttl: TtlPolicy;
+
   constructor(
     private readonly client: Redis | Cluster,
     private readonly commands: SessionCommands,
-    private readonly options: NormalizedStoreOptions,
-  ) {}
+    options: NormalizedStoreOptions,
+  ) {
+    this.#ttl = new TtlPolicy(options);
+  }
 
   /** The user's live sessions; ids whose session is gone are pruned from the index. */
   async list(userId: string): Promise<UserSession[]> {
@@ -30,7 +36,7 @@ export class UserSessions {
     const sessions: UserSession[] = [];
     const stale: string[] = [];
     for (const sid of sids) {
-      const key = this.options.prefix + sid;
+      const key = this.commands.keys.session(sid);
       const [[, fields], [, pttl]] = (await this.client
         .pipeline()
         .hmget(key, "$uid", "$created", "cookie", "userAgent")
@@ -54,27 +60,23 @@ export class UserSessions {
 
   /** Deletes every session of the user; returns how many there were. */
   async destroyAll(userId: string): Promise<number> {
-    this.#indexKey(userId);
-    return this.commands.destroyUser(userId);
+    return this.commands.destroyUser(this.#indexKey(userId));
   }
 
   #indexKey(userId: string): string {
-    if (this.commands.indexPrefix === "") {
+    const index = this.commands.keys.index(userId);
+    if (index === undefined) {
       throw new UnsupportedTopologyError(
         "the per-user session index is not kept on a Redis Cluster: sessionsOf and " +
           "logoutEverywhere need a single node or a Sentinel topology",
       );
     }
-    return this.commands.indexPrefix + userId;
+    return index;
   }
 
   #lastSeen(cookie: string | null, pttl: number): Date | undefined {
-    let ttlMs = this.options.ttlMs ?? this.options.defaultTtlMs;
-    if (this.options.ttlMs === undefined && cookie !== null) {
-      const age = (JSON.parse(cookie) as { originalMaxAge?: unknown }).originalMaxAge;
-      if (typeof age === "number" && age >= 1) ttlMs = Math.floor(age);
-    }
-    return new Date(Date.now() + pttl - ttlMs);
+    const stored = cookie === null ? undefined : (JSON.parse(cookie) as Cookie);
+    return new Date(Date.now() + pttl - this.#ttl.ttlFor(stored));
   }
 }
 

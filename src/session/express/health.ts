@@ -1,6 +1,5 @@
-import { performance } from "node:perf_hooks";
 import type { RequestHandler } from "express";
-import { withinDeadline } from "../../redis/deadline.js";
+import { replicationHealth } from "../../redis/health.js";
 import type { RedisSessionStore } from "../RedisSessionStore.js";
 
 /** What {@link healthCheck} reports. */
@@ -53,43 +52,22 @@ export async function healthCheck(
     requiredReplicas,
     lastFailoverAt: lastFailoverAt?.toISOString() ?? null,
   };
-  const started = performance.now();
-  try {
-    const info = await withinDeadline("health check", timeoutMs, () =>
-      store.backend.replicationInfo(),
-    );
-    const latencyMs = Math.round((performance.now() - started) * 10) / 10;
-    const role = info === undefined ? null : (/^role:(\w+)/m.exec(info)?.[1] ?? null);
-    const replicas = info === undefined ? null : replicasInSync(info);
-    const healthy =
-      (role === null || role === "master") &&
-      (replicas ?? Infinity) >= (requiredReplicas ?? Infinity);
-    return { ...base, status: healthy ? "ok" : "degraded", role, replicas, latencyMs };
-  } catch (error) {
+  const health = await replicationHealth(store.backend, timeoutMs);
+  if (!health.answered) {
     return {
       ...base,
       status: "unavailable",
       role: null,
       replicas: null,
       latencyMs: null,
-      error: error instanceof Error ? error.message : String(error),
+      error: health.error,
     };
   }
-}
-
-/** A replica whose last acknowledgement is older than this is not counted as in sync. */
-const IN_SYNC_LAG_S = 2;
-
-/** `slave0:ip=…,port=…,state=online,offset=…,lag=0` lines of INFO replication, in sync. */
-function replicasInSync(info: string): number {
-  let count = 0;
-  for (const match of info.matchAll(/^slave\d+:(.*)$/gm)) {
-    const fields = new Map(
-      (match[1] ?? "").split(",").map((pair) => pair.split("=") as [string, string]),
-    );
-    if (fields.get("state") === "online" && Number(fields.get("lag")) <= IN_SYNC_LAG_S) count++;
-  }
-  return count;
+  const { role, replicas, latencyMs } = health;
+  const healthy =
+    (role === null || role === "master") &&
+    (replicas ?? Infinity) >= (requiredReplicas ?? Infinity);
+  return { ...base, status: healthy ? "ok" : "degraded", role, replicas, latencyMs };
 }
 
 /**

@@ -1,0 +1,52 @@
+import { performance } from "node:perf_hooks";
+import type { Backend } from "./backend/Backend.js";
+import { withinDeadline } from "./deadline.js";
+
+/** What the master says of itself and its replicas, as {@link replicationHealth} reads it. */
+export type ReplicationHealth =
+  | {
+      answered: true;
+      /** Role of the node (`master` expected); null for a Cluster. */
+      role: string | null;
+      /** Replicas connected and in sync; null for a Cluster. */
+      replicas: number | null;
+      /** Round trip, ms. */
+      latencyMs: number;
+    }
+  | { answered: false; error: string };
+
+/** A replica whose last acknowledgement is older than this is not counted as in sync. */
+const IN_SYNC_LAG_S = 2;
+
+/**
+ * Asks the topology's master, within `timeoutMs`, for its role and the replicas in sync with it
+ * (acknowledged the replication stream within the last 2 s: a replica cut off by a partition
+ * stays "connected" for `repl-timeout`, 60 s). Any user of a connection set can report from it.
+ */
+export async function replicationHealth(
+  backend: Backend,
+  timeoutMs: number,
+): Promise<ReplicationHealth> {
+  const started = performance.now();
+  try {
+    const info = await withinDeadline("health check", timeoutMs, () => backend.replicationInfo());
+    const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+    const role = info === undefined ? null : (/^role:(\w+)/m.exec(info)?.[1] ?? null);
+    const replicas = info === undefined ? null : replicasInSync(info);
+    return { answered: true, role, replicas, latencyMs };
+  } catch (error) {
+    return { answered: false, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** `slave0:ip=…,port=…,state=online,offset=…,lag=0` lines of INFO replication, in sync. */
+function replicasInSync(info: string): number {
+  let count = 0;
+  for (const match of info.matchAll(/^slave\d+:(.*)$/gm)) {
+    const fields = new Map(
+      (match[1] ?? "").split(",").map((pair) => pair.split("=") as [string, string]),
+    );
+    if (fields.get("state") === "online" && Number(fields.get("lag")) <= IN_SYNC_LAG_S) count++;
+  }
+  return count;
+}
