@@ -4,26 +4,26 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { Browser } from "../../harness/Browser.js";
+import type { Express } from "express";
 import { makeCertificates } from "../../harness/certificates.js";
 import type { TestCertificates } from "../../harness/certificates.js";
 import { useSentinel } from "../support/hooks.js";
-import { useServer } from "../support/http.js";
+import { agentOn, useApp } from "../support/agent.js";
 import { RedisServer } from "../../harness/RedisServer.js";
 import { createTestApp } from "../../harness/app/testApp.js";
 
-async function logsIn(url: string): Promise<void> {
-  const browser = new Browser();
-  const login = await browser.request(`${url}/login`, { method: "POST", json: { user: "alice" } });
+async function logsIn(app: Express): Promise<void> {
+  const browser = agentOn(app);
+  const login = await browser.post("/login").send({ user: "alice" });
   expect(login.status).toBe(200);
-  expect((await browser.request(`${url}/me`)).body).toMatchObject({ user: "alice" });
+  expect((await browser.get("/me")).body).toMatchObject({ user: "alice" });
 }
 
 describe("a Sentinel topology with passwords on the nodes and on the Sentinels", () => {
   const password = "node-password";
   const sentinelPassword = "sentinel-password";
   const redis = useSentinel({ replicas: 1, password, sentinelPassword });
-  const server = useServer(
+  const server = useApp(
     () =>
       createTestApp({
         redis: { ...redis.current.redisOption, password, sentinelPassword },
@@ -38,7 +38,7 @@ describe("a Sentinel topology with passwords on the nodes and on the Sentinels",
   });
 
   test("works with the passwords given", async () => {
-    await logsIn(server.url);
+    await logsIn(server.app);
   });
 });
 
@@ -56,7 +56,7 @@ describe("a TLS-only redis-server", () => {
     await node.process.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  const server = useServer(
+  const server = useApp(
     () =>
       createTestApp({
         redis: { url: `rediss://127.0.0.1:${node.port}`, tls: { ca: certificates.caPem } },
@@ -64,7 +64,7 @@ describe("a TLS-only redis-server", () => {
   );
 
   test("is reached with rediss:// and its CA", async () => {
-    await logsIn(server.url);
+    await logsIn(server.app);
   });
 
   test("is not reached by a client that does not trust its certificate", async () => {

@@ -1,9 +1,9 @@
 import { sign } from "cookie-signature";
 import { fc, test } from "@fast-check/vitest";
 import { beforeAll, describe, expect } from "vitest";
-import { Browser } from "../../../harness/Browser.js";
+import request from "supertest";
 import { useSingleNode } from "../../support/hooks.js";
-import { useServer } from "../../support/http.js";
+import { agentOn, sessionCookie, sessionIdOf, useApp } from "../../support/agent.js";
 import { createTestApp, TEST_SECRET } from "../../../harness/app/testApp.js";
 import { PROPERTY_RUNS } from "./settings.js";
 
@@ -11,33 +11,32 @@ import { PROPERTY_RUNS } from "./settings.js";
 // without the signature, reach another session, or make the app fail.
 
 const redis = useSingleNode();
-const server = useServer(() => createTestApp({ redis: redis.current.url }).app);
+const server = useApp(() => createTestApp({ redis: redis.current.url }).app);
 
 /** A logged-in user's cookie value (`s:<sid>.<signature>`) and session id. */
 let live: { value: string; sid: string };
 
 beforeAll(async () => {
-  const browser = new Browser();
-  await browser.request(`${server.url}/login`, { method: "POST", json: { user: "alice" } });
-  if (browser.cookie === undefined || browser.sessionId === undefined) throw new Error("no cookie");
-  live = { value: browser.cookie, sid: browser.sessionId };
+  const browser = agentOn(server.app);
+  await browser.post("/login").send({ user: "alice" });
+  const value = sessionCookie(browser);
+  const sid = sessionIdOf(browser);
+  if (value === undefined || sid === undefined) throw new Error("no cookie");
+  live = { value, sid };
 });
 
 /** GET /me with a raw Cookie header. */
 async function visit(
   cookieHeader: string,
 ): Promise<{ status: number; user: unknown; setCookie: string[] }> {
-  const response = await fetch(`${server.url}/me`, {
-    headers: { cookie: cookieHeader, accept: "application/json" },
-  });
-  const text = await response.text();
-  let user: unknown;
-  try {
-    user = (JSON.parse(text) as { user?: unknown }).user;
-  } catch {
-    user = undefined;
-  }
-  return { status: response.status, user, setCookie: response.headers.getSetCookie() };
+  const response = await request(server.app)
+    .get("/me")
+    .set("cookie", cookieHeader)
+    .set("accept", "application/json");
+  // supertest parses JSON only: any other body is {}, with no user.
+  const { user } = response.body as { user?: unknown };
+  const setCookie = response.headers["set-cookie"] as string[] | undefined;
+  return { status: response.status, user, setCookie: setCookie ?? [] };
 }
 
 /** Ways to change a cookie value, each given the live value and random choices. */
