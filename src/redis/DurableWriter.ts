@@ -11,7 +11,7 @@ import { NotDurableError } from "../errors/NotDurableError.js";
 import type { CommandArgs } from "./CorkedCommands.js";
 import { connectedReplicas } from "./WriterLane.js";
 import type { LanePool, WriterLane } from "./WriterLane.js";
-import { RetryableError } from "./deadline.js";
+import { RetryableError } from "../errors/internal/RetryableError.js";
 import type { StoreCounters } from "./stats.js";
 import type { Script } from "./scripts.js";
 

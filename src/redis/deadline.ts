@@ -1,10 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
 
-/** An attempt that must be repeated as a whole, e.g. a write whose WAIT went to another master. */
-export class RetryableError extends Error {
-  override readonly name = "RetryableError";
-}
+import { RetryableError } from "../errors/internal/RetryableError.js";
 
 /**
  * Redis error replies that a failover or restart produces and that clear up by themselves, by

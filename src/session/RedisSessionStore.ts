@@ -2,13 +2,12 @@ import { Store } from "express-session";
 import type { Session, SessionData } from "express-session";
 import type { Request } from "express";
 import type { Cluster, Redis } from "ioredis";
-import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
 import { normalizeStoreOptions } from "./options.js";
 import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "./options.js";
 import type { Backend } from "../redis/backend/Backend.js";
 import { RedisConnection } from "../redis/RedisConnection.js";
 import { liveStores } from "./liveStores.js";
-import { chargeWait, remainingWait, requestOf } from "./requestBudget.js";
+import { chargeWait, withinRequest } from "./requestBudget.js";
 import { RequestSnapshots } from "./RequestSnapshots.js";
 import { settle } from "./settle.js";
 import type { Callback } from "./settle.js";
@@ -173,31 +172,20 @@ export class RedisSessionStore extends Store {
     return session;
   }
 
-  /**
-   * Runs a store operation of `session`'s request with what the request may still wait for
-   * Redis (see requestBudget.ts), and counts its time against it.
-   */
-  async #withinRequest(
+  /** Runs a store operation within what its request may still wait (see requestBudget.ts). */
+  #withinRequest(
     session: SessionData,
     what: string,
     operation: (waitMs: number) => Promise<void>,
   ): Promise<void> {
-    const req = requestOf(session);
-    const { waitMs } = this.#options;
-    const remaining = remainingWait(req, waitMs);
-    if (remaining <= 0) {
-      this.#redis.counters.unavailable++;
-      throw new RedisUnavailableError(
-        `the ${what} was not sent: this request already waited ${waitMs - remaining} ms for ` +
-          `Redis, its whole bound (option \`unavailable.waitMs\`)`,
-      );
-    }
-    const started = Date.now();
-    try {
-      await operation(remaining);
-    } finally {
-      chargeWait(req, Date.now() - started);
-    }
+    const { counters } = this.#redis;
+    return withinRequest(
+      session,
+      what,
+      this.#options.waitMs,
+      () => counters.unavailable++,
+      operation,
+    );
   }
 
   /**

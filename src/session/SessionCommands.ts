@@ -1,7 +1,8 @@
 import type { Cluster, Redis } from "ioredis";
 import type { NormalizedStoreOptions } from "./options.js";
 import type { ConnectionEvents, OutageWatch } from "../redis/ConnectionMonitor.js";
-import { RetryableError, withinDeadline } from "../redis/deadline.js";
+import { RetryableError } from "../errors/internal/RetryableError.js";
+import { withinDeadline } from "../redis/deadline.js";
 import { DurableWriter } from "../redis/DurableWriter.js";
 import { StoreCounters } from "../redis/stats.js";
 import type { Backend } from "../redis/backend/Backend.js";

@@ -1,20 +1,14 @@
 import type { SessionData } from "express-session";
 import { SessionTooLargeError } from "../errors/SessionTooLargeError.js";
 import { debugFor } from "../redis/debug.js";
-import {
-  CorruptSessionError,
-  decodeSession,
-  diffSessions,
-  encodeSession,
-  encodedSize,
-  mayExceed,
-} from "./codec.js";
+import { decodeSession, diffSessions, encodeSession, encodedSize, mayExceed } from "./codec.js";
 import type { NormalizedStoreOptions } from "./options.js";
 import type { RequestSnapshots } from "./RequestSnapshots.js";
 import type { WriteMode } from "./scripts.js";
 import type { SessionCommands } from "./SessionCommands.js";
 import { fingerprint } from "./settle.js";
 import { TtlPolicy } from "./ttl.js";
+import { CorruptSessionError } from "../errors/internal/CorruptSessionError.js";
 
 const log = debugFor("store");
 

@@ -1,5 +1,6 @@
 import type { SessionData } from "express-session";
 import type { ReadReply } from "./scripts.js";
+import { CorruptSessionError } from "../errors/internal/CorruptSessionError.js";
 
 /**
  * A session as Redis holds it: field → JSON. `cookie` is the cookie as stored, compared without
@@ -23,11 +24,6 @@ export interface DecodedSession extends EncodedSession {
 
 /** Fields the store keeps for itself (`$uid`, `$created`); no session key may start with it. */
 export const META_PREFIX = "$";
-
-/** Why a stored value is not a session. */
-export class CorruptSessionError extends Error {
-  override readonly name = "CorruptSessionError";
-}
 
 /**
  * Turns the read script's reply into session data.

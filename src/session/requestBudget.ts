@@ -1,3 +1,5 @@
+import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
+
 /**
  * The wait bound is per request: `unavailable.waitMs` covers every store operation of one
  * request together, so a request whose session read waited for Redis has only the rest for its
@@ -28,4 +30,33 @@ export function chargeWait(req: object | undefined, ms: number): void {
 export function requestOf(session: object): object | undefined {
   const { req } = session as { req?: unknown };
   return typeof req === "object" && req !== null ? req : undefined;
+}
+
+/**
+ * Runs a store operation of `session`'s request with what the request may still wait for Redis
+ * of its `waitMs`, and counts its time against it.
+ * @throws RedisUnavailableError at once (after `spent()`) when the request has no wait left
+ */
+export async function withinRequest(
+  session: object,
+  what: string,
+  waitMs: number,
+  spent: () => void,
+  operation: (waitMs: number) => Promise<void>,
+): Promise<void> {
+  const req = requestOf(session);
+  const remaining = remainingWait(req, waitMs);
+  if (remaining <= 0) {
+    spent();
+    throw new RedisUnavailableError(
+      `the ${what} was not sent: this request already waited ${waitMs - remaining} ms for ` +
+        `Redis, its whole bound (option \`unavailable.waitMs\`)`,
+    );
+  }
+  const started = Date.now();
+  try {
+    await operation(remaining);
+  } finally {
+    chargeWait(req, Date.now() - started);
+  }
 }
