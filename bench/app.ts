@@ -1,6 +1,9 @@
 // One benchmark app in its own process: the same Express routes on a chosen session store.
-// BENCH_STORE: redis-ha-session | connect-redis | connect-redis-7 | memory; BENCH_REDIS: the
-// Sentinel topology as JSON. Prints {"listening": port} when ready.
+// BENCH_STORE: redis-ha-session | baseline | connect-redis | connect-redis-7 | memory; BENCH_REDIS:
+// the Sentinel topology as JSON; BENCH_BASELINE: for "baseline", a checkout of another commit of
+// this library, built (its dist/index.js is loaded). Prints {"listening": port} when ready.
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import express from "express";
 import type { RequestHandler } from "express";
 import session from "express-session";
@@ -27,6 +30,12 @@ async function middleware(): Promise<RequestHandler> {
     case "redis-ha-session":
       // Writes are confirmed by both replicas (WAIT 2) before the response.
       return redisSession({ ...common, redis, durability: { replicas: 2 } });
+    case "baseline": {
+      // The same settings on another commit's build: what a change did to this library's speed.
+      const dist = pathToFileURL(join(process.env.BENCH_BASELINE ?? "", "dist", "index.js")).href;
+      const baseline = (await import(dist)) as { redisSession: typeof redisSession };
+      return baseline.redisSession({ ...common, redis, durability: { replicas: 2 } });
+    }
     case "connect-redis": {
       const client = createSentinel({
         name: redis.name,

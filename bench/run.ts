@@ -1,5 +1,8 @@
 // `npm run bench [-- --rounds 5 --duration 5 --connections 20]`: one Sentinel topology, one app
 // process per store, autocannon against each route, stores interleaved round after round.
+// `--baseline <checkout>` adds the same app on another commit's build of this library (run
+// `npm run build` there) as the store "baseline": the paired ratio to it is what a change did.
+// Such a run writes bench/results/<date>-baseline.json and leaves docs/benchmarks.md alone.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { cpus } from "node:os";
@@ -32,10 +35,14 @@ const { values } = parseArgs({
     // Subsets while working on one path, e.g. `--routes /me,/change --stores redis-ha-session,memory`.
     routes: { type: "string", default: ALL_ROUTES.map((route) => route.path).join(",") },
     stores: { type: "string", default: ALL_STORES.join(",") },
+    baseline: { type: "string" },
   },
 });
 const ROUTES = ALL_ROUTES.filter((route) => values.routes.split(",").includes(route.path));
+const baseline = values.baseline;
 const STORES = values.stores.split(",");
+// Right after this library's own app, so the two meet the machine in the same state.
+if (baseline !== undefined) STORES.splice(STORES.indexOf("redis-ha-session") + 1, 0, "baseline");
 const rounds = Number(values.rounds);
 const duration = Number(values.duration);
 const connections = Number(values.connections);
@@ -61,7 +68,12 @@ async function startApp(
 ): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ["--import", "tsx", "bench/app.ts"], {
     cwd: root,
-    env: { ...process.env, BENCH_STORE: store, BENCH_REDIS: JSON.stringify(redis) },
+    env: {
+      ...process.env,
+      BENCH_STORE: store,
+      BENCH_REDIS: JSON.stringify(redis),
+      BENCH_BASELINE: baseline ?? "",
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout });
@@ -158,23 +170,24 @@ try {
     command:
       `npm run bench -- --rounds ${rounds} --duration ${duration} --connections ${connections}` +
       (ROUTES.length === ALL_ROUTES.length ? "" : ` --routes ${values.routes}`) +
-      (STORES.length === ALL_STORES.length ? "" : ` --stores ${values.stores}`),
+      (values.stores === ALL_STORES.join(",") ? "" : ` --stores ${values.stores}`) +
+      (baseline === undefined ? "" : ` --baseline ${baseline}`),
     commands,
     samples,
   };
   process.stdout.write(`\n${textTable(result)}\n`);
   await mkdir(`${root}bench/results`, { recursive: true });
-  await writeFile(
-    `${root}bench/results/${result.date.slice(0, 10)}.json`,
-    `${JSON.stringify(result, null, 2)}\n`,
-  );
-  await mkdir(`${root}docs`, { recursive: true });
-  // Formatted as the repository's Prettier check expects.
-  const markdown = await format(markdownReport(result), {
-    parser: "markdown",
-    proseWrap: "preserve",
-  });
-  await writeFile(`${root}docs/benchmarks.md`, markdown);
+  const name = result.date.slice(0, 10) + (baseline === undefined ? "" : "-baseline");
+  await writeFile(`${root}bench/results/${name}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  if (baseline === undefined) {
+    await mkdir(`${root}docs`, { recursive: true });
+    // Formatted as the repository's Prettier check expects.
+    const markdown = await format(markdownReport(result), {
+      parser: "markdown",
+      proseWrap: "preserve",
+    });
+    await writeFile(`${root}docs/benchmarks.md`, markdown);
+  }
 } finally {
   for (const { child } of apps.values()) child.kill("SIGTERM");
   await master.quit();
