@@ -8,6 +8,7 @@ import type { Backend } from "../redis/backend/Backend.js";
 import { RedisConnection } from "../redis/RedisConnection.js";
 import { liveStores } from "./liveStores.js";
 import { chargeWait, withinRequest } from "./requestBudget.js";
+import type { WaitBound } from "./requestBudget.js";
 import { RequestSnapshots } from "./RequestSnapshots.js";
 import { settle } from "./settle.js";
 import type { Callback } from "./settle.js";
@@ -37,6 +38,8 @@ export class RedisSessionStore extends Store {
   readonly #snapshots = new RequestSnapshots();
   readonly #records: SessionRecords;
   readonly #users: UserSessions;
+  /** The wait bound of this store's requests (see requestBudget.ts). */
+  readonly #bound: WaitBound;
 
   /** @throws TypeError naming a bad option. */
   constructor(options: RedisSessionStoreOptions | NormalizedStoreOptions) {
@@ -51,6 +54,7 @@ export class RedisSessionStore extends Store {
       connect: () => this.emit("connect"),
       failover: (event: FailoverEvent) => this.emit("failover", event),
     });
+    this.#bound = { waitMs: this.#options.waitMs, counters: this.#redis.counters };
     this.#records = new SessionRecords(this.#redis, this.#options, this.#snapshots);
     this.#users = new UserSessions(this.client, this.#redis, this.#options);
     liveStores.add(this);
@@ -121,7 +125,7 @@ export class RedisSessionStore extends Store {
   override set(sid: string, session: SessionData, callback?: Callback): void {
     this.#records.undoMaxAgeDrift(sid, session);
     settle(
-      this.#withinRequest(session, "session write", (waitMs) =>
+      withinRequest(session, "session write", this.#bound, (waitMs) =>
         this.#records.save(sid, session, waitMs),
       ),
       callback,
@@ -130,14 +134,13 @@ export class RedisSessionStore extends Store {
 
   override touch(sid: string, session: SessionData, callback?: Callback): void {
     this.#records.undoMaxAgeDrift(sid, session);
-    if (this.#snapshots.of(session, sid)?.ttlMs === this.#records.ttl.ttlFor(session.cookie)) {
-      // This request's read or write already renewed the TTL as far as `touchAfter` asks. Answered
-      // at once: express-session then ends the response in one write instead of two.
+    if (this.#records.renewedByThisRequest(sid, session)) {
+      // Answered at once: express-session then ends the response in one write instead of two.
       callback?.();
       return;
     }
     settle(
-      this.#withinRequest(session, "session touch", (waitMs) =>
+      withinRequest(session, "session touch", this.#bound, (waitMs) =>
         this.#records.renew(sid, session, waitMs),
       ),
       callback,
@@ -170,22 +173,6 @@ export class RedisSessionStore extends Store {
     // The read just done counts against the request's wait bound.
     chargeWait(req, this.#snapshots.of(session)?.readMs ?? 0);
     return session;
-  }
-
-  /** Runs a store operation within what its request may still wait (see requestBudget.ts). */
-  #withinRequest(
-    session: SessionData,
-    what: string,
-    operation: (waitMs: number) => Promise<void>,
-  ): Promise<void> {
-    const { counters } = this.#redis;
-    return withinRequest(
-      session,
-      what,
-      this.#options.waitMs,
-      () => counters.unavailable++,
-      operation,
-    );
   }
 
   /**

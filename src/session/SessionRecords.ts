@@ -41,11 +41,6 @@ export class SessionRecords {
     this.#ttl = new TtlPolicy(options);
   }
 
-  /** The TTL policy in force. */
-  get ttl(): TtlPolicy {
-    return this.#ttl;
-  }
-
   /**
    * Reads a session; null when there is none. Its TTL is renewed in the same command when
    * `touchAfter` is 0, else by a second one only once the last renewal is `touchAfter` old.
@@ -175,6 +170,11 @@ export class SessionRecords {
     } else {
       await this.save(sid, session, waitMs);
     }
+  }
+
+  /** Whether this request's read or write already renewed the TTL as far as `touchAfter` asks. */
+  renewedByThisRequest(sid: string, session: SessionData): boolean {
+    return this.snapshots.of(session, sid)?.ttlMs === this.#ttl.ttlFor(session.cookie);
   }
 
   /** Every session id under the prefix, walked with SCAN. */

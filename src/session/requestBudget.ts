@@ -32,22 +32,27 @@ export function requestOf(session: object): object | undefined {
   return typeof req === "object" && req !== null ? req : undefined;
 }
 
+/** A store's wait bound, and where it counts the requests that spent it. */
+export interface WaitBound {
+  waitMs: number;
+  counters: { unavailable: number };
+}
+
 /**
  * Runs a store operation of `session`'s request with what the request may still wait for Redis
- * of its `waitMs`, and counts its time against it.
- * @throws RedisUnavailableError at once (after `spent()`) when the request has no wait left
+ * of its bound, and counts its time against it.
+ * @throws RedisUnavailableError at once (counted) when the request has no wait left
  */
 export async function withinRequest(
   session: object,
   what: string,
-  waitMs: number,
-  spent: () => void,
+  { waitMs, counters }: WaitBound,
   operation: (waitMs: number) => Promise<void>,
 ): Promise<void> {
   const req = requestOf(session);
   const remaining = remainingWait(req, waitMs);
   if (remaining <= 0) {
-    spent();
+    counters.unavailable++;
     throw new RedisUnavailableError(
       `the ${what} was not sent: this request already waited ${waitMs - remaining} ms for ` +
         `Redis, its whole bound (option \`unavailable.waitMs\`)`,
