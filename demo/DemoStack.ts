@@ -3,11 +3,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../harness/ports.js";
-import { pollUntil } from "../harness/poll.js";
-import { ServerProcess } from "../harness/ServerProcess.js";
+import { HAProxy } from "../harness/HAProxy.js";
 import { SentinelStack } from "../harness/stacks.js";
 import { AppInstance } from "./AppInstance.js";
-import { writeHaproxyConfig } from "./haproxy.js";
 
 export interface DemoStackOptions {
   instances: number;
@@ -26,7 +24,7 @@ export interface DemoStackOptions {
 export class DemoStack {
   topology: SentinelStack | undefined;
   readonly instances: AppInstance[] = [];
-  haproxy: ServerProcess | undefined;
+  haproxy: HAProxy | undefined;
   port = 0;
   #dir: string | undefined;
 
@@ -60,25 +58,19 @@ export class DemoStack {
 
     progress("starting HAProxy");
     this.port = this.options.port ?? (await freePort());
-    const config = await writeHaproxyConfig(this.#dir, {
+    const haproxy = await HAProxy.start(this.#dir, {
       port: this.port,
       instances: this.instances.map(({ id, port }) => ({ id, port })),
     });
-    this.haproxy = new ServerProcess("haproxy", "haproxy", ["-f", config, "-db"]);
-    this.haproxy.start();
-    await pollUntil("HAProxy to serve /healthz", async () => {
-      if (!this.haproxy?.running) throw new Error(`haproxy exited: ${this.haproxy?.stderr ?? ""}`);
-      const response = await fetch(`${this.url}/healthz`);
-      return response.ok;
-    });
-    this.haproxy.onExit = () => {
-      this.options.onUnexpectedExit(`haproxy exited unexpectedly: ${this.haproxy?.stderr ?? ""}`);
+    this.haproxy = haproxy;
+    haproxy.process.onExit = () => {
+      this.options.onUnexpectedExit(`haproxy exited unexpectedly: ${haproxy.process.stderr}`);
     };
   }
 
   /** Stops every process (awaited) and removes the temp dirs. */
   async stop(): Promise<void> {
-    if (this.haproxy) this.haproxy.onExit = undefined;
+    if (this.haproxy) this.haproxy.process.onExit = undefined;
     await this.haproxy?.stop();
     await Promise.all(this.instances.map((instance) => instance.stop()));
     await this.topology?.stop();
@@ -102,7 +94,10 @@ export class DemoStack {
         sentinels: topology.sentinels.map(node),
       },
       instances: this.instances.map(({ id, port, pid }) => ({ id, port, pid: pid ?? null })),
-      loadBalancer: { port: this.port, pid: this.haproxy?.running ? this.haproxy.pid : null },
+      loadBalancer: {
+        port: this.port,
+        pid: this.haproxy?.process.running ? this.haproxy.process.pid : null,
+      },
     };
   }
 }

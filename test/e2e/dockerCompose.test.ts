@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, test } from "vitest";
 import { parse } from "yaml";
-import { writeHaproxyConfig } from "../../demo/haproxy.js";
+import { writeHaproxyConfig } from "../../harness/HAProxy.js";
 
 // No Docker engine runs here: check the files for what the containers need, and let HAProxy itself
 // validate both of its configurations.

@@ -1,5 +1,48 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { pollUntil } from "./poll.js";
+import { ServerProcess } from "./ServerProcess.js";
+
+/** An app instance HAProxy balances over. */
+export interface Upstream {
+  id: string;
+  port: number;
+}
+
+/**
+ * HAProxy on 127.0.0.1:`port` in front of app instances (`haproxyConfig`), started from a
+ * config written in `dir`; ready once it answers `/healthz` through an instance.
+ */
+export class HAProxy {
+  private constructor(
+    readonly port: number,
+    readonly process: ServerProcess,
+  ) {}
+
+  static async start(
+    dir: string,
+    options: { port: number; instances: Upstream[] },
+  ): Promise<HAProxy> {
+    const config = await writeHaproxyConfig(dir, options);
+    const process = new ServerProcess("haproxy", "haproxy", ["-f", config, "-db"]);
+    process.start();
+    const haproxy = new HAProxy(options.port, process);
+    await pollUntil("HAProxy to serve /healthz", async () => {
+      if (!process.running) throw new Error(`haproxy exited: ${process.stderr}`);
+      const response = await fetch(`${haproxy.url}/healthz`);
+      return response.ok;
+    });
+    return haproxy;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  stop(): Promise<void> {
+    return this.process.stop();
+  }
+}
 
 /** HAProxy in front of the app instances: round robin, health checks, retries where safe. */
 export function haproxyConfig({
@@ -7,7 +50,7 @@ export function haproxyConfig({
   instances,
 }: {
   port: number;
-  instances: { id: string; port: number }[];
+  instances: Upstream[];
 }): string {
   const servers = instances
     .map(({ id, port: instancePort }) => `  server ${id} 127.0.0.1:${instancePort} check`)
