@@ -13,6 +13,7 @@ import { connectedReplicas } from "./WriterLane.js";
 import type { LanePool, WriterLane } from "./WriterLane.js";
 import { RetryableError } from "../errors/internal/RetryableError.js";
 import type { StoreCounters } from "./stats.js";
+import { forgetScript, sentBefore } from "./scripts.js";
 import type { Script } from "./scripts.js";
 
 const REPLY_MARGIN_MS = 100;
@@ -207,7 +208,7 @@ export class DurableWriter {
    */
   #sendWrites(lane: WriterLane, batch: Queued[]): Promise<unknown> {
     const { script, deadlineArg } = this.batchScript;
-    const loaded = lane.sentBefore(script.sha);
+    const loaded = sentBefore(lane.connection, script.sha);
     const command: CommandArgs = [loaded ? script.sha : script.lua, batch.length];
     for (const { key } of batch) command.push(key);
     for (const { args, deadline } of batch) {
@@ -222,7 +223,7 @@ export class DurableWriter {
   /** A write's error; NOSCRIPT (the script cache was flushed) loads the script on the retry. */
   #writeError(lane: WriterLane, reason: unknown): Error {
     if (reason instanceof Error && reason.message.startsWith("NOSCRIPT")) {
-      lane.forget(this.batchScript.script.sha);
+      forgetScript(lane.connection, this.batchScript.script.sha);
       return new RetryableError("the write script was not loaded on the server");
     }
     return asError(reason);

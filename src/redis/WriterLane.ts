@@ -13,29 +13,12 @@ export class WriterLane {
   busy = false;
   /** The server's clock, for the writes' deadlines. */
   readonly clock: ServerClock;
-  /** The epoch in which each script (by SHA) was last sent in full (EVAL). */
-  readonly #scripts = new Map<string, number>();
 
   constructor(client: Redis) {
     this.connection = duplicateClient(client);
     this.connection.on("ready", () => this.epoch++);
     this.commands = new CorkedCommands(this.connection);
     this.clock = new ServerClock(this.connection, () => this.epoch);
-  }
-
-  /**
-   * Whether the script was sent in full on this connection since it last connected (then
-   * EVALSHA finds it); from now on it counts as sent.
-   */
-  sentBefore(sha: string): boolean {
-    const sent = this.#scripts.get(sha) === this.epoch;
-    this.#scripts.set(sha, this.epoch);
-    return sent;
-  }
-
-  /** The server answered NOSCRIPT (its script cache was flushed): send it in full next time. */
-  forget(sha: string): void {
-    this.#scripts.delete(sha);
   }
 }
 

@@ -31,6 +31,22 @@ function loadedOn(client: Redis | Cluster): Set<string> {
 }
 
 /**
+ * Whether `sha` was sent in full (EVAL) on `client` since it last connected, so EVALSHA finds it;
+ * from now on it counts as sent. For callers that send scripts themselves (the durable writer).
+ */
+export function sentBefore(client: Redis | Cluster, sha: string): boolean {
+  const scripts = loadedOn(client);
+  if (scripts.has(sha)) return true;
+  scripts.add(sha);
+  return false;
+}
+
+/** The server answered NOSCRIPT (its script cache was flushed): send the script in full again. */
+export function forgetScript(client: Redis | Cluster, sha: string): void {
+  loadedOn(client).delete(sha);
+}
+
+/**
  * Runs `script` on `client` — any ioredis client, the caller's own included: no command is defined
  * on it. EVAL the first time on a connection, EVALSHA after; EVAL again when the server answers
  * NOSCRIPT (its script cache was flushed). On a Cluster the first key routes the call.
