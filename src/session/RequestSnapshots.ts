@@ -16,6 +16,11 @@ export interface Snapshot {
   touchedAt: number | undefined;
   /** How long the read that made this snapshot waited for Redis (ms). */
   readMs?: number;
+  /**
+   * The values came from the master a Sentinel majority named (or from this request's own
+   * write). When not, a write checks that the fields it changes still hold them.
+   */
+  vouched: boolean;
 }
 
 /**

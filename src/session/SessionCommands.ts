@@ -14,6 +14,8 @@ import type { ServerClock } from "../redis/ServerClock.js";
 import { DEADLINE_ARG, SESSION_SCRIPTS, WRITE_SCRIPT } from "./scripts.js";
 import { SessionKeys } from "./SessionKeys.js";
 import type { ReadReply, WriteArgs, WriteMode } from "./scripts.js";
+import { firstWriteReply, hashReply, writeReply } from "./replies.js";
+import type { SessionRead } from "./replies.js";
 
 /**
  * The Redis commands of the store, each bounded by `unavailable.waitMs` and retried through
@@ -34,8 +36,10 @@ export class SessionCommands {
    * (undefined until a Sentinel has answered).
    */
   readonly requiredReplicas: () => number | undefined;
-  /** With `durability.fenceReads`: reads count only from the master this quorum names. */
-  readonly #readQuorum: SentinelQuorum | undefined;
+  /** The Sentinel majority durable writes are acknowledged under, when there is one. */
+  readonly #quorum: SentinelQuorum | undefined;
+  /** `durability.fenceReads`: a read counts only from the master the quorum names. */
+  readonly #fenceReads: boolean;
   /** What `store.stats()` reports. */
   readonly counters = new StoreCounters();
 
@@ -63,7 +67,8 @@ export class SessionCommands {
       replicas === "all" || replicas > 0 || options.durability.fenceReads
         ? watch?.quorum()
         : undefined;
-    if (options.durability.fenceReads) this.#readQuorum = quorum;
+    this.#quorum = quorum;
+    this.#fenceReads = options.durability.fenceReads;
     if (replicas === "all") {
       if (quorum === undefined) {
         throw new UnsupportedTopologyError(
@@ -86,9 +91,9 @@ export class SessionCommands {
   }
 
   /** Reads a session and renews its TTL in the same command (see the read script for `ttlMs`). */
-  readAndRenew(sid: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
+  readAndRenew(sid: string, ttlMs: number, defaultTtlMs: number): Promise<SessionRead> {
     return this.#bounded("session read", () =>
-      this.#fenced(this.#readScript(this.keys.session(sid), ttlMs, defaultTtlMs)),
+      this.#vouched(this.#readScript(this.keys.session(sid), ttlMs, defaultTtlMs)),
     );
   }
 
@@ -102,29 +107,41 @@ export class SessionCommands {
     return reply as ReadReply;
   }
 
-  /** With `durability.fenceReads`, a read counts only if its master is the majority's. */
-  #fenced(read: Promise<ReadReply>): Promise<ReadReply> {
-    const quorum = this.#readQuorum;
-    if (quorum === undefined) return read;
-    return read.then(async (reply) => {
-      if (!(await quorum.vouches(this.backend.masterAddress()))) {
-        throw new RetryableError(
-          "no Sentinel majority names the master this instance reads from: its sessions may be " +
-            "stale (option `durability.fenceReads`)",
-        );
-      }
-      return reply;
+  /**
+   * The read, with whether it came from the master a Sentinel majority names (always, without a
+   * quorum). With `durability.fenceReads`, a read from another master does not count.
+   */
+  #vouched(read: Promise<ReadReply>): Promise<SessionRead> {
+    const quorum = this.#quorum;
+    if (quorum === undefined) return read.then((reply) => ({ reply, vouched: true }));
+    return read.then((reply) => {
+      const vouched = quorum.vouches(this.backend.masterAddress());
+      // Sync for a master named by IP address (a host name is looked up).
+      return typeof vouched === "boolean"
+        ? this.#sessionRead(reply, vouched)
+        : vouched.then((yes) => this.#sessionRead(reply, yes));
     });
+  }
+
+  /** What a read returns; with `durability.fenceReads`, a read not vouched for fails. */
+  #sessionRead(reply: ReadReply, vouched: boolean): SessionRead {
+    if (!vouched && this.#fenceReads) {
+      throw new RetryableError(
+        "no Sentinel majority names the master this instance reads from: its sessions may be " +
+          "stale (option `durability.fenceReads`)",
+      );
+    }
+    return { reply, vouched };
   }
 
   /**
    * Reads a session with a plain HGETALL, leaving a hash's TTL alone. A key that is not a hash (a
    * connect-redis value) goes through the read script instead, which renews it as `ttlMs` says.
    */
-  read(sid: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
+  read(sid: string, ttlMs: number, defaultTtlMs: number): Promise<SessionRead> {
     const key = this.keys.session(sid);
     return this.#bounded("session read", () =>
-      this.#fenced(
+      this.#vouched(
         // The reply as Redis sends it (capitalised: ioredis does not turn it into an object).
         this.backend.send("HGETALL", [key]).then(hashReply, (error: unknown) => {
           if (!(error instanceof Error && error.message.startsWith("WRONGTYPE"))) throw error;
@@ -154,15 +171,22 @@ export class SessionCommands {
   /**
    * Applies a write and, if durability asks for it, waits until enough replicas have it.
    * `ttlMs` undefined leaves the TTL as it is ("update" mode only); `waitMs` is what the request
-   * may still wait.
+   * may still wait. `checks` (field, value read: "" for none) are applied only if every field
+   * still holds what this request read (see the write script).
    * @returns whether it was written (false: the session was destroyed meanwhile)
    * @throws NotDurableError when replicas did not confirm within the wait bound
+   * @throws RedisUnavailableError when a checked field holds something else
    */
   write(
     sid: string,
     mode: WriteMode,
     ttlMs: number | undefined,
-    { changed, removed, uid = "" }: { changed: string[]; removed: string[]; uid?: string },
+    {
+      changed,
+      removed,
+      checks = [],
+      uid = "",
+    }: { changed: string[]; removed: string[]; checks?: string[]; uid?: string },
     waitMs = this.options.waitMs,
   ): Promise<boolean> {
     const key = this.keys.session(sid);
@@ -181,10 +205,12 @@ export class SessionCommands {
           now,
           deadline,
           pairs,
+          checks.length / 2,
         ];
         // Setting the TTL records when (`$touched`), so reads know when it is due again.
         if (ttlMs !== undefined) args.push("$touched", String(now));
         for (const value of changed) args.push(value);
+        for (const value of checks) args.push(value);
         for (const field of removed) args.push(field);
         if (durable !== undefined) return durable.write(key, args, deadline).then(writeReply);
         const clock = this.#clock;
@@ -251,23 +277,4 @@ export class SessionCommands {
       },
     );
   }
-}
-
-/**
- * HGETALL's reply: a flat `[field, value, …]` array, or an object from a client created with
- * ioredis' `replyMapping: "resp3"`.
- */
-function hashReply(reply: unknown): ReadReply {
-  const fields = Array.isArray(reply) ? (reply as string[]) : Object.entries(reply ?? {}).flat();
-  return fields.length === 0 ? null : ["hash", fields as string[]];
-}
-
-/** Whether the write script wrote (false: the session is gone); -1 is a write past its deadline. */
-function writeReply(reply: unknown): boolean {
-  if (reply === -1) throw new RetryableError("the write reached Redis after its deadline");
-  return reply === 1;
-}
-
-function firstWriteReply(replies: unknown): boolean {
-  return writeReply(Array.isArray(replies) ? replies[0] : replies);
 }

@@ -3,7 +3,7 @@ import { SessionTooLargeError } from "../errors/SessionTooLargeError.js";
 import { debugFor } from "../redis/debug.js";
 import { decodeSession, diffSessions, encodeSession, encodedSize, mayExceed } from "./codec.js";
 import type { NormalizedStoreOptions } from "./options.js";
-import type { RequestSnapshots } from "./RequestSnapshots.js";
+import type { RequestSnapshots, Snapshot } from "./RequestSnapshots.js";
 import type { WriteMode } from "./scripts.js";
 import type { SessionCommands } from "./SessionCommands.js";
 import { fingerprint } from "./settle.js";
@@ -49,7 +49,7 @@ export class SessionRecords {
     const key = this.#key(sid);
     const started = Date.now();
     const { ttlMs, defaultTtlMs, touchAfterMs } = this.options;
-    const reply =
+    const { reply, vouched } =
       touchAfterMs === 0
         ? await this.#redis.readAndRenew(sid, ttlMs ?? 0, defaultTtlMs)
         : await this.#redis.read(sid, ttlMs ?? 0, defaultTtlMs);
@@ -87,6 +87,7 @@ export class SessionRecords {
       ttlMs: sessionTtlMs,
       touchedAt,
       readMs: now - started,
+      vouched,
     });
     return data;
   }
@@ -143,7 +144,15 @@ export class SessionRecords {
       sid,
       mode,
       renew ? ttlMs : undefined,
-      { changed, removed, uid: bound },
+      {
+        changed,
+        removed,
+        checks:
+          mode === "update" && current?.vouched === false
+            ? checksFor(current, changed, removed)
+            : [],
+        uid: bound,
+      },
       waitMs,
     );
     if (!written) {
@@ -156,6 +165,8 @@ export class SessionRecords {
         uid: bound ?? current?.uid,
         ttlMs,
         touchedAt: renew ? now : current.touchedAt,
+        // The fields this write did not change are still as read.
+        vouched: mode !== "update" || current?.vouched !== false,
       });
     }
   }
@@ -195,7 +206,7 @@ export class SessionRecords {
     const sessions: Record<string, SessionData> = {};
     for (const sid of await this.ids()) {
       const key = this.#key(sid);
-      const reply = await this.#redis.read(sid, -1, 0);
+      const { reply } = await this.#redis.read(sid, -1, 0);
       try {
         const decoded = decodeSession(reply);
         if (decoded !== undefined) sessions[sid] = decoded.data;
@@ -224,4 +235,19 @@ export class SessionRecords {
     this.#reported.add(key);
     log("corrupt session data at %s treated as no session: %s", fingerprint(key), error.message);
   }
+}
+
+/**
+ * For a write whose base was read from a master no Sentinel majority named: each field it sets or
+ * deletes with the value it read ("" for none), for the write script to check.
+ */
+function checksFor(read: Snapshot, changed: string[], removed: string[]): string[] {
+  const checks: string[] = [];
+  const { fields } = read.encoded;
+  for (let i = 0; i < changed.length; i += 2) {
+    const field = changed[i] ?? "";
+    checks.push(field, fields.get(field) ?? "");
+  }
+  for (const field of removed) checks.push(field, fields.get(field) ?? "");
+  return checks;
 }

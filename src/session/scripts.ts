@@ -91,8 +91,14 @@ return 1
  * answers 503), so a write that reaches Redis later (resent after a reconnection, or held in a
  * frozen master's socket) is dropped rather than overwriting what later, acknowledged requests
  * wrote.
- * 8 n, then n field/value pairs to set (the caller includes `$touched`), then the fields to delete.
- * Returns, per key, 1 if written, 0 if the session was gone, -1 if it came after its deadline.
+ * 8 n, the number of field/value pairs to set. 9 m, the number of fields to check. Then the n
+ * pairs (the caller includes `$touched`); then m field/value pairs, each the value the field
+ * must hold for the write to apply ("": the field must not exist); then the fields to delete.
+ * A request sends fields to check when it read the session from a master no Sentinel majority
+ * named (see SessionCommands): that read may be older than what the majority's master holds, and
+ * its delta must not be put over newer values.
+ * Returns, per key, 1 if written, 0 if the session was gone, -1 if it came after its deadline,
+ * -2 if a checked field did not hold what the request read.
  */
 const WRITE = `
 local time = redis.call('TIME')
@@ -108,6 +114,11 @@ local function write(key, base, last)
   if now > tonumber(ARGV[base + 7]) then return -1 end
   local exists = redis.call('EXISTS', key) == 1
   if mode ~= 'replace' and not exists then return 0 end
+  local pairsEnd = base + 9 + 2 * tonumber(ARGV[base + 8])
+  local checksEnd = pairsEnd + 2 * tonumber(ARGV[base + 9])
+  for i = pairsEnd + 1, checksEnd, 2 do
+    if (redis.call('HGET', key, ARGV[i]) or '') ~= ARGV[i + 1] then return -2 end
+  end
   if mode ~= 'update' then
     local meta = {}
     if mode == 'replace' and exists and redis.call('TYPE', key)['ok'] == 'hash' then
@@ -120,12 +131,11 @@ local function write(key, base, last)
     redis.call('HSET', key, '$uid', uid)
     redis.call('HSETNX', key, '$created', stamp)
   end
-  local pairsEnd = base + 8 + 2 * tonumber(ARGV[base + 8])
   -- unpack in chunks: a Lua call takes at most ~8000 arguments
-  for i = base + 9, pairsEnd, 2000 do
+  for i = base + 10, pairsEnd, 2000 do
     redis.call('HSET', key, unpack(ARGV, i, math.min(i + 1999, pairsEnd)))
   end
-  for i = pairsEnd + 1, last, 2000 do
+  for i = checksEnd + 1, last, 2000 do
     redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 1999, last)))
   end
   if ttl == '' then return 1 end
@@ -191,7 +201,8 @@ export type WriteArgs = [
   now: number,
   deadline: number,
   pairCount: number,
-  ...fieldsThenDeletes: string[],
+  checkCount: number,
+  ...pairsThenChecksThenDeletes: string[],
 ];
 
 /** Where the deadline stands in WriteArgs: set on the server's clock just before sending. */
