@@ -44,6 +44,11 @@ export class Browser {
 
   /** The session id inside the signed cookie value `s:<sid>.<signature>`. */
   get sessionId(): string | undefined {
-    return this.cookie?.replace(/^s:/, "").replace(/\.[^.]*$/, "");
+    return sessionIdIn(this.cookie);
   }
+}
+
+/** The session id in a signed session cookie's value (`s:<id>.<signature>`). */
+export function sessionIdIn(cookie: string | undefined): string | undefined {
+  return cookie?.replace(/^s:/, "").replace(/\.[^.]*$/, "");
 }

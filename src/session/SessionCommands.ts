@@ -93,7 +93,7 @@ export class SessionCommands {
   /** Reads a session and renews its TTL in the same command (see the read script for `ttlMs`). */
   readAndRenew(sid: string, ttlMs: number, defaultTtlMs: number): Promise<SessionRead> {
     return this.#bounded("session read", () =>
-      this.#vouched(this.#readScript(this.keys.session(sid), ttlMs, defaultTtlMs)),
+      this.#readScript(this.keys.session(sid), ttlMs, defaultTtlMs).then(this.#sessionRead),
     );
   }
 
@@ -108,23 +108,21 @@ export class SessionCommands {
   }
 
   /**
-   * The read, with whether it came from the master a Sentinel majority names (always, without a
-   * quorum). With `durability.fenceReads`, a read from another master does not count.
+   * A reply as read, with whether it came from the master a Sentinel majority names (always,
+   * without a quorum); with `durability.fenceReads`, a read from another master does not count.
+   * Synchronous for a master named by IP address (a host name is looked up).
    */
-  #vouched(read: Promise<ReadReply>): Promise<SessionRead> {
+  readonly #sessionRead = (reply: ReadReply): SessionRead | Promise<SessionRead> => {
     const quorum = this.#quorum;
-    if (quorum === undefined) return read.then((reply) => ({ reply, vouched: true }));
-    return read.then((reply) => {
-      const vouched = quorum.vouches(this.backend.masterAddress());
-      // Sync for a master named by IP address (a host name is looked up).
-      return typeof vouched === "boolean"
-        ? this.#sessionRead(reply, vouched)
-        : vouched.then((yes) => this.#sessionRead(reply, yes));
-    });
-  }
+    if (quorum === undefined) return { reply, vouched: true };
+    const vouched = quorum.vouches(this.backend.masterAddress());
+    return typeof vouched === "boolean"
+      ? this.#fenced(reply, vouched)
+      : vouched.then((yes) => this.#fenced(reply, yes));
+  };
 
-  /** What a read returns; with `durability.fenceReads`, a read not vouched for fails. */
-  #sessionRead(reply: ReadReply, vouched: boolean): SessionRead {
+  /** The read, unless `durability.fenceReads` refuses it. */
+  #fenced(reply: ReadReply, vouched: boolean): SessionRead {
     if (!vouched && this.#fenceReads) {
       throw new RetryableError(
         "no Sentinel majority names the master this instance reads from: its sessions may be " +
@@ -141,12 +139,13 @@ export class SessionCommands {
   read(sid: string, ttlMs: number, defaultTtlMs: number): Promise<SessionRead> {
     const key = this.keys.session(sid);
     return this.#bounded("session read", () =>
-      this.#vouched(
-        // The reply as Redis sends it (capitalised: ioredis does not turn it into an object).
-        this.backend.send("HGETALL", [key]).then(hashReply, (error: unknown) => {
+      // The reply as Redis sends it (capitalised: ioredis does not turn it into an object).
+      this.backend.send("HGETALL", [key]).then(
+        (reply) => this.#sessionRead(hashReply(reply)),
+        (error: unknown) => {
           if (!(error instanceof Error && error.message.startsWith("WRONGTYPE"))) throw error;
-          return this.#readScript(key, ttlMs, defaultTtlMs);
-        }),
+          return this.#readScript(key, ttlMs, defaultTtlMs).then(this.#sessionRead);
+        },
       ),
     );
   }

@@ -8,7 +8,7 @@ import type {
 } from "../redis/options.js";
 import {
   asRecord,
-  describe,
+  nonEmptyString,
   nonNegativeInteger,
   positiveInteger,
   rejectUnknown,
@@ -115,10 +115,7 @@ export function pickStoreOptions(record: Record<string, unknown>): NormalizedSto
         '{ sentinels: [{ host: "10.0.0.5", port: 26379 }], name: "mymaster" } or "redis://localhost:6379"',
     );
   }
-  const prefix = record.prefix ?? DEFAULTS.store.prefix;
-  if (typeof prefix !== "string" || prefix === "") {
-    throw new TypeError(`\`prefix\` must be a non-empty string; got ${describe(prefix)}`);
-  }
+  const prefix = nonEmptyString(record.prefix ?? DEFAULTS.store.prefix, "prefix");
   const ttl = record.ttl;
   if (ttl !== undefined) positiveInteger(ttl, "ttl", "seconds");
   const touchAfter = record.touchAfter;

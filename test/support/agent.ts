@@ -4,6 +4,7 @@ import request from "supertest";
 import type { Response } from "supertest";
 import type TestAgent from "supertest/lib/agent.js";
 import { beforeAll } from "vitest";
+import { sessionIdIn } from "../../harness/Browser.js";
 
 /** The file's in-process app, created once the Redis it needs is up. */
 export function useApp(create: () => Express): { readonly app: Express } {
@@ -36,9 +37,7 @@ export function sessionCookie(agent: TestAgent): string | undefined {
 
 /** The session id inside the agent's signed cookie. */
 export function sessionIdOf(agent: TestAgent): string | undefined {
-  return sessionCookie(agent)
-    ?.replace(/^s:/, "")
-    .replace(/\.[^.]*$/, "");
+  return sessionIdIn(sessionCookie(agent));
 }
 
 /** Gives the agent `value` as its session cookie (another's, an old or a forged one). */
