@@ -40,7 +40,15 @@ export class RedisServer extends ConfiguredServer {
     const node = new RedisServer(name, await freePort(), await subdir(baseDir, name), false);
     const lines = ["appendonly yes", 'save ""', "repl-diskless-sync-delay 0", ...extra];
     if (replicaOf !== undefined) lines.push(`replicaof 127.0.0.1 ${replicaOf}`);
-    if (cluster) lines.push("cluster-enabled yes", "cluster-node-timeout 2000");
+    if (cluster) {
+      // The bus port of its own: port + 10000 may be taken, or past 65535.
+      lines.push(
+        "cluster-enabled yes",
+        `cluster-port ${await freePort()}`,
+        "cluster-node-timeout 2000",
+        "cluster-require-full-coverage no",
+      );
+    }
     if (password !== undefined) {
       lines.push(`requirepass ${password}`, `masterauth ${password}`);
       serverAccess.set(node.port, { password });

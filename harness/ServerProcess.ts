@@ -107,6 +107,11 @@ export class ServerProcess {
     return child?.exitCode === null && child.signalCode === null;
   }
 
+  /** Frozen by pause() and not resumed since. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /** SIGKILL, as a crash would. Resolves once the process is gone. */
   async kill(): Promise<void> {
     if (!this.running) return;
