@@ -60,6 +60,7 @@ export function decodeSession(reply: ReadReply): DecodedSession | undefined {
     }
     fields.set(field, value);
     const parsed = parseJson(value, `field ${JSON.stringify(field)}`);
+    if (field === "cookie" && isRecord(parsed)) withCookieDefaults(parsed);
     // A field named "__proto__" stays a plain key, not the object's prototype. (Defined only then:
     // an object without a prototype would be slower to read on every request.)
     if (field === "__proto__") {
@@ -95,7 +96,10 @@ export function encodeSession(session: object): EncodedSession {
         `session key "${field}" starts with "${META_PREFIX}", which the store reserves for its own fields`,
       );
     }
-    const json = JSON.stringify(value) as string | undefined;
+    const json =
+      field === "cookie" && isRecord(value)
+        ? storedCookie(value)
+        : (JSON.stringify(value) as string | undefined);
     if (json === undefined) continue;
     fields.set(field, json);
     // A copy: the live Cookie may still change after this encoding.
@@ -159,6 +163,42 @@ const COOKIE_SETTINGS = [
   "priority",
   "partitioned",
 ] as const;
+
+/**
+ * A cookie as the session hash stores it: its settings without `expires` (recomputed from
+ * `originalMaxAge` on every read) and without what equals express-session's defaults (`path` "/",
+ * `httpOnly` true). That keeps the field under Redis' `hash-max-listpack-value` (64 bytes), so a
+ * small session stays a compact listpack instead of a hashtable: 57 bytes for
+ * `{"originalMaxAge":86400000,"secure":false,"sameSite":"lax"}`, 110–130 with all of it.
+ */
+function storedCookie(cookie: Record<string, unknown>): string {
+  const toJSON = cookie.toJSON;
+  const source = (typeof toJSON === "function" ? toJSON.call(cookie) : cookie) as Record<
+    string,
+    unknown
+  >;
+  const stored: Record<string, unknown> = {};
+  for (const name in source) {
+    const value = source[name];
+    if (name === "expires" || value === undefined) continue;
+    if (Object.hasOwn(COOKIE_DEFAULTS, name) && COOKIE_DEFAULTS[name] === value) continue;
+    stored[name] = value;
+  }
+  return JSON.stringify(stored);
+}
+
+/** What a stored cookie leaves out because it is express-session's default. */
+const COOKIE_DEFAULTS: Readonly<Record<string, unknown>> = {
+  path: "/",
+  httpOnly: true,
+};
+
+/** A stored cookie with the defaults it left out; one stored in full is read as it is. */
+function withCookieDefaults(cookie: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(COOKIE_DEFAULTS)) {
+    if (!Object.hasOwn(cookie, name)) cookie[name] = value;
+  }
+}
 
 /** A cookie's settings besides `expires`, copied. */
 function cookieSettings(cookie: unknown): Record<string, unknown> | undefined {

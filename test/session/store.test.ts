@@ -101,6 +101,60 @@ function contract(): void {
       await store.close();
     });
 
+    test("a typical session stays a compact listpack hash: its cookie is stored without expires and express-session's defaults", async () => {
+      const { store, prefix } = newStore();
+      const cookie = {
+        originalMaxAge: 86_400_000,
+        expires: new Date(Date.now() + 86_400_000).toISOString(),
+        secure: false,
+        httpOnly: true,
+        path: "/",
+        sameSite: "lax",
+      };
+      const data = { cookie, user: { id: "u1", name: "Ann" }, cart: ["sku-1", "sku-2", "sku-3"] };
+      await call((cb) => store.set("abc", data as unknown as SessionData, cb));
+
+      expect(await client.object("ENCODING", `${prefix}abc`)).toBe("listpack");
+      expect(JSON.parse((await client.hget(`${prefix}abc`, "cookie")) ?? "")).toEqual({
+        originalMaxAge: 86_400_000,
+        secure: false,
+        sameSite: "lax",
+      });
+      const read = await call<SessionData | null>((cb) => store.get("abc", cb));
+      expect(read?.cookie).toMatchObject({
+        originalMaxAge: 86_400_000,
+        secure: false,
+        httpOnly: true,
+        path: "/",
+        sameSite: "lax",
+      });
+      await store.close();
+    });
+
+    test("a cookie stored whole (by earlier versions) reads the same, and an unchanged session is not rewritten", async () => {
+      const { store, prefix } = newStore();
+      const cookie = {
+        originalMaxAge: 60_000,
+        expires: new Date(Date.now() + 60_000).toISOString(),
+        secure: true,
+        httpOnly: false,
+        domain: "example.com",
+        path: "/app",
+        sameSite: "strict",
+      };
+      const whole = JSON.stringify(cookie);
+      await client.hset(`${prefix}old`, "cookie", whole, "user", '"alice"');
+      await client.pexpire(`${prefix}old`, 60_000);
+      const read = await call<SessionData | null>((cb) => store.get("old", cb));
+      const { expires: _expires, ...settings } = cookie;
+      expect(read?.cookie).toMatchObject(settings);
+      expect(read).toMatchObject({ user: "alice" });
+      if (read === null) throw new Error("no session");
+      await call((cb) => store.set("old", read, cb));
+      expect(await client.hget(`${prefix}old`, "cookie")).toBe(whole);
+      await store.close();
+    });
+
     test("a fixed ttl option wins over the cookie", async () => {
       const { store, prefix } = newStore({ ttl: 30 });
       await call((cb) => store.set("abc", sessionData({}, 3_600_000), cb));
