@@ -66,8 +66,48 @@ declare module "express-session" {
   }
 }
 
+/** Sessions the memory measurement writes: a typical one, and one of 12 keys, about 2 KB. */
+function seeded(shape: string, i: number): Record<string, unknown> {
+  const cookie = new session.Cookie();
+  cookie.maxAge = 86_400_000;
+  cookie.httpOnly = true;
+  cookie.sameSite = "lax";
+  cookie.secure = false;
+  if (shape === "typical") {
+    return {
+      cookie,
+      user: { id: `user-${i}`, name: "Ann" },
+      cart: ["sku-1001", "sku-1002", "sku-1003"],
+    };
+  }
+  const data: Record<string, unknown> = { cookie };
+  for (let k = 0; k < 12; k++) data[`field${k}`] = `${"x".repeat(160)}${i}`;
+  return data;
+}
+
 const app = express();
 app.use(await middleware());
+// Writes `count` sessions of `shape` through the store itself (for the bytes-per-session figure).
+app.post("/seed", express.json(), async (req, res) => {
+  const { count, shape } = req.body as { count: number; shape: string };
+  const target = req.sessionStore;
+  for (let i = 0; i < count; i += 100) {
+    await Promise.all(
+      Array.from(
+        { length: Math.min(100, count - i) },
+        (_, j) =>
+          new Promise<void>((resolve, reject) => {
+            const data = seeded(shape, i + j) as unknown as session.SessionData;
+            target.set(`seed-${shape}-${String(i + j).padStart(8, "0")}`, data, (error) => {
+              if (error) reject(error instanceof Error ? error : new Error(String(error)));
+              else resolve();
+            });
+          }),
+      ),
+    );
+  }
+  res.json({ written: count });
+});
 let visitors = 0;
 app.post("/login", (req, res) => {
   req.session.user = `user-${++visitors}`;

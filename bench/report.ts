@@ -22,6 +22,11 @@ export interface BenchResult {
   command: string;
   /** Commands the app sent to Redis per request, by store and route (MONITOR). */
   commands: Record<string, Record<string, number>>;
+  /**
+   * Redis bytes per session (used_memory delta over 20 000 sessions), by store and shape:
+   * "typical" (a cookie, a small user object, a 3-item cart) and "2 KB" (12 keys).
+   */
+  memory?: Record<string, Record<string, number>>;
   samples: Sample[];
 }
 
@@ -122,11 +127,29 @@ export function textTable(result: BenchResult): string {
     }
     lines.push(`  ${row.store.padEnd(18)}${row.cells.map((c) => c.padEnd(22)).join("")}`);
   }
+  lines.push("", ...memoryLines(result).map((line) => `  ${line}`));
   lines.push("", "Targets");
   for (const { what, figure, holds } of acceptance(result)) {
     lines.push(`  ${holds ? "yes" : "NO "}  ${what}: ${figure}`);
   }
   return lines.join("\n");
+}
+
+/** Redis bytes per session by store, one line each, with ours as a share of each other's. */
+function memoryLines(result: BenchResult): string[] {
+  const memory = result.memory;
+  if (memory === undefined) return [];
+  const lines = ["Redis bytes per session (used_memory delta over 20 000 sessions)"];
+  for (const [store, shapes] of Object.entries(memory)) {
+    const cells = Object.entries(shapes).map(([shape, bytes]) => {
+      const ours = memory[OURS]?.[shape];
+      const share =
+        store === OURS || ours === undefined ? "" : ` (ours ${(ours / bytes).toFixed(2)}×)`;
+      return `${shape}: ${Math.round(bytes)}${share}`;
+    });
+    lines.push(`${store.padEnd(18)}${cells.join(", ")}`);
+  }
+  return lines;
 }
 
 /** One acceptance point of the benchmark (issue 6), checked against a run. */
@@ -189,6 +212,23 @@ export function acceptance(result: BenchResult): Check[] {
         figure: ratio(rps(route, store)),
         holds: rps(route, store) >= target,
       })),
+    ...(
+      [
+        ["typical", 1.0],
+        ["2 KB", 1.15],
+      ] as const
+    ).flatMap(([shape, target]) => {
+      const ours = result.memory?.[OURS]?.[shape];
+      const theirs = result.memory?.["connect-redis"]?.[shape];
+      if (ours === undefined || theirs === undefined) return [];
+      return [
+        {
+          what: `Redis bytes per ${shape} session ≤ ${target.toFixed(2)} × connect-redis`,
+          figure: `${Math.round(ours)} vs ${Math.round(theirs)} = ${ratio(ours / theirs)}`,
+          holds: ours / theirs <= target,
+        },
+      ];
+    }),
   ];
 }
 
@@ -233,6 +273,24 @@ export function markdownReport(result: BenchResult): string {
       ({ what, figure, holds }) => `| ${what} | ${figure} | ${holds ? "yes" : "**no**"} |`,
     ),
   ];
+  if (result.memory !== undefined) {
+    const shapes = Object.keys(Object.values(result.memory)[0] ?? {});
+    parts.push(
+      "",
+      "## Redis bytes per session",
+      "",
+      "`used_memory` on the master before and after the store writes 20 000 sessions (through its",
+      "own `set`) on an emptied Redis: **typical** is a cookie, a small user object and a 3-item",
+      "cart; **2 KB** has 12 keys of ~170 bytes.",
+      "",
+      `| store | ${shapes.join(" | ")} |`,
+      `|${" --- |".repeat(shapes.length + 1)}`,
+      ...Object.entries(result.memory).map(
+        ([store, bytes]) =>
+          `| ${store} | ${shapes.map((shape) => String(Math.round(bytes[shape] ?? NaN))).join(" | ")} |`,
+      ),
+    );
+  }
   let route = "";
   for (const row of rows(result)) {
     if (row.route !== route) {

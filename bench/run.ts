@@ -43,6 +43,14 @@ const baseline = values.baseline;
 const STORES = values.stores.split(",");
 // Right after this library's own app, so the two meet the machine in the same state.
 if (baseline !== undefined) STORES.splice(STORES.indexOf("redis-ha-session") + 1, 0, "baseline");
+/** Sessions written per store and shape for the bytes-per-session figure. */
+const SEEDED = 20_000;
+const SHAPES = ["typical", "2 KB"] as const;
+
+async function usedMemory(client: Redis): Promise<number> {
+  return Number(/^used_memory:(\d+)/m.exec(await client.info("memory"))?.[1]);
+}
+
 const rounds = Number(values.rounds);
 const duration = Number(values.duration);
 const connections = Number(values.connections);
@@ -95,6 +103,25 @@ const master = new Redis(masterAddress.port, masterAddress.host);
 const apps = new Map<string, { child: ChildProcess; url: string }>();
 try {
   for (const store of STORES) apps.set(store, await startApp(store, topology.redisOption));
+
+  // Redis bytes per session: used_memory before and after each store writes SEEDED sessions of
+  // each shape on an emptied Redis (MemoryStore keeps nothing in Redis).
+  const memory: Record<string, Record<string, number>> = {};
+  for (const store of STORES.filter((name) => name !== "memory")) {
+    const { url } = apps.get(store) ?? { url: "" };
+    for (const shape of SHAPES) {
+      await master.flushall("SYNC");
+      const before = await usedMemory(master);
+      const response = await fetch(`${url}/seed`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ count: SEEDED, shape }),
+      });
+      if (!response.ok) throw new Error(`${store} could not seed: ${response.status}`);
+      (memory[store] ??= {})[shape] = ((await usedMemory(master)) - before) / SEEDED;
+    }
+  }
+  await master.flushall("SYNC");
 
   // Commands per request, counted exactly (MONITOR), once per store and route.
   const commands: Record<string, Record<string, number>> = {};
@@ -173,6 +200,7 @@ try {
       (values.stores === ALL_STORES.join(",") ? "" : ` --stores ${values.stores}`) +
       (baseline === undefined ? "" : ` --baseline ${baseline}`),
     commands,
+    memory,
     samples,
   };
   process.stdout.write(`\n${textTable(result)}\n`);
