@@ -50,13 +50,17 @@ function newStore(options: Partial<ConstructorParameters<typeof RedisSessionStor
   return { store, prefix };
 }
 
-function sessionData(extra: Record<string, unknown> = {}, maxAge = 60_000): SessionData {
-  const cookie = {
+/** A cookie as express-session serialises it: maxAge, expires from now, and `settings`. */
+function cookieJson(maxAge: number, settings: Record<string, unknown>): Record<string, unknown> {
+  return {
     originalMaxAge: maxAge,
     expires: new Date(Date.now() + maxAge).toISOString(),
-    httpOnly: true,
-    path: "/",
+    ...settings,
   };
+}
+
+function sessionData(extra: Record<string, unknown> = {}, maxAge = 60_000): SessionData {
+  const cookie = cookieJson(maxAge, { httpOnly: true, path: "/" });
   return { cookie, ...extra } as unknown as SessionData;
 }
 
@@ -103,14 +107,12 @@ function contract(): void {
 
     test("a typical session stays a compact listpack hash: its cookie is stored without expires and express-session's defaults", async () => {
       const { store, prefix } = newStore();
-      const cookie = {
-        originalMaxAge: 86_400_000,
-        expires: new Date(Date.now() + 86_400_000).toISOString(),
+      const cookie = cookieJson(86_400_000, {
         secure: false,
         httpOnly: true,
         path: "/",
         sameSite: "lax",
-      };
+      });
       const data = { cookie, user: { id: "u1", name: "Ann" }, cart: ["sku-1", "sku-2", "sku-3"] };
       await call((cb) => store.set("abc", data as unknown as SessionData, cb));
 
@@ -133,15 +135,13 @@ function contract(): void {
 
     test("a cookie stored whole (by earlier versions) reads the same, and an unchanged session is not rewritten", async () => {
       const { store, prefix } = newStore();
-      const cookie = {
-        originalMaxAge: 60_000,
-        expires: new Date(Date.now() + 60_000).toISOString(),
+      const cookie = cookieJson(60_000, {
         secure: true,
         httpOnly: false,
         domain: "example.com",
         path: "/app",
         sameSite: "strict",
-      };
+      });
       const whole = JSON.stringify(cookie);
       await client.hset(`${prefix}old`, "cookie", whole, "user", '"alice"');
       await client.pexpire(`${prefix}old`, 60_000);
