@@ -9,11 +9,12 @@ export class NotDurableError extends Error {
   constructor(
     readonly confirmed: number,
     readonly required: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: string },
   ) {
     super(
       `write confirmed by ${confirmed} of ${required} required replicas; ` +
-        "lower `durability.replicas` if this topology cannot keep that many replicas in sync",
+        (options?.reason ??
+          "lower `durability.replicas` if this topology cannot keep that many replicas in sync"),
       options,
     );
   }

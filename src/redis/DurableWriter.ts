@@ -1,6 +1,7 @@
-// The wire format: one batch is one EVAL/EVALSHA of the batch script, its KEYS the batch's keys,
-// its ARGV each write's argument count then its arguments, followed in the same socket write by
-// one WAIT <replicas> <timeoutMs>; WAIT confirms every write sent before it on the connection.
+// The wire format: one batch is one EVAL/EVALSHA of the batch script per group of keys (one on a
+// node, one per slot on a Cluster), its KEYS the group's keys, its ARGV each write's argument
+// count then its arguments, followed in the same socket write by one WAIT <replicas>
+// <timeoutMs>; WAIT confirms every write sent before it on the connection.
 // The late-write rule: each write carries its request's deadline on the server's clock, and the
 // script applies no write whose deadline has passed — a request answered 503 while its write
 // waited (a frozen master) must not have it land later over what succeeded since. Writes whose
@@ -8,13 +9,12 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { NotDurableError } from "../errors/NotDurableError.js";
-import type { CommandArgs } from "./CorkedCommands.js";
+import { asError, groupedBatch, isError, sendBatch, waitError } from "./batchCalls.js";
+import type { BatchScript, WriteArguments } from "./batchCalls.js";
 import { connectedReplicas } from "./WriterLane.js";
 import type { LanePool, WriterLane } from "./WriterLane.js";
 import { RetryableError } from "../errors/internal/RetryableError.js";
 import type { StoreCounters } from "./stats.js";
-import { forgetScript, sentBefore } from "./scripts.js";
-import type { Script } from "./scripts.js";
 
 const REPLY_MARGIN_MS = 100;
 /** How often an unconfirmed write looks again at its replicas. */
@@ -22,20 +22,6 @@ const RECHECK_MS = 100;
 
 /** Writes sent in one script call at most (so none holds Redis for long). */
 const MAX_BATCH = 100;
-
-/**
- * A script that writes a batch: KEYS are the batch's keys; ARGV, for each key in turn, the count
- * of its arguments, then those arguments. Its reply is an array, one reply per key. The
- * argument at `deadlineArg` of each key's is that write's deadline on the server's clock (ms),
- * set just before sending; the script must not apply a write whose deadline has passed.
- */
-export interface BatchScript {
-  script: Script;
-  deadlineArg: number;
-}
-
-/** One write's arguments to the batch script. */
-export type WriteArguments = (string | number)[];
 
 interface Queued {
   key: string;
@@ -59,6 +45,7 @@ export class DurableWriter {
   readonly #unsubscribe: () => void;
   readonly #counters: StoreCounters;
   readonly #vouches: ((connection: Redis) => boolean | Promise<boolean>) | undefined;
+  readonly #groupOf: (key: string) => number;
   #queue: Queued[] = [];
   #scheduled = false;
 
@@ -74,6 +61,7 @@ export class DurableWriter {
     {
       counters,
       vouches,
+      groupOf,
     }: {
       counters: StoreCounters;
       /**
@@ -81,10 +69,13 @@ export class DurableWriter {
        * the master a Sentinel majority names); all may when undefined.
        */
       vouches: ((connection: Redis) => boolean | Promise<boolean>) | undefined;
+      /** Writes one script call may take together share a group (see LaneRouter.groupOf). */
+      groupOf: (key: string) => number;
     },
   ) {
     this.#counters = counters;
     this.#vouches = vouches;
+    this.#groupOf = groupOf;
     this.#lanes = lanes;
     this.#unsubscribe = lanes.subscribe(this.#dispatch);
   }
@@ -157,41 +148,42 @@ export class DurableWriter {
       return;
     }
     const { epoch } = lane;
-    // One socket write: the script call, then the WAIT that confirms it.
-    const writes = this.#sendWrites(lane, batch);
+    // One socket write: the script calls (one per group of keys), then the WAIT that confirms
+    // them all.
+    batch = groupedBatch(batch, this.#groupOf);
+    const writes = sendBatch(lane, this.batchScript, batch, this.#groupOf);
     const wait = lane.commands.send("WAIT", [required, this.timeoutMs]);
     lane.commands.flush();
     const sentAt = performance.now();
-    const [written, confirmed] = await Promise.allSettled([writes, wait]);
+    const [replies, confirmed] = await Promise.all([
+      writes,
+      wait.then(
+        (count) => Number(count),
+        (reason: unknown) => waitError(reason),
+      ),
+    ]);
     this.#counters.writeBatchSize.observe(batch.length);
     this.#counters.waitLatencyMs.observe(performance.now() - sentAt);
     lane.busy = false;
-    const error =
-      written.status === "rejected"
-        ? this.#writeError(lane, written.reason)
-        : confirmed.status === "rejected"
-          ? asError(confirmed.reason)
-          : null;
-    const replies = written.status === "fulfilled" ? (written.value as unknown[]) : [];
-    const count = confirmed.status === "fulfilled" ? Number(confirmed.value) : 0;
+    const count = typeof confirmed === "number" ? confirmed : 0;
+    const anyWritten = typeof confirmed === "number" && !replies.every(isError);
     // Without a fence (or with a master known by its address) no await: the batch is answered in
     // this turn.
-    const fence = error === null ? this.#vouched(lane) : false;
+    const fence = anyWritten ? this.#vouched(lane) : false;
     const vouched = typeof fence === "boolean" ? fence : await fence;
     batch.forEach(({ resolve, reject, deadline }, i) => {
-      if (error !== null) reject(error);
+      const reply = replies[i];
+      if (isError(reply)) reject(reply);
+      else if (typeof confirmed !== "number") reject(confirmed);
+      // Confirmed by the WAIT sent with it, as nearly every write is: no further promise.
+      else if (count >= required && lane.epoch === epoch && vouched) resolve(reply);
       else {
-        const reply = replies[i];
-        // Confirmed by the WAIT sent with it, as nearly every write is: no further promise.
-        if (count >= required && lane.epoch === epoch && vouched) resolve(reply);
-        else {
-          this.#awaitReplicas(lane, epoch, count, required, deadline)
-            .then(async () => {
-              if (!(await this.#vouched(lane))) throw notVouched();
-              resolve(reply);
-            })
-            .catch(reject);
-        }
+        this.#awaitReplicas(lane, epoch, count, required, deadline)
+          .then(async () => {
+            if (!(await this.#vouched(lane))) throw notVouched();
+            resolve(reply);
+          })
+          .catch(reject);
       }
     });
     this.#lanes.notify();
@@ -200,33 +192,6 @@ export class DurableWriter {
   /** Whether writes confirmed on the lane's connection may be acknowledged (see `vouches`). */
   #vouched(lane: WriterLane): boolean | Promise<boolean> {
     return this.#vouches === undefined || this.#vouches(lane.connection);
-  }
-
-  /**
-   * The write script over the batch's keys, as EVALSHA; the first time on a connection as EVAL,
-   * which loads it (a new master after a failover has never seen it).
-   */
-  #sendWrites(lane: WriterLane, batch: Queued[]): Promise<unknown> {
-    const { script, deadlineArg } = this.batchScript;
-    const loaded = sentBefore(lane.connection, script.sha);
-    const command: CommandArgs = [loaded ? script.sha : script.lua, batch.length];
-    for (const { key } of batch) command.push(key);
-    for (const { args, deadline } of batch) {
-      // The deadline on the server's clock, which the script checks it against.
-      args[deadlineArg] = lane.clock.toServer(deadline);
-      // Each write's own arguments array: ioredis flattens it into the command, one copy in all.
-      command.push(args.length, args);
-    }
-    return lane.commands.send(loaded ? "EVALSHA" : "EVAL", command);
-  }
-
-  /** A write's error; NOSCRIPT (the script cache was flushed) loads the script on the retry. */
-  #writeError(lane: WriterLane, reason: unknown): Error {
-    if (reason instanceof Error && reason.message.startsWith("NOSCRIPT")) {
-      forgetScript(lane.connection, this.batchScript.script.sha);
-      return new RetryableError("the write script was not loaded on the server");
-    }
-    return asError(reason);
   }
 
   /**
@@ -279,8 +244,4 @@ function notVouched(): RetryableError {
     "the master this write reached is not the one a majority of Sentinels names now " +
       "(a cut-off side, or a master being replaced): not acknowledged",
   );
-}
-
-function asError(reason: unknown): Error {
-  return reason instanceof Error ? reason : new Error(String(reason));
 }

@@ -5,7 +5,7 @@ import { ConnectionMonitor } from "./ConnectionMonitor.js";
 import { clientFor } from "./createRedisClient.js";
 import { ServerClock } from "./ServerClock.js";
 import type { ParsedTopology } from "./topology.js";
-import { LanePool } from "./WriterLane.js";
+import type { LaneRouter } from "./LaneRouter.js";
 
 /** The connection set of each client in use, so that every user of a client shares one. */
 const sets = new WeakMap<Redis | Cluster, RedisConnection>();
@@ -24,7 +24,7 @@ export class RedisConnection {
   /** The server's clock as seen on the client's connection. */
   readonly clock: ServerClock;
   #users = 1;
-  #lanes: LanePool | undefined;
+  #lanes: LaneRouter | undefined;
 
   private constructor(
     readonly client: Redis | Cluster,
@@ -52,14 +52,9 @@ export class RedisConnection {
     return set;
   }
 
-  /**
-   * The writer connections (opened on first use: a set without durable writes has none), or
-   * undefined where WAIT confirms nothing (see `Backend.waitable`).
-   */
-  lanes(): LanePool | undefined {
-    const { waitable } = this.backend;
-    if (waitable === undefined) return undefined;
-    this.#lanes ??= new LanePool(waitable);
+  /** The writer connections (opened on first use: a set without durable writes has none). */
+  lanes(): LaneRouter {
+    this.#lanes ??= this.backend.openLanes();
     return this.#lanes;
   }
 

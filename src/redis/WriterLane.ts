@@ -1,5 +1,4 @@
 import type { Redis } from "ioredis";
-import { duplicateClient } from "./createRedisClient.js";
 import { CorkedCommands } from "./CorkedCommands.js";
 import { ServerClock } from "./ServerClock.js";
 
@@ -14,8 +13,8 @@ export class WriterLane {
   /** The server's clock, for the writes' deadlines. */
   readonly clock: ServerClock;
 
-  constructor(client: Redis) {
-    this.connection = duplicateClient(client);
+  constructor(connection: Redis) {
+    this.connection = connection;
     this.connection.on("ready", () => this.epoch++);
     this.commands = new CorkedCommands(this.connection);
     this.clock = new ServerClock(this.connection, () => this.epoch);
@@ -33,8 +32,9 @@ export class LanePool {
   readonly #lanes: WriterLane[];
   readonly #waiting = new Set<() => void>();
 
-  constructor(client: Redis) {
-    this.#lanes = Array.from({ length: LANES }, () => new WriterLane(client));
+  /** `open` makes one writer connection to the master (a duplicate of the client, on a node). */
+  constructor(open: () => Redis) {
+    this.#lanes = Array.from({ length: LANES }, () => new WriterLane(open()));
   }
 
   /** A lane no batch holds, if there is one. */
@@ -53,7 +53,11 @@ export class LanePool {
     for (const dispatch of this.#waiting) dispatch();
   }
 
+  /** Closed: its connections are gone, and a writer on it should be dropped. */
+  closed = false;
+
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(
       this.#lanes.map(async ({ connection }) => {
         if (connection.status !== "end") await connection.quit();

@@ -64,8 +64,19 @@ export function clientFor(topology: ParsedTopology): Redis | Cluster {
       return withErrorListener(
         new Cluster(topology.nodes, {
           clusterRetryStrategy: stepBackoff,
+          // What autopipelining is on the node clients, per node (theirs is not consulted).
+          enableAutoPipelining: true,
+          // The slot map is looked at every second, not only after an error: a failover (or a
+          // frozen master's replacement) is followed even by a client that sent nothing there.
+          slotsRefreshInterval: REDIS_DEFAULTS.client.slotsRefreshMs,
           ...clusterOptions,
-          redisOptions: { ...failoverSettings(), ...redisOptions },
+          redisOptions: {
+            ...failoverSettings(),
+            // A frozen master answers nothing: its connection is given up, and the command sent
+            // again where the slot map says (its replica, once promoted).
+            socketTimeout: REDIS_DEFAULTS.client.clusterSocketTimeoutMs,
+            ...redisOptions,
+          },
         }),
       );
     }

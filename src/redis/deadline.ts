@@ -14,6 +14,9 @@ const TRANSIENT_REPLIES: Readonly<Record<string, string>> = {
   NOREPLICAS: "min-replicas-to-write, while replicas reconnect",
   TRYAGAIN: "a Cluster slot is being migrated",
   CLUSTERDOWN: "a Cluster is failing a shard over",
+  MOVED:
+    "a Cluster slot moved to a new master (seen on the writer connections, which do not follow it)",
+  ASK: "a Cluster slot is being migrated (seen on the writer connections)",
   BUSY: "a script runs past lua-time-limit",
 };
 
@@ -26,6 +29,12 @@ const TRANSIENT_CONNECTION_ERRORS = [
   "ECONNRESET",
   "EPIPE",
   "ETIMEDOUT",
+  // A frozen node's connection, given up (socketTimeout).
+  "Socket timeout",
+  // ioredis' Cluster ran out of redirections (16 × 100 ms) before a failover was over: within the
+  // wait bound the command is sent again.
+  "Too many Cluster redirections",
+  "Failed to refresh slots cache",
 ] as const;
 
 export function isTransient(error: unknown): boolean {

@@ -21,7 +21,7 @@ export interface DurabilityOptions {
    * still gets that one's confirmation while Sentinel promotes another, losing what it confirmed;
    * `"all"` cannot be satisfied on such a minority side, at the price of 503s for writes while
    * any replica is down or cut off (see the README's "When Redis fails").
-   * @default 1 on Sentinel, 0 otherwise
+   * @default 1 on Sentinel and on a Cluster (per shard), 0 otherwise
    */
   replicas?: number | "all" | undefined;
   /**
@@ -83,6 +83,13 @@ export const REDIS_DEFAULTS = {
      * them, and ioredis' 10 s would hold every reconnection up that long.
      */
     sentinelConnectTimeoutMs: 500,
+    /** A Cluster client looks at the slot map this often (CLUSTER SLOTS on one node). */
+    slotsRefreshMs: 1_000,
+    /**
+     * A Cluster node connection that hears nothing this long after a command is given up (a
+     * frozen master): far above any reply's time, far below the wait bound.
+     */
+    clusterSocketTimeoutMs: 2_000,
   },
 } as const;
 
@@ -117,8 +124,12 @@ export function normalizeDurability(
         "redis-sentinel:// URL): it reads only from the master a Sentinel majority names",
     );
   }
-  const replicas =
-    record.replicas ?? (topology.kind === "sentinel" ? sentinelReplicas : otherReplicas);
+  // A Cluster's shards are confirmed each by its own replicas, as a Sentinel master is.
+  const replicated =
+    topology.kind === "sentinel" ||
+    topology.kind === "cluster" ||
+    (topology.kind === "client" && topology.client.isCluster);
+  const replicas = record.replicas ?? (replicated ? sentinelReplicas : otherReplicas);
   const wait = record.timeoutMs ?? timeoutMs;
   positiveInteger(wait, "durability.timeoutMs", "ms");
   if (replicas === "all") {
@@ -136,12 +147,6 @@ export function normalizeDurability(
     );
   }
   nonNegativeInteger(replicas, "durability.replicas", "replicas");
-  if (replicas > 0 && topology.kind === "cluster") {
-    throw new UnsupportedTopologyError(
-      "`durability.replicas` must be 0 on a Redis Cluster: WAIT is supported on Sentinel and " +
-        "single-node topologies",
-    );
-  }
   return { replicas, timeoutMs: wait, fenceReads };
 }
 

@@ -40,6 +40,8 @@ export class RedisSessionStore extends Store {
   readonly #users: UserSessions;
   /** The wait bound of this store's requests (see requestBudget.ts). */
   readonly #bound: WaitBound;
+  /** The hash tag the next id of a request logging in must start with (Cluster). */
+  readonly #loginTags = new WeakMap<Request, string>();
 
   /** @throws TypeError naming a bad option. */
   constructor(options: RedisSessionStoreOptions | NormalizedStoreOptions) {
@@ -69,17 +71,44 @@ export class RedisSessionStore extends Store {
     this.#snapshots.bind(session, userId);
   }
 
+  /**
+   * @internal Used by login(): the next regenerate() of `req` issues an id in the slot of the
+   * user's index (on a Cluster; elsewhere any id is).
+   */
+  async prepareLogin(req: Request, userId: string): Promise<void> {
+    const tag = await this.#users.tagOf(userId);
+    if (tag !== "") this.#loginTags.set(req, tag);
+  }
+
+  /**
+   * express-session's regenerate (destroy, then a new id and session), but for a request logging
+   * in on a Cluster the new id starts with the user's hash tag, whatever made it (`genid`).
+   */
+  override regenerate(req: Request, callback: (error?: unknown) => void): void {
+    const tag = this.#loginTags.get(req);
+    this.#loginTags.delete(req);
+    super.regenerate(req, (error?: unknown) => {
+      if (tag !== undefined && !req.sessionID.startsWith(tag)) {
+        const { cookie } = req.session;
+        req.sessionID = tag + req.sessionID;
+        // express-session's own: a new, empty session under the id (not one read from Redis).
+        super.createSession(req, { cookie });
+      }
+      callback(error);
+    });
+  }
+
   /** The user id a session was bound to by login(), if any. */
   userIdOf(session: SessionData): string | undefined {
     return this.#snapshots.userIdOf(session);
   }
 
-  /** The user's live sessions, from the per-user index (not on a Redis Cluster). */
+  /** The user's live sessions, from the per-user index. */
   sessionsOf(userId: string): Promise<UserSession[]> {
     return this.#users.list(userId);
   }
 
-  /** Deletes every session of the user (not on a Redis Cluster); returns how many there were. */
+  /** Deletes every session of the user; returns how many there were. */
   destroyUserSessions(userId: string): Promise<number> {
     return this.#users.destroyAll(userId);
   }

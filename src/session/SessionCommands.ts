@@ -1,9 +1,10 @@
+import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { NormalizedStoreOptions } from "./options.js";
 import type { ConnectionEvents, OutageWatch } from "../redis/ConnectionMonitor.js";
 import { RetryableError } from "../errors/internal/RetryableError.js";
 import { withinDeadline } from "../redis/deadline.js";
-import { DurableWriter } from "../redis/DurableWriter.js";
+import { RoutedWriter } from "../redis/RoutedWriter.js";
 import { StoreCounters } from "../redis/stats.js";
 import type { Backend } from "../redis/backend/Backend.js";
 import type { RedisConnection } from "../redis/RedisConnection.js";
@@ -27,8 +28,8 @@ export class SessionCommands {
   readonly outages: OutageWatch;
   readonly keys: SessionKeys;
   readonly client: Redis | Cluster;
-  /** Confirms writes with WAIT when durability asks for replicas (not on a Cluster). */
-  readonly #durable: DurableWriter | undefined;
+  /** Confirms writes with WAIT when durability asks for replicas. */
+  readonly #durable: RoutedWriter | undefined;
   /** The server's clock, for the deadlines of writes sent on the main client. */
   readonly #clock: ServerClock;
   /**
@@ -51,7 +52,7 @@ export class SessionCommands {
     const { backend } = connection;
     this.backend = backend;
     this.client = backend.client;
-    this.keys = new SessionKeys(options.prefix, { indexed: backend.keysTogether });
+    this.keys = new SessionKeys(options.prefix, !backend.keysTogether);
     this.outages = connection.monitor.watch(options.waitMs, {
       ...events,
       failover: (event) => {
@@ -80,9 +81,11 @@ export class SessionCommands {
     } else {
       this.requiredReplicas = () => replicas;
     }
-    const lanes = replicas === "all" || replicas > 0 ? connection.lanes() : undefined;
-    if (lanes !== undefined) {
-      this.#durable = new DurableWriter(lanes, WRITE_SCRIPT, this.requiredReplicas, timeoutMs, {
+    if (replicas === "all" || replicas > 0) {
+      this.#durable = new RoutedWriter(connection.lanes(), {
+        batchScript: WRITE_SCRIPT,
+        replicas: this.requiredReplicas,
+        timeoutMs,
         counters: this.counters,
         vouches:
           quorum === undefined ? undefined : (connection) => quorum.vouches(addressOf(connection)),
@@ -93,16 +96,16 @@ export class SessionCommands {
   /** Reads a session and renews its TTL in the same command (see the read script for `ttlMs`). */
   readAndRenew(sid: string, ttlMs: number, defaultTtlMs: number): Promise<SessionRead> {
     return this.#bounded("session read", () =>
-      this.#readScript(this.keys.session(sid), ttlMs, defaultTtlMs).then(this.#sessionRead),
+      this.#readScript(sid, ttlMs, defaultTtlMs).then(this.#sessionRead),
     );
   }
 
   /** The read script: the session, its TTL renewed as `ttlMs` says. */
-  async #readScript(key: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
+  async #readScript(sid: string, ttlMs: number, defaultTtlMs: number): Promise<ReadReply> {
     const reply = await this.backend.runScript(
       SESSION_SCRIPTS.read,
-      [key],
-      [ttlMs, defaultTtlMs, this.keys.indexArg],
+      [this.keys.session(sid)],
+      [ttlMs, defaultTtlMs, this.keys.indexArgFor(sid)],
     );
     return reply as ReadReply;
   }
@@ -144,7 +147,7 @@ export class SessionCommands {
         (reply) => this.#sessionRead(hashReply(reply)),
         (error: unknown) => {
           if (!(error instanceof Error && error.message.startsWith("WRONGTYPE"))) throw error;
-          return this.#readScript(key, ttlMs, defaultTtlMs).then(this.#sessionRead);
+          return this.#readScript(sid, ttlMs, defaultTtlMs).then(this.#sessionRead);
         },
       ),
     );
@@ -160,7 +163,7 @@ export class SessionCommands {
         await this.backend.runScript(
           SESSION_SCRIPTS.renew,
           [this.keys.session(sid)],
-          [ttlMs, Date.now(), this.keys.indexArg],
+          [ttlMs, Date.now(), this.keys.indexArgFor(sid)],
         );
       },
       waitMs,
@@ -198,7 +201,7 @@ export class SessionCommands {
         const args: WriteArgs = [
           mode,
           ttlMs ?? "",
-          this.keys.indexArg,
+          this.keys.indexArgFor(sid),
           sid,
           uid,
           now,
@@ -235,7 +238,7 @@ export class SessionCommands {
       await this.backend.runScript(
         SESSION_SCRIPTS.destroy,
         [this.keys.session(sid)],
-        [this.keys.indexArg, sid],
+        [this.keys.indexArgFor(sid), sid],
       );
     });
   }
@@ -247,6 +250,21 @@ export class SessionCommands {
         await this.backend.runScript(SESSION_SCRIPTS.destroyUser, [index], [this.keys.prefix]),
       ),
     );
+  }
+
+  /**
+   * The key of the users' hash tags (see UserSessions): read, or made (random, 32 bytes) by the
+   * first instance that needs it.
+   */
+  userTagKey(): Promise<string> {
+    const key = this.keys.userTagKey;
+    return this.#bounded("user tag key", async () => {
+      const fresh = randomBytes(32).toString("base64url");
+      await this.client.hsetnx(key, "key", fresh);
+      const stored = await this.client.hget(key, "key");
+      if (stored === null) throw new RetryableError("the user tag key was not stored");
+      return stored;
+    });
   }
 
   /** Deletes keys (one command each: in a Cluster they may sit in different slots). */

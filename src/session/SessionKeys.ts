@@ -1,26 +1,28 @@
 import { escapeGlob } from "../redis/scan.js";
 
+/** A Cluster hash tag at the start of a session id, as login() issues it there: `{xy}`. */
+const TAG = /^\{[A-Za-z0-9_-]{2}\}/;
+
 /**
  * Every Redis key of a session store, built here and nowhere else in TypeScript:
- * `<prefix><sid>` for a session, `<prefix>user:<userId>` for a user's index. The scripts are
- * given these keys in KEYS[]; the two keys only Redis knows when a script runs (the index named
- * by a session's stored `$uid`, the sessions a user's index lists) they build from `indexPrefix`
- * and `prefix`, by the same rule.
+ * `<prefix><sid>` for a session, `<prefix>user:<userId>` for a user's index (on a Cluster
+ * `<prefix>{xy}user:<userId>`, where `{xy}` is the user's hash tag, which the ids login() issues
+ * there start with: a user's sessions and index share a slot). The scripts are given these keys in
+ * KEYS[]; the keys only Redis knows when a script runs (the index named by a session's stored
+ * `$uid`, the sessions a user's index lists) they build from the index prefix of the session
+ * (`indexArgFor`) and `prefix`, by the same rule, so they are in the slot of the key given.
  */
 export class SessionKeys {
-  /**
-   * Prefix of the per-user index keys; undefined where the index is not kept (a Cluster, where a
-   * script may touch only keys of one slot).
-   */
-  readonly indexPrefix: string | undefined;
   /** SCAN pattern matching every key of the store: sessions and indexes. */
   readonly pattern: string;
+  /** Matches what follows the prefix in an index key. */
+  readonly #indexKey = /^(\{[A-Za-z0-9_-]{2}\})?user:/;
 
   constructor(
     readonly prefix: string,
-    { indexed }: { indexed: boolean },
+    /** Whether keys are spread over a Cluster's slots, so that an index goes by its user's tag. */
+    readonly tagged: boolean,
   ) {
-    this.indexPrefix = indexed ? `${prefix}user:` : undefined;
     this.pattern = `${escapeGlob(prefix)}*`;
   }
 
@@ -30,17 +32,36 @@ export class SessionKeys {
 
   /** The session id of a key SCAN found, or undefined for a key that is not a session. */
   sidOf(key: string): string | undefined {
-    if (!key.startsWith(this.prefix) || key.startsWith(`${this.prefix}user:`)) return undefined;
-    return key.slice(this.prefix.length);
+    if (!key.startsWith(this.prefix)) return undefined;
+    const sid = key.slice(this.prefix.length);
+    return this.#indexKey.test(sid) || sid === USER_TAG_KEY ? undefined : sid;
   }
 
-  /** The user's index key; undefined where the index is not kept. */
-  index(userId: string): string | undefined {
-    return this.indexPrefix === undefined ? undefined : this.indexPrefix + userId;
+  /** The user's index key; `tag` is the user's hash tag on a Cluster (see UserTags). */
+  index(userId: string, tag: string): string {
+    return `${this.prefix}${this.tagged ? tag : ""}user:${userId}`;
   }
 
-  /** `indexPrefix` as the scripts take it: "" where no index is kept. */
-  get indexArg(): string {
-    return this.indexPrefix ?? "";
+  /**
+   * The prefix of the index a session's user has, as the scripts take it: "" where the session
+   * can have none (on a Cluster, an id without a hash tag: login() did not issue it).
+   */
+  indexArgFor(sid: string): string {
+    if (!this.tagged) return `${this.prefix}user:`;
+    const tag = TAG.exec(sid)?.[0];
+    return tag === undefined ? "" : `${this.prefix}${tag}user:`;
+  }
+
+  /** Whether a session with this id can be in `tag`'s user index (always, off a Cluster). */
+  fits(sid: string, tag: string): boolean {
+    return !this.tagged || sid.startsWith(tag);
+  }
+
+  /** The key holding the key of the users' hash tags (see UserTags). */
+  get userTagKey(): string {
+    return this.prefix + USER_TAG_KEY;
   }
 }
+
+/** What follows the prefix in the key of the users' hash-tag key. */
+const USER_TAG_KEY = "user-tag-key";

@@ -1,5 +1,5 @@
+import { createHmac } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
-import { UnsupportedTopologyError } from "../errors/UnsupportedTopologyError.js";
 import type { Cookie } from "express-session";
 import type { NormalizedStoreOptions } from "./options.js";
 import { TtlPolicy } from "./ttl.js";
@@ -17,9 +17,20 @@ export interface UserSession {
   userAgent: string | undefined;
 }
 
-/** The per-user index: which sessions a user has, and ending all of them. */
+/**
+ * The per-user index: which sessions a user has, and ending all of them.
+ *
+ * On a Cluster a user's sessions and index share a slot, so that every script stays atomic: the
+ * ids login() issues there start with the user's hash tag, `{xy}`, two base64url characters of an
+ * HMAC of the user id (4 096 tags). Its key is random, made once per prefix and kept in Redis
+ * (`<prefix>user-tag-key`): not the session secret, whose rotation would split a user's sessions
+ * over two slots, and not the raw id, which a cookie would reveal. Two cookies of one user share
+ * their first 12 bits; a user id cannot be tested against a cookie without the key.
+ */
 export class UserSessions {
   readonly #ttl: TtlPolicy;
+  /** The key of the users' hash tags, once read (Cluster only). */
+  #tagKey: Promise<string> | undefined;
 
   constructor(
     private readonly client: Redis | Cluster,
@@ -31,7 +42,7 @@ export class UserSessions {
 
   /** The user's live sessions; ids whose session is gone are pruned from the index. */
   async list(userId: string): Promise<UserSession[]> {
-    const index = this.#indexKey(userId);
+    const index = this.commands.keys.index(userId, await this.tagOf(userId));
     const sids = await this.client.smembers(index);
     const sessions: UserSession[] = [];
     const stale: string[] = [];
@@ -60,18 +71,20 @@ export class UserSessions {
 
   /** Deletes every session of the user; returns how many there were. */
   async destroyAll(userId: string): Promise<number> {
-    return this.commands.destroyUser(this.#indexKey(userId));
+    return this.commands.destroyUser(this.commands.keys.index(userId, await this.tagOf(userId)));
   }
 
-  #indexKey(userId: string): string {
-    const index = this.commands.keys.index(userId);
-    if (index === undefined) {
-      throw new UnsupportedTopologyError(
-        "the per-user session index is not kept on a Redis Cluster: sessionsOf and " +
-          "logoutEverywhere need a single node or a Sentinel topology",
-      );
-    }
-    return index;
+  /** The user's hash tag on a Cluster (see the class); "" on other topologies. */
+  async tagOf(userId: string): Promise<string> {
+    if (!this.commands.keys.tagged) return "";
+    this.#tagKey ??= this.commands.userTagKey().catch((error: unknown) => {
+      this.#tagKey = undefined;
+      throw error;
+    });
+    const digest = createHmac("sha256", await this.#tagKey)
+      .update(userId)
+      .digest("base64url");
+    return `{${digest.slice(0, 2)}}`;
   }
 
   #lastSeen(cookie: string | null, pttl: number): Date | undefined {

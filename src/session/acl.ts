@@ -6,7 +6,9 @@ const COMMANDS = {
   // ioredis also sends CLIENT SETINFO (and SETNAME with `connectionName`) but ignores a refusal.
   connection: ["hello", "auth", "ping", "info", "select", "quit"],
   sessions: ["hgetall", "eval", "evalsha", "wait", "role", "scan", "unlink"],
-  userIndex: ["smembers", "srem", "hmget", "pttl"],
+  userIndex: ["smembers", "srem", "hmget", "pttl", "hsetnx", "hget"],
+  // ioredis' Cluster client learns the slot map with CLUSTER SLOTS.
+  cluster: ["cluster|slots"],
   insideScripts: [
     "time",
     "pexpire",

@@ -7,7 +7,7 @@ const redis = "redis://127.0.0.1:6379";
 
 test("an option the topology cannot honour throws UnsupportedTopologyError when the store is created", () => {
   const cluster = { cluster: [{ host: "127.0.0.1", port: 7000 }] };
-  expect(() => new RedisSessionStore({ redis: cluster, durability: { replicas: 1 } })).toThrow(
+  expect(() => new RedisSessionStore({ redis: cluster, durability: { replicas: "all" } })).toThrow(
     UnsupportedTopologyError,
   );
   expect(() => new RedisSessionStore({ redis, durability: { fenceReads: true } })).toThrow(
@@ -159,13 +159,13 @@ describe("redisSession rejects bad options at start-up with a TypeError naming t
       /`durability\.replica` is not a known option\. Did you mean `replicas`\?/,
     ],
     [
-      "durability on a Cluster",
+      'durability "all" on a Cluster',
       {
         secret,
         redis: { cluster: [{ host: "127.0.0.1", port: 7000 }] },
-        durability: { replicas: 1 },
+        durability: { replicas: "all" },
       },
-      /`durability\.replicas` must be 0 on a Redis Cluster/,
+      /`durability\.replicas: "all"` needs a Sentinel topology/,
     ],
     [
       'durability "all" without Sentinel',

@@ -43,8 +43,10 @@ export function useSentinel(options?: Parameters<typeof SentinelStack.start>[0])
   return useStack(() => SentinelStack.start(options));
 }
 
-export function useCluster(): { readonly current: ClusterStack } {
-  return useStack(() => ClusterStack.start());
+export function useCluster(options?: Parameters<typeof ClusterStack.start>[0]): {
+  readonly current: ClusterStack;
+} {
+  return useStack(() => ClusterStack.start(options));
 }
 
 /**

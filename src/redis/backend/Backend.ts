@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import type { CommandArgs } from "../CorkedCommands.js";
+import type { LaneRouter } from "../LaneRouter.js";
 import type { Script } from "../scripts.js";
 import type { SentinelWatch } from "../SentinelWatch.js";
 
@@ -19,10 +20,11 @@ export interface Backend {
   /** The Sentinel watch of a Sentinel topology this library connected to. */
   readonly sentinelWatch: SentinelWatch | undefined;
   /**
-   * A connection durable writes can be confirmed on with WAIT (the master's), or undefined where
-   * WAIT confirms nothing (a Cluster: a keyless WAIT goes to any master).
+   * New writer connections, on which durable writes are confirmed with WAIT: to the master, or on
+   * a Cluster to the master owning each write's slot (a keyless WAIT through the Cluster client
+   * goes to any master and confirms nothing).
    */
-  readonly waitable: Redis | undefined;
+  openLanes(): LaneRouter;
   /** Sends one command on the hot path (corked on a node; routed by key on a Cluster). */
   send(command: string, args: CommandArgs): Promise<unknown>;
   /** Runs a script over `keys`. */

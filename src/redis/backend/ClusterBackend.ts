@@ -4,18 +4,23 @@ import { scanNode } from "../scan.js";
 import { runScript } from "../scripts.js";
 import type { Script } from "../scripts.js";
 import type { Backend } from "./Backend.js";
+import { ClusterLanes } from "../cluster/ClusterLanes.js";
+import type { LaneRouter } from "../LaneRouter.js";
 
 /**
  * A Redis Cluster: commands routed by key slot through ioredis' Cluster client, scans over every
- * master. Durable writes and keys computed inside scripts are not supported here yet.
+ * master, durable writes on writer connections to each slot's master.
  */
 export class ClusterBackend implements Backend {
   readonly kind = "cluster";
   readonly keysTogether = false;
   readonly sentinelWatch = undefined;
-  readonly waitable = undefined;
 
   constructor(readonly client: Cluster) {}
+
+  openLanes(): LaneRouter {
+    return new ClusterLanes(this.client);
+  }
 
   send(command: string, args: CommandArgs): Promise<unknown> {
     return this.client.call(command, ...args.flat());

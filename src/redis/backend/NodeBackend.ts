@@ -1,5 +1,8 @@
 import type { Redis } from "ioredis";
-import { sentinelWatchOf } from "../createRedisClient.js";
+import { duplicateClient, sentinelWatchOf } from "../createRedisClient.js";
+import { SinglePoolRouter } from "../LaneRouter.js";
+import type { LaneRouter } from "../LaneRouter.js";
+import { LanePool } from "../WriterLane.js";
 import { CorkedCommands } from "../CorkedCommands.js";
 import type { CommandArgs } from "../CorkedCommands.js";
 import { scanNode } from "../scan.js";
@@ -21,8 +24,8 @@ export class NodeBackend implements Backend {
     this.#corked = new CorkedCommands(client);
   }
 
-  get waitable(): Redis {
-    return this.client;
+  openLanes(): LaneRouter {
+    return new SinglePoolRouter(new LanePool(() => duplicateClient(this.client)));
   }
 
   send(command: string, args: CommandArgs): Promise<unknown> {

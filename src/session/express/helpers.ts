@@ -41,6 +41,7 @@ export async function login(
   const keep = options.keep ?? [];
   const before = req.session as Session & Record<string, unknown>;
   const carried = keep.filter((key) => key in before).map((key) => [key, before[key]] as const);
+  await store.prepareLogin(req, userId);
   await promisify(before.regenerate.bind(before))();
   const session = req.session as Session & Record<string, unknown>;
   for (const [key, value] of carried) session[key] = value;

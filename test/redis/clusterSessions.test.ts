@@ -1,0 +1,140 @@
+import { Cluster, Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { RedisSessionStore } from "../../src/index.js";
+import { keySlot } from "../../src/redis/cluster/keySlot.js";
+import { createTestApp } from "../../harness/app/testApp.js";
+import { agentOn, sessionIdOf } from "../support/agent.js";
+import { useCluster } from "../support/hooks.js";
+
+// Sessions on a 3-shard Cluster (a master and a replica each): the per-user index beside a user's
+// sessions in one slot, the store's walks over every master, durable writes confirmed on the
+// shard that owns them.
+const cluster = useCluster({ masters: 3, replicasPerMaster: 1 });
+let client: Cluster;
+
+beforeAll(() => {
+  client = new Cluster(cluster.current.redisOption.cluster);
+  // Connection errors while the stack stops, after the tests.
+  client.on("error", () => undefined);
+});
+afterAll(async () => {
+  await client.quit();
+});
+
+describe("sessions on a Redis Cluster", () => {
+  test("login, sessionsOf and logoutEverywhere, with a user's sessions and index in one slot", async () => {
+    const { app, sessions } = createTestApp({ redis: cluster.current.redisOption, prefix: "h1:" });
+    try {
+      const devices = [agentOn(app), agentOn(app), agentOn(app)];
+      for (const device of devices) {
+        await device.post("/cart").send({ item: "tea" });
+        const response = await device.post("/auth/login").send({ user: "alice" });
+        expect(response.status).toBe(200);
+      }
+      const ids = devices.map((device) => sessionIdOf(device) ?? "");
+      const slots = new Set(ids.map((id) => keySlot(`h1:${id}`)));
+      expect(slots.size).toBe(1);
+      const [slot] = slots;
+      const indexKey = (await keysOnMasters("h1:*user:alice")).at(0) ?? "";
+      expect(keySlot(indexKey)).toBe(slot);
+      expect((await client.smembers(indexKey)).sort()).toEqual([...ids].sort());
+      // The tag is not the user id.
+      expect(ids[0]).not.toContain("alice");
+
+      const listed = await devices[0]?.get("/auth/sessions/alice");
+      expect(
+        (listed?.body as { sessions: { id: string }[] }).sessions.map(({ id }) => id).sort(),
+      ).toEqual([...ids].sort());
+      const ended = await devices[1]?.post("/auth/logout-all");
+      expect(ended?.body).toMatchObject({ ended: 3 });
+      for (const device of devices) {
+        expect((await device.get("/me")).body).toMatchObject({ user: null });
+      }
+      expect(await client.exists(indexKey)).toBe(0);
+    } finally {
+      await sessions.store.close();
+    }
+  });
+
+  test("a write is one script and one WAIT on the shard's master, confirmed by its replica; a read one HGETALL", async () => {
+    const store = new RedisSessionStore({ redis: cluster.current.redisOption, prefix: "h2:" });
+    const session = (cart: string[]) => ({ cookie: { originalMaxAge: 60_000 }, cart }) as never;
+    try {
+      // The first write opens the writer connections and measures the master's clock; the first
+      // read opens the client's connection to that master.
+      await callback((done) => store.set("s1", session(["tea"]), done));
+      await callback((done) => store.get("s1", done));
+      const commands = await monitored(async () => {
+        await callback((done) => store.set("s1", session(["tea", "milk"]), done));
+        await callback((done) => store.get("s1", done));
+      });
+      const master = await cluster.current.masterOf(keySlot("h2:s1"));
+      expect(commands).toEqual([
+        { port: master.port, command: "evalsha" },
+        { port: master.port, command: "wait" },
+        { port: master.port, command: "hgetall" },
+      ]);
+      const [replica] = await cluster.current.replicasOf(master);
+      const onReplica = new Redis(replica?.port ?? 0, "127.0.0.1");
+      try {
+        await onReplica.call("READONLY");
+        expect(await onReplica.hget("h2:s1", "cart")).toBe('["tea","milk"]');
+      } finally {
+        onReplica.disconnect();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+/** Every key matching `pattern` on every master. */
+async function keysOnMasters(pattern: string): Promise<string[]> {
+  const found = await Promise.all(client.nodes("master").map((node) => node.keys(pattern)));
+  return found.flat();
+}
+
+/** A store method with a callback, as a promise. */
+function callback<T>(
+  call: (done: (error?: unknown, value?: T) => void) => void,
+): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    call((error, value) => {
+      if (error) reject(error instanceof Error ? error : new Error("store call failed"));
+      else resolve(value);
+    });
+  });
+}
+
+/**
+ * The commands clients sent to any node while `act` ran: not those a script ran, nor a replica's
+ * replication stream, nor the slot-map refreshes.
+ */
+async function monitored(act: () => Promise<void>): Promise<{ port: number; command: string }[]> {
+  const seen: { port: number; command: string }[] = [];
+  const monitors = await Promise.all(
+    cluster.current.servers.map(async (server) => {
+      const node = new Redis(server.port, "127.0.0.1");
+      // A replica's link to its master, whose commands MONITOR shows too.
+      const link = /addr=(\S+)/.exec(
+        String(await node.call("CLIENT", "LIST", "TYPE", "master")),
+      )?.[1];
+      node.disconnect();
+      const monitor = await new Redis(server.port, "127.0.0.1").monitor();
+      monitor.on("monitor", (_time: string, args: string[], source: string) => {
+        const command = String(args[0]).toLowerCase();
+        if (source === "lua" || source === link || command === "cluster") return;
+        seen.push({ port: server.port, command });
+      });
+      return monitor;
+    }),
+  );
+  try {
+    await act();
+    // MONITOR lines arrive just after the replies.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  } finally {
+    for (const monitor of monitors) monitor.disconnect();
+  }
+  return seen;
+}
