@@ -1,3 +1,4 @@
+// `npm run chaos -- --cluster [--runs 10]`: the same on a Redis Cluster (bench/clusterChaos.ts).
 // `npm run chaos [-- --runs 20 --down-after 1000 --instances 1]`: the master SIGKILL scenario of
 // the test suite, run again and again on a fresh topology each time. One line per run, then a
 // summary; exits 1 if any run lost an acknowledged write or logged someone out, or if a run with
@@ -10,13 +11,18 @@ import type { MasterKillRun } from "../harness/masterKill.js";
 
 const { values } = parseArgs({
   options: {
-    runs: { type: "string", default: "20" },
+    runs: { type: "string" },
     "down-after": { type: "string", default: "1000" },
     "failover-timeout": { type: "string", default: "3000" },
     instances: { type: "string", default: "1" },
+    cluster: { type: "boolean", default: false },
   },
 });
-const runs = Number(values.runs);
+if (values.cluster) {
+  const { clusterChaos } = await import("./clusterChaos.js");
+  process.exit(await clusterChaos(Number(values.runs ?? "10")));
+}
+const runs = Number(values.runs ?? "20");
 const downAfterMs = Number(values["down-after"]);
 const failoverTimeoutMs = Number(values["failover-timeout"]);
 const instances = Number(values.instances);

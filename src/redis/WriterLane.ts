@@ -60,7 +60,9 @@ export class LanePool {
     this.closed = true;
     await Promise.all(
       this.#lanes.map(async ({ connection }) => {
-        if (connection.status !== "end") await connection.quit();
+        if (connection.status === "end") return;
+        // A connection whose master is gone cannot say QUIT: it is just dropped.
+        await connection.quit().catch(() => connection.disconnect());
       }),
     );
   }

@@ -1,0 +1,124 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { keySlot } from "../src/redis/cluster/keySlot.js";
+import type { RedisSessionOptions } from "../src/index.js";
+import { AppProcess } from "./AppProcess.js";
+import type { RedisServer } from "./RedisServer.js";
+import { redisCommand } from "./redisCommand.js";
+import { ClusterStack } from "./stacks.js";
+import { UserLoad } from "./UserLoad.js";
+import type { LoadStats, Verdict } from "./UserLoad.js";
+
+/** How a shard's master is made to fail. */
+export type ClusterFault = "kill" | "freeze" | "failover";
+
+/** What one fault under load showed. */
+export interface ClusterFaultRun {
+  stats: LoadStats;
+  verdict: Verdict;
+  /**
+   * From the fault to the Cluster's own recovery: a replica promoted (or the old master back as
+   * master after a freeze it survived) and every running node `cluster_state:ok` with one slot
+   * map (ms; measured by polling, so an upper bound).
+   */
+  clusterRecoveryMs: number;
+  /** The longest request of users whose session lives on the failed shard (ms). */
+  failedShardStallMs: number;
+  /** The longest request of the other users (ms). */
+  otherShardsStallMs: number;
+  /** Users whose session is on the failed shard. */
+  usersOnFailedShard: number;
+}
+
+const PREFIX = "sess:";
+
+/**
+ * 20 logged-in users keep adding cart items through 2 app instances on a 3-shard Cluster (a master
+ * and two replicas each, cluster-node-timeout 2000) while the master of one shard (the one user-1's
+ * session is on) is SIGKILLed, frozen for 5 s, or handed over with CLUSTER FAILOVER. Prints the
+ * scenario's line.
+ */
+export async function clusterFault(
+  name: string,
+  fault: ClusterFault,
+  appOptions: Partial<RedisSessionOptions> = {},
+): Promise<ClusterFaultRun> {
+  // Two replicas per shard, as the Sentinel topology has: with one, a shard whose master died has
+  // none left, and its writes (confirmed by 1 replica) answer 503 until one rejoins.
+  const stack = await ClusterStack.start({ masters: 3, replicasPerMaster: 2 });
+  const apps: AppProcess[] = [];
+  try {
+    const options = { redis: stack.redisOption, ...appOptions };
+    apps.push(
+      ...(await Promise.all([
+        AppProcess.start("app-a", options),
+        AppProcess.start("app-b", options),
+      ])),
+    );
+    const load = new UserLoad(apps.map((app) => app.url));
+    await load.loginAll();
+    const shardOf = new Map<string, number>();
+    for (const user of load.users) {
+      const master = await stack.masterOf(keySlot(PREFIX + (user.browser.sessionId ?? "")));
+      shardOf.set(user.name, master.port);
+    }
+    const victim = await stack.masterOf(keySlot(PREFIX + (load.users[0]?.browser.sessionId ?? "")));
+    load.start();
+    await delay(1_500);
+    const faultAt = Date.now();
+    await inflict(stack, victim, fault);
+    await stack.waitHealed(30_000);
+    const clusterRecoveryMs = Date.now() - faultAt;
+    await delay(1_500);
+    const { stats, verdict } = await load.finish(name, () => [
+      `Cluster recovered in ${clusterRecoveryMs} ms`,
+    ]);
+    if (process.env.CLUSTER_FAULT_LOGS && stats.failed > 0) {
+      for (const app of apps) console.error(`--- ${app.instance}\n${app.output}`);
+    }
+    let failedShardStallMs = 0;
+    let otherShardsStallMs = 0;
+    for (const { user, ms } of load.responses) {
+      if (shardOf.get(user) === victim.port) failedShardStallMs = Math.max(failedShardStallMs, ms);
+      else otherShardsStallMs = Math.max(otherShardsStallMs, ms);
+    }
+    const usersOnFailedShard = [...shardOf.values()].filter((port) => port === victim.port).length;
+    console.log(
+      `  longest stall on the failed shard (${usersOnFailedShard} users) ${failedShardStallMs} ms, ` +
+        `on the others ${otherShardsStallMs} ms`,
+    );
+    return {
+      stats,
+      verdict,
+      clusterRecoveryMs,
+      failedShardStallMs,
+      otherShardsStallMs,
+      usersOnFailedShard,
+    };
+  } catch (error) {
+    const appLogs = apps.map((app) => `--- ${app.instance}\n${app.output}`).join("\n");
+    console.error(`Logs of the failed scenario:\n${await stack.logs()}\n${appLogs}`);
+    throw error;
+  } finally {
+    await Promise.all(apps.map((app) => app.stop()));
+    await stack.stop();
+  }
+}
+
+async function inflict(stack: ClusterStack, master: RedisServer, fault: ClusterFault) {
+  switch (fault) {
+    case "kill":
+      await master.process.kill();
+      return;
+    case "freeze":
+      master.process.pause();
+      await delay(5_000);
+      master.process.resume();
+      return;
+    case "failover": {
+      const [replica] = await stack.replicasOf(master);
+      if (replica === undefined) throw new Error(`master ${master.port} has no replica`);
+      await redisCommand(replica.port, "CLUSTER", "FAILOVER");
+      return;
+    }
+  }
+}
