@@ -220,8 +220,12 @@ export class SessionRecords {
 
   /** Deletes every session under the prefix. */
   async removeAll(): Promise<void> {
-    for await (const keys of this.#redis.backend.scan(this.#redis.keys.pattern)) {
-      await this.#redis.delete(...keys);
+    const { keys } = this.#redis;
+    for await (const batch of this.#redis.backend.scan(keys.pattern)) {
+      // The users' hash-tag key stays: instances hold it, and a new one would move every user's
+      // index to another slot.
+      const doomed = batch.filter((key) => key !== keys.userTagKey);
+      if (doomed.length > 0) await this.#redis.delete(...doomed);
     }
   }
 

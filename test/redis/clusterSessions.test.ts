@@ -56,6 +56,88 @@ describe("sessions on a Redis Cluster", () => {
     }
   });
 
+  test("1 000 users × 3 sessions: each user's sessions and index in one slot, keys spread evenly, length and clear exact", async () => {
+    const prefix = "h3:";
+    // A fixed tag key, so the spread over the masters is the same every run (with a random one,
+    // 1 000 users land within ±10 % of a third on every master about 93 runs in 100).
+    await client.hset(`${prefix}user-tag-key`, "key", "fixed-key-for-a-repeatable-spread");
+    const { app, sessions } = createTestApp({ redis: cluster.current.redisOption, prefix });
+    try {
+      const users = Array.from({ length: 1_000 }, (_, i) => `user-${i + 1}`);
+      const idsOf = new Map<string, string[]>();
+      for (let start = 0; start < users.length; start += 50) {
+        await Promise.all(
+          users.slice(start, start + 50).map(async (user) => {
+            const ids: string[] = [];
+            for (let device = 0; device < 3; device++) {
+              const agent = agentOn(app);
+              expect((await agent.post("/auth/login").send({ user })).status).toBe(200);
+              ids.push(sessionIdOf(agent) ?? "");
+            }
+            idsOf.set(user, ids);
+          }),
+        );
+      }
+      for (const [user, ids] of idsOf) {
+        const slots = new Set(ids.map((id) => keySlot(prefix + id)));
+        expect(slots.size).toBe(1);
+        const [index] = await keysOnMasters(`${prefix}*user:${user}`);
+        expect(keySlot(index ?? "")).toBe([...slots][0]);
+        expect((await client.smembers(index ?? "")).sort()).toEqual([...ids].sort());
+      }
+      // 3 000 sessions, 1 000 indexes and the tag key.
+      const perMaster = await Promise.all(
+        client.nodes("master").map(async (node) => (await node.keys(`${prefix}*`)).length),
+      );
+      expect(perMaster.reduce((sum, count) => sum + count, 0)).toBe(4_001);
+      for (const count of perMaster) {
+        expect(Math.abs(count - 4_001 / 3)).toBeLessThanOrEqual((4_001 / 3) * 0.1);
+      }
+      expect(await callback<number>((done) => sessions.store.length(done))).toBe(3_000);
+      await callback((done) => sessions.store.clear(done));
+      expect(await callback<number>((done) => sessions.store.length(done))).toBe(0);
+      expect(await keysOnMasters(`${prefix}*`)).toEqual([`${prefix}user-tag-key`]);
+    } finally {
+      await sessions.store.close();
+    }
+  });
+
+  test("200 logins racing a logoutEverywhere of the same user: no live session of a user is missing from the index", async () => {
+    const prefix = "h4:";
+    const { app, sessions } = createTestApp({ redis: cluster.current.redisOption, prefix });
+    try {
+      await Promise.all(
+        Array.from({ length: 200 }, async (_, i) => {
+          const user = `racer-${i}`;
+          const first = agentOn(app);
+          await first.post("/auth/login").send({ user });
+          const second = agentOn(app);
+          const [login, logoutAll] = await Promise.all([
+            second.post("/auth/login").send({ user }),
+            first.post("/auth/logout-all"),
+          ]);
+          expect(login.status).toBe(200);
+          expect(logoutAll.status).toBe(200);
+        }),
+      );
+      let live = 0;
+      for (const key of await keysOnMasters(`${prefix}*`)) {
+        const sid = key.slice(prefix.length);
+        if (sid.includes("user:") || sid === "user-tag-key") continue;
+        const uid = await client.hget(key, "$uid");
+        if (uid === null) continue;
+        live++;
+        const [index] = await keysOnMasters(`${prefix}*user:${uid}`);
+        expect(await client.sismember(index ?? "", sid)).toBe(1);
+      }
+      // Every race leaves the second login's session (when the logout ran first) or none.
+      expect(live).toBeGreaterThan(0);
+      expect(live).toBeLessThanOrEqual(200);
+    } finally {
+      await sessions.store.close();
+    }
+  });
+
   test("a write is one script and one WAIT on the shard's master, confirmed by its replica; a read one HGETALL", async () => {
     const store = new RedisSessionStore({ redis: cluster.current.redisOption, prefix: "h2:" });
     const session = (cart: string[]) => ({ cookie: { originalMaxAge: 60_000 }, cart }) as never;

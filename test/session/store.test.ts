@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { SessionData } from "express-session";
 import createDebug from "debug";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   redisAclRules,
@@ -10,18 +10,32 @@ import {
   SessionStoreUnavailableError,
   SessionTooLargeError,
 } from "../../src/index.js";
-import { useSingleNode } from "../support/hooks.js";
+import { keySlot } from "../../src/redis/cluster/keySlot.js";
+import type { ServerProcess } from "../../harness/ServerProcess.js";
+import { useCluster, useSingleNode } from "../support/hooks.js";
 
 const redis = useSingleNode();
-let client: Redis;
+const cluster = useCluster({ masters: 3, replicasPerMaster: 1 });
+/** A connection for looking at Redis: to the single node, or a Cluster client. */
+let client: Redis | Cluster;
+let single: Redis;
+/** Whether the running block's stores are on the Cluster. */
+let onCluster = false;
 let prefixCount = 0;
 
 beforeAll(() => {
-  client = new Redis(redis.current.server.port, "127.0.0.1");
+  single = new Redis(redis.current.server.port, "127.0.0.1");
+  client = single;
 });
 afterAll(async () => {
-  await client.quit();
+  await single.quit();
 });
+
+/** The process of the Redis server that holds `key`. */
+async function serverOf(key: string): Promise<ServerProcess> {
+  if (!onCluster) return redis.current.server.process;
+  return (await cluster.current.masterOf(keySlot(key))).process;
+}
 
 const ACL_USER = "sessions";
 const ACL_PASSWORD = "acl-user-password";
@@ -40,7 +54,9 @@ function newStore(options: Partial<ConstructorParameters<typeof RedisSessionStor
   const prefix = `${asAclUser ? ACL_PREFIX : ""}${given ?? `t${++prefixCount}:`}`;
   let topology: RedisTopology = asAclUser
     ? { url: redis.current.url, username: ACL_USER, password: ACL_PASSWORD }
-    : redis.current.url;
+    : onCluster
+      ? cluster.current.redisOption
+      : redis.current.url;
   if (resp3Clients !== undefined) {
     const passed = new Redis(redis.current.server.port, "127.0.0.1", { replyMapping: "resp3" });
     resp3Clients.push(passed);
@@ -231,9 +247,15 @@ function contract(): void {
     });
 
     test("a write that reaches Redis after its request gave up is dropped, not applied late", async () => {
-      const { store, prefix } = newStore({ unavailable: { waitMs: 300 } });
+      // Unconfirmed writes (on the Cluster too): the write and the read after it share the
+      // client's connection, so the read answers only once the thawed server ran the write.
+      const { store, prefix } = newStore({
+        unavailable: { waitMs: 300 },
+        durability: { replicas: 0 },
+      });
       await call((cb) => store.set("late", sessionData({ step: 1 }), cb));
-      redis.current.server.process.pause();
+      const server = await serverOf(`${prefix}late`);
+      server.pause();
       try {
         const failed = await call((cb) => store.set("late", sessionData({ step: 2 }), cb)).then(
           () => undefined,
@@ -241,12 +263,11 @@ function contract(): void {
         );
         expect(failed).toBeInstanceOf(SessionStoreUnavailableError);
       } finally {
-        redis.current.server.process.resume();
+        server.resume();
       }
-      // The thawed server now reads the write sent to it before; the PING behind it on the same
+      // The thawed server now reads the write sent to it before; a read behind it on the same
       // connection answers once it has run.
-      await store.client.ping();
-      expect(await client.hget(`${prefix}late`, "step")).toBe("1");
+      expect(await store.client.hget(`${prefix}late`, "step")).toBe("1");
       await store.close();
     });
 
@@ -428,10 +449,26 @@ describe('with a client passed in that maps replies the RESP3 way (`replyMapping
   });
 });
 
+describe("on a Redis Cluster (3 masters, a replica each; writes confirmed per shard)", () => {
+  let clusterClient: Cluster;
+  beforeAll(() => {
+    asAclUser = false;
+    onCluster = true;
+    clusterClient = new Cluster(cluster.current.redisOption.cluster);
+    client = clusterClient;
+  });
+  afterAll(async () => {
+    onCluster = false;
+    client = single;
+    await clusterClient.quit();
+  });
+  contract();
+});
+
 describe("with an ACL user allowed only redisAclRules() on its prefix", () => {
   beforeAll(async () => {
     const rules = redisAclRules(ACL_PREFIX).split(" ");
-    await client.acl("SETUSER", ACL_USER, "reset", "on", `>${ACL_PASSWORD}`, ...rules);
+    await single.acl("SETUSER", ACL_USER, "reset", "on", `>${ACL_PASSWORD}`, ...rules);
     asAclUser = true;
   });
 
