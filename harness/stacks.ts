@@ -244,11 +244,20 @@ export class ClusterStack extends RedisStack {
     super(dir);
   }
 
-  static async start({ masters = 3, replicasPerMaster = 0 } = {}): Promise<ClusterStack> {
+  /** `password`: requirepass (and masterauth) on every node. */
+  static async start({
+    masters = 3,
+    replicasPerMaster = 0,
+    password,
+  }: {
+    masters?: number;
+    replicasPerMaster?: number;
+    password?: string;
+  } = {}): Promise<ClusterStack> {
     const dir = await mkdtemp(join(tmpdir(), "rhs-cluster-"));
     const servers: RedisServer[] = [];
     for (let i = 0; i < masters * (1 + replicasPerMaster); i++) {
-      servers.push(await RedisServer.server(dir, `cluster-${i + 1}`, { cluster: true }));
+      servers.push(await RedisServer.server(dir, `cluster-${i + 1}`, { cluster: true, password }));
     }
     const topology = new ClusterStack(dir, servers);
     await topology.boot("Redis Cluster", async () => {
@@ -261,6 +270,7 @@ export class ClusterStack extends RedisStack {
         "--cluster-replicas",
         String(replicasPerMaster),
         "--cluster-yes",
+        ...(password === undefined ? [] : ["-a", password, "--no-auth-warning"]),
       ]);
       await topology.waitHealed(30_000);
     });

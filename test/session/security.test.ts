@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Express } from "express";
 import { makeCertificates } from "../../harness/certificates.js";
 import type { TestCertificates } from "../../harness/certificates.js";
-import { useSentinel } from "../support/hooks.js";
+import { useCluster, useSentinel } from "../support/hooks.js";
 import { agentOn, useApp } from "../support/agent.js";
 import { RedisServer } from "../../harness/RedisServer.js";
 import { createTestApp } from "../../harness/app/testApp.js";
@@ -39,6 +39,30 @@ describe("a Sentinel topology with passwords on the nodes and on the Sentinels",
 
   test("works with the passwords given", async () => {
     await logsIn(server.app);
+  });
+});
+
+describe("a Cluster with passwords on the nodes", () => {
+  const password = "cluster-password";
+  const redis = useCluster({ masters: 3, replicasPerMaster: 1, password });
+  const server = useApp(
+    () => createTestApp({ redis: { ...redis.current.redisOption, password } }).app,
+  );
+
+  test("refuses clients without it", async () => {
+    for (const node of redis.current.servers) {
+      expect(await refusal({ port: node.port })).toMatch(/NOAUTH|Authentication required/);
+    }
+  });
+
+  test("works with the password given, helpers included", async () => {
+    await logsIn(server.app);
+    const browser = agentOn(server.app);
+    expect((await browser.post("/auth/login").send({ user: "bob" })).status).toBe(200);
+    expect((await browser.get("/auth/sessions/bob")).body).toMatchObject({
+      sessions: [{ id: expect.any(String) as unknown }],
+    });
+    expect((await browser.post("/auth/logout-all")).body).toMatchObject({ ended: 1 });
   });
 });
 

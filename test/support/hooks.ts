@@ -1,4 +1,4 @@
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import { AppProcess } from "../../harness/AppProcess.js";
 import { ClusterStack, SentinelStack, SingleNodeStack } from "../../harness/stacks.js";
@@ -50,25 +50,29 @@ export function useCluster(options?: Parameters<typeof ClusterStack.start>[0]): 
 }
 
 /**
- * Two instances of the test app in their own processes on the file's Sentinel topology, and a
- * connection to its master for looking at Redis; handed to `use` once started, stopped after the
- * file's tests.
+ * Two instances of the test app in their own processes on the file's topology, and a connection
+ * for looking at Redis (to the master of a Sentinel topology; a Cluster client on a Cluster);
+ * handed to `use` once started, stopped after the file's tests.
  */
-export function useAppProcesses(
-  redis: { readonly current: SentinelStack },
-  use: (started: { apps: [AppProcess, AppProcess]; master: Redis }) => void,
+export function useAppProcesses<T extends Redis | Cluster = Redis>(
+  redis: { readonly current: SentinelStack | ClusterStack },
+  use: (started: { apps: [AppProcess, AppProcess]; master: T }) => void,
 ): void {
   let apps: AppProcess[] = [];
-  let master: Redis | undefined;
+  let master: Redis | Cluster | undefined;
   beforeAll(async () => {
-    const options = { redis: redis.current.redisOption };
+    const stack = redis.current;
+    const options = { redis: stack.redisOption };
     const started = await Promise.all([
       AppProcess.start("app-a", options),
       AppProcess.start("app-b", options),
     ]);
     apps = started;
-    master = new Redis((await redis.current.currentMaster()).port, "127.0.0.1");
-    use({ apps: started, master });
+    master =
+      stack instanceof ClusterStack
+        ? new Cluster(stack.redisOption.cluster)
+        : new Redis((await stack.currentMaster()).port, "127.0.0.1");
+    use({ apps: started, master: master as T });
   });
   afterAll(async () => {
     await master?.quit();
