@@ -21,6 +21,14 @@ export function createRedisClient(topology: RedisTopology): Redis | Cluster {
   return clientFor(parseTopology(topology, "topology"));
 }
 
+/** The seed nodes of each Cluster client this library created (`host:port`), for errors. */
+const seeds = new WeakMap<Cluster, string[]>();
+
+/** The seed nodes a Cluster client this library created was given; undefined for any other. */
+export function seedsOf(client: Cluster): string[] | undefined {
+  return seeds.get(client);
+}
+
 /** The Sentinel watch of each Sentinel client this library created, for its duplicates. */
 const watches = new WeakMap<Redis, SentinelWatch>();
 
@@ -61,7 +69,7 @@ export function clientFor(topology: ParsedTopology): Redis | Cluster {
     }
     case "cluster": {
       const { redisOptions, ...clusterOptions } = topology.options;
-      return withErrorListener(
+      const cluster = withErrorListener(
         new Cluster(topology.nodes, {
           clusterRetryStrategy: stepBackoff,
           // What autopipelining is on the node clients, per node (theirs is not consulted).
@@ -79,6 +87,13 @@ export function clientFor(topology: ParsedTopology): Redis | Cluster {
           },
         }),
       );
+      seeds.set(
+        cluster,
+        topology.nodes.map((node) =>
+          typeof node === "object" ? `${node.host ?? ""}:${node.port ?? ""}` : String(node),
+        ),
+      );
+      return cluster;
     }
   }
 }

@@ -1,4 +1,6 @@
 import type { Cluster } from "ioredis";
+import { seedsOf } from "../createRedisClient.js";
+import { RetryableError } from "../../errors/internal/RetryableError.js";
 import type { CommandArgs } from "../CorkedCommands.js";
 import { scanNode } from "../scan.js";
 import { runScript } from "../scripts.js";
@@ -23,7 +25,7 @@ export class ClusterBackend implements Backend {
   }
 
   send(command: string, args: CommandArgs): Promise<unknown> {
-    return this.client.call(command, ...args.flat());
+    return this.client.call(command, ...args.flat()).catch(this.#explained);
   }
 
   runScript(
@@ -31,8 +33,22 @@ export class ClusterBackend implements Backend {
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
-    return runScript(this.client, script, keys, args);
+    return runScript(this.client, script, keys, args).catch(this.#explained);
   }
+
+  /**
+   * ioredis' "None of startup nodes is available" as an error naming them; retried until the wait
+   * bound like any connection error (the nodes may be starting).
+   */
+  readonly #explained = (error: unknown): never => {
+    if (error instanceof Error && error.message.startsWith("None of startup nodes")) {
+      const nodes = seedsOf(this.client)?.join(", ") ?? "the seed nodes given";
+      throw new RetryableError(`no node of the Cluster answered (tried ${nodes})`, {
+        cause: error,
+      });
+    }
+    throw error;
+  };
 
   async *scan(pattern: string): AsyncGenerator<string[]> {
     for (const node of this.client.nodes("master")) yield* scanNode(node, pattern);
