@@ -1,3 +1,4 @@
+import type { SessionData } from "express-session";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
@@ -207,7 +208,7 @@ describe("bad input on a Cluster", () => {
     });
     try {
       const failed = await callback((done) =>
-        store.set("s1", { cookie: { originalMaxAge: 60_000 } } as never, done),
+        store.set("s1", { cookie: { originalMaxAge: 60_000 } } as unknown as SessionData, done),
       ).catch((error: unknown) => error);
       expect(failed).toBeInstanceOf(NotDurableError);
       expect((failed as Error).message).toMatch(

@@ -18,7 +18,7 @@ describe.each(["Sentinel", "Cluster"] as const)("on %s", (topology) => {
   let apps: [AppProcess, AppProcess];
   let master: Redis | Cluster;
 
-  useAppProcesses<Redis | Cluster>(redis, (started) => {
+  useAppProcesses(redis, (started) => {
     ({ apps, master } = started);
   });
 

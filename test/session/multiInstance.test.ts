@@ -11,7 +11,9 @@ let apps: [AppProcess, AppProcess];
 let master: Redis;
 
 useAppProcesses(redis, (started) => {
-  ({ apps, master } = started);
+  apps = started.apps;
+  // A Sentinel topology: a connection to its master.
+  master = started.master as Redis;
 });
 
 describe("two app processes on one Sentinel topology", () => {

@@ -54,9 +54,9 @@ export function useCluster(options?: Parameters<typeof ClusterStack.start>[0]): 
  * for looking at Redis (to the master of a Sentinel topology; a Cluster client on a Cluster);
  * handed to `use` once started, stopped after the file's tests.
  */
-export function useAppProcesses<T extends Redis | Cluster = Redis>(
+export function useAppProcesses(
   redis: { readonly current: SentinelStack | ClusterStack },
-  use: (started: { apps: [AppProcess, AppProcess]; master: T }) => void,
+  use: (started: { apps: [AppProcess, AppProcess]; master: Redis | Cluster }) => void,
 ): void {
   let apps: AppProcess[] = [];
   let master: Redis | Cluster | undefined;
@@ -72,7 +72,7 @@ export function useAppProcesses<T extends Redis | Cluster = Redis>(
       stack instanceof ClusterStack
         ? new Cluster(stack.redisOption.cluster)
         : new Redis((await stack.currentMaster()).port, "127.0.0.1");
-    use({ apps: started, master: master as T });
+    use({ apps: started, master });
   });
   afterAll(async () => {
     await master?.quit();
