@@ -206,10 +206,11 @@ describe("bad input on a Cluster", () => {
       durability: { replicas: 2 },
       unavailable: { waitMs: 1_000 },
     });
+    const data = JSON.parse('{"cookie":{"originalMaxAge":60000}}') as SessionData;
     try {
-      const failed = await callback((done) =>
-        store.set("s1", { cookie: { originalMaxAge: 60_000 } } as unknown as SessionData, done),
-      ).catch((error: unknown) => error);
+      const failed = await callback((done) => store.set("s1", data, done)).catch(
+        (error: unknown) => error,
+      );
       expect(failed).toBeInstanceOf(NotDurableError);
       expect((failed as Error).message).toMatch(
         /`durability\.replicas` asks for 2, but the shard of this key has 1 replica/,
