@@ -4,11 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../harness/ports.js";
 import { HAProxy } from "../harness/HAProxy.js";
+import { ClusterStack } from "../harness/ClusterStack.js";
+import { redisInfo } from "../harness/redisCommand.js";
+import type { RedisServer } from "../harness/RedisServer.js";
 import { SentinelStack } from "../harness/stacks.js";
 import { AppInstance } from "./AppInstance.js";
 
 export interface DemoStackOptions {
   instances: number;
+  /** A 3-shard Redis Cluster (a master and two replicas each) instead of Sentinel. */
+  cluster?: boolean | undefined;
   /** The load balancer's port; a free one when undefined. */
   port?: number | undefined;
   /** Progress, one line per step. */
@@ -18,11 +23,15 @@ export interface DemoStackOptions {
 }
 
 /**
- * The demo's processes: Redis master + 2 replicas (AOF) + 3 Sentinels, N app instances, HAProxy.
- * Everything on 127.0.0.1, in one temp dir, stopped and removed by stop().
+ * The demo's processes: Redis master + 2 replicas (AOF) + 3 Sentinels, or a 3-shard Cluster of a
+ * master and 2 replicas each, N app instances, HAProxy. Everything on 127.0.0.1, in one temp dir,
+ * stopped and removed by stop().
  */
 export class DemoStack {
-  topology: SentinelStack | undefined;
+  topology: SentinelStack | ClusterStack | undefined;
+  /** Commands per second each Redis node processed over the last second, by port. */
+  readonly commandRates = new Map<number, number>();
+  #sampler: NodeJS.Timeout | undefined;
   readonly instances: AppInstance[] = [];
   haproxy: HAProxy | undefined;
   port = 0;
@@ -37,8 +46,14 @@ export class DemoStack {
   async start(): Promise<void> {
     const { progress } = this.options;
     this.#dir = await mkdtemp(join(tmpdir(), "rhs-demo-"));
-    progress("starting Redis: master + 2 replicas (AOF), 3 Sentinels (quorum 2, down after 2 s)");
-    this.topology = await SentinelStack.start();
+    if (this.options.cluster) {
+      progress("starting a Redis Cluster: 3 masters × 2 replicas (AOF, cluster-node-timeout 2 s)");
+      this.topology = await ClusterStack.start({ masters: 3, replicasPerMaster: 2 });
+    } else {
+      progress("starting Redis: master + 2 replicas (AOF), 3 Sentinels (quorum 2, down after 2 s)");
+      this.topology = await SentinelStack.start();
+    }
+    this.#sampleCommandRates(this.topology.nodes);
 
     progress(`starting ${this.options.instances} app instances`);
     const env = {
@@ -70,6 +85,7 @@ export class DemoStack {
 
   /** Stops every process (awaited) and removes the temp dirs. */
   async stop(): Promise<void> {
+    clearInterval(this.#sampler);
     if (this.haproxy) this.haproxy.process.onExit = undefined;
     await this.haproxy?.stop();
     await Promise.all(this.instances.map((instance) => instance.stop()));
@@ -77,27 +93,79 @@ export class DemoStack {
     if (this.#dir !== undefined) await rm(this.#dir, { recursive: true, force: true });
   }
 
+  /** Every second, how many commands each running node processed (INFO stats). */
+  #sampleCommandRates(nodes: RedisServer[]): void {
+    const last = new Map<number, { total: number; at: number }>();
+    this.#sampler = setInterval(() => {
+      for (const node of nodes) {
+        if (!node.process.running || node.process.paused) {
+          this.commandRates.delete(node.port);
+          continue;
+        }
+        void redisInfo(node.port, "stats").then(
+          (stats) => {
+            const total = Number(stats.get("total_commands_processed"));
+            const at = Date.now();
+            const before = last.get(node.port);
+            last.set(node.port, { total, at });
+            if (before !== undefined && at > before.at) {
+              this.commandRates.set(
+                node.port,
+                Math.round(((total - before.total) * 1000) / (at - before.at)),
+              );
+            }
+          },
+          () => this.commandRates.delete(node.port),
+        );
+      }
+    }, 1_000);
+    this.#sampler.unref();
+  }
+
   /** What runs where, as the `--json` line and the control panel show it. */
   async describe(): Promise<DemoDescription> {
     const topology = this.topology;
     if (topology === undefined) throw new Error("the stack is not started");
-    const master = await topology.currentMaster().catch(() => undefined);
-    const node = (server: (typeof topology.servers)[number]) => ({
+    const node = (server: RedisServer) => ({
       name: server.name,
       port: server.port,
       pid: server.process.running ? server.process.pid : null,
+      commandsPerSecond: this.commandRates.get(server.port) ?? null,
     });
+    const instances = this.instances.map(({ id, port, pid }) => ({ id, port, pid: pid ?? null }));
+    const loadBalancer = {
+      port: this.port,
+      pid: this.haproxy?.process.running ? this.haproxy.process.pid : null,
+    };
+    if (topology instanceof ClusterStack) {
+      const shards = (await topology.shards().catch(() => [])).sort(
+        (a, b) => parseInt(a.slots, 10) - parseInt(b.slots, 10),
+      );
+      const masters = new Set(shards.map((shard) => shard.master));
+      return {
+        redis: {
+          master: null,
+          replicas: topology.servers.filter((server) => !masters.has(server)).map(node),
+          sentinels: [],
+          shards: shards.map((shard) => ({
+            slots: shard.slots,
+            master: node(shard.master),
+            replicas: shard.replicas.map(node),
+          })),
+        },
+        instances,
+        loadBalancer,
+      };
+    }
+    const master = await topology.currentMaster().catch(() => undefined);
     return {
       redis: {
         master: master ? node(master) : null,
         replicas: topology.servers.filter((server) => server !== master).map(node),
         sentinels: topology.sentinels.map(node),
       },
-      instances: this.instances.map(({ id, port, pid }) => ({ id, port, pid: pid ?? null })),
-      loadBalancer: {
-        port: this.port,
-        pid: this.haproxy?.process.running ? this.haproxy.process.pid : null,
-      },
+      instances,
+      loadBalancer,
     };
   }
 }
@@ -106,13 +174,19 @@ interface NodeDescription {
   name: string;
   port: number;
   pid: number | null;
+  /** Commands it processed per second over the last second (Redis nodes). */
+  commandsPerSecond?: number | null;
 }
 
 export interface DemoDescription {
   redis: {
+    /** Sentinel's master; null on a Cluster. */
     master: NodeDescription | null;
+    /** Every Redis node that is not a master now (down ones included). */
     replicas: NodeDescription[];
     sentinels: NodeDescription[];
+    /** On a Cluster: each shard, by its slots. */
+    shards?: { slots: string; master: NodeDescription; replicas: NodeDescription[] }[];
   };
   instances: { id: string; port: number; pid: number | null }[];
   loadBalancer: { port: number; pid: number | null };

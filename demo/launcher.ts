@@ -1,5 +1,6 @@
-// `npm run demo [-- --instances N --port P --control-port P --json]`: the whole load-balanced
-// stack on this machine, and a control panel to break it.
+// `npm run demo [-- --instances N --port P --control-port P --cluster --json]`: the whole
+// load-balanced stack on this machine (Sentinel, or with --cluster a 3-shard Redis Cluster), and a
+// control panel to break it.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import type { Server } from "node:http";
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     port: { type: "string" },
     "control-port": { type: "string" },
     json: { type: "boolean", default: false },
+    cluster: { type: "boolean", default: false },
   },
 });
 const instances = Number(values.instances);
@@ -62,6 +64,7 @@ if (!existsSync(built) || statSync(built).mtimeMs < newestIn(join(root, "src")))
 let stopping = false;
 const stack = new DemoStack({
   instances,
+  cluster: values.cluster,
   port: values.port === undefined ? undefined : Number(values.port),
   progress: (line) => say(`· ${line}`),
   onUnexpectedExit: (what) => {
@@ -121,7 +124,13 @@ try {
             ],
           ]
         : []),
-      ...description.redis.replicas.map((r) => ["Redis replica", `127.0.0.1:${r.port}`, r.pid]),
+      ...(description.redis.shards ?? []).flatMap((shard, i) => [
+        [`shard ${i} master (${shard.slots})`, `127.0.0.1:${shard.master.port}`, shard.master.pid],
+        ...shard.replicas.map((r) => [`shard ${i} replica`, `127.0.0.1:${r.port}`, r.pid]),
+      ]),
+      ...(description.redis.shards
+        ? []
+        : description.redis.replicas.map((r) => ["Redis replica", `127.0.0.1:${r.port}`, r.pid])),
       ...description.redis.sentinels.map((s) => ["Sentinel", `127.0.0.1:${s.port}`, s.pid]),
     ];
     say("");

@@ -4,7 +4,7 @@ import type { RedisSessionOptions } from "../src/index.js";
 import { AppProcess } from "./AppProcess.js";
 import type { RedisServer } from "./RedisServer.js";
 import { redisCommand } from "./redisCommand.js";
-import { ClusterStack } from "./stacks.js";
+import { ClusterStack } from "./ClusterStack.js";
 import { UserLoad } from "./UserLoad.js";
 import type { LoadStats, Verdict } from "./UserLoad.js";
 

@@ -4,6 +4,8 @@ import { fileURLToPath } from "node:url";
 import express from "express";
 import type { Express, RequestHandler } from "express";
 import helmet from "helmet";
+import { ClusterStack } from "../../harness/ClusterStack.js";
+import type { RedisServer } from "../../harness/RedisServer.js";
 import type { DemoStack } from "../DemoStack.js";
 import { SyntheticUsers } from "./SyntheticUsers.js";
 import type { Sample } from "./SyntheticUsers.js";
@@ -50,19 +52,33 @@ export function createControlPanel(stack: DemoStack): {
   users.start();
   users.setCount(10);
 
-  // Sentinel's view of the master, polled: a failover shows on the chart when it happens.
-  let lastMaster: string | undefined;
+  // Sentinel's view of the master (each shard's, on a Cluster), polled: a failover shows on the
+  // chart when it happens.
+  const lastMasters = new Map<string, string>();
   const watcher = setInterval(() => {
-    void stack.topology?.currentMaster().then(
-      (master) => {
-        if (lastMaster !== undefined && master.name !== lastMaster) {
-          mark(`failover: ${lastMaster} → ${master.name}`);
+    void masters().then(
+      (current) => {
+        for (const [shard, master] of current) {
+          const last = lastMasters.get(shard);
+          if (last !== undefined && last !== master) {
+            mark(`failover${shard === "" ? "" : ` of shard ${shard}`}: ${last} → ${master}`);
+          }
+          lastMasters.set(shard, master);
         }
-        lastMaster = master.name;
       },
       () => undefined,
     );
   }, 500);
+  /** The master's name, by shard ("" on Sentinel; the shard's slots on a Cluster). */
+  async function masters(): Promise<Map<string, string>> {
+    const current = stack.topology;
+    if (current === undefined) return new Map();
+    if (current instanceof ClusterStack) {
+      const shards = await current.shards();
+      return new Map(shards.map((shard) => [shard.slots, shard.master.name]));
+    }
+    return new Map([["", (await current.currentMaster()).name]]);
+  }
 
   app.use(helmet());
   app.use(express.json({ limit: "1kb" }));
@@ -113,6 +129,36 @@ export function createControlPanel(stack: DemoStack): {
     if (!stack.topology) throw new Error("stack not started");
     return stack.topology;
   };
+  /** Sentinel's master, or on a Cluster the master of the shard the request names (by index). */
+  const targetMaster = async (req: express.Request): Promise<RedisServer> => {
+    const current = topology();
+    if (!(current instanceof ClusterStack)) return current.currentMaster();
+    const shards = (await stack.describe()).redis.shards ?? [];
+    const shard = shards[Number(req.params.index)];
+    const master = current.servers.find((server) => server.port === shard?.master.port);
+    if (!master) {
+      throw Object.assign(new Error(`no shard ${String(req.params.index)}`), { status: 404 });
+    }
+    return master;
+  };
+  const killMaster = action(async (req) => {
+    const master = await targetMaster(req);
+    await master.process.kill();
+    return `killed Redis master ${master.name}`;
+  });
+  const freezeMaster = action(async (req) => {
+    const seconds = Math.min(
+      60,
+      Math.max(1, Number((req.body as { seconds?: unknown }).seconds) || 5),
+    );
+    const master = await targetMaster(req);
+    master.process.pause();
+    setTimeout(() => {
+      master.process.resume();
+      mark(`${master.name} woke up`);
+    }, seconds * 1000).unref();
+    return `froze Redis master ${master.name} for ${seconds} s`;
+  });
 
   app.post(
     "/api/instances/:id/kill",
@@ -128,30 +174,11 @@ export function createControlPanel(stack: DemoStack): {
       return `restarted ${String(req.params.id)}`;
     }),
   );
-  app.post(
-    "/api/redis/master/kill",
-    ...action(async () => {
-      const master = await topology().currentMaster();
-      await master.process.kill();
-      return `killed Redis master ${master.name}`;
-    }),
-  );
-  app.post(
-    "/api/redis/master/freeze",
-    ...action(async (req) => {
-      const seconds = Math.min(
-        60,
-        Math.max(1, Number((req.body as { seconds?: unknown }).seconds) || 5),
-      );
-      const master = await topology().currentMaster();
-      master.process.pause();
-      setTimeout(() => {
-        master.process.resume();
-        mark(`${master.name} woke up`);
-      }, seconds * 1000).unref();
-      return `froze Redis master ${master.name} for ${seconds} s`;
-    }),
-  );
+  app.post("/api/redis/master/kill", ...killMaster);
+  app.post("/api/redis/master/freeze", ...freezeMaster);
+  // On a Cluster: the master of shard `index` (in slot order, as /api/state lists them).
+  app.post("/api/redis/shards/:index/kill", ...killMaster);
+  app.post("/api/redis/shards/:index/freeze", ...freezeMaster);
   app.post(
     "/api/redis/nodes/:name/restart",
     ...action(async (req) => {

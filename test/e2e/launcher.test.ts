@@ -82,3 +82,74 @@ test("--instances sets how many app instances run behind the load balancer", asy
     await demo.interrupt();
   }
 });
+
+test("--cluster: a 3-shard Cluster behind the same app, a shard's master killed from the panel, the synthetic users never see an error", async () => {
+  const demo = await LaunchedDemo.start(["--cluster", "--instances", "2"]);
+  try {
+    const { shards } = demo.info.redis;
+    expect(shards).toHaveLength(3);
+    for (const shard of shards ?? []) expect(shard.replicas).toHaveLength(2);
+    expect(demo.info.redis.sentinels).toEqual([]);
+    for (const pid of demo.pids) expect(isAlive(pid)).toBe(true);
+    const health = await fetch(`${demo.info.url}/healthz`);
+    expect(await health.json()).toMatchObject({ redis: { status: "ok", topology: "cluster" } });
+
+    const killed = shards?.[0]?.master.name;
+    await demo.control("/api/redis/shards/0/kill");
+    const promoted = await pollUntil(
+      "shard 0 to have a new master",
+      async () => {
+        const master = (await demo.state()).redis.shards?.[0]?.master;
+        return master !== undefined && master.name !== killed && master.name;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    // Past the failover: a few seconds of synthetic users on the new master.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const { samples, events } = await history(demo.info.control);
+    expect(events.map(({ label }) => label)).toEqual(
+      expect.arrayContaining([
+        `killed Redis master ${killed ?? ""}`,
+        expect.stringMatching(
+          new RegExp(`^failover of shard 0-5460: ${killed ?? ""} → ${promoted}$`),
+        ),
+      ]),
+    );
+    const requests = samples.reduce((sum, { requests }) => sum + requests, 0);
+    console.log(`--cluster: ${requests} synthetic requests across a shard failover`);
+    expect(requests).toBeGreaterThan(50);
+    expect(samples.reduce((sum, { errors }) => sum + errors, 0)).toBe(0);
+  } catch (error) {
+    console.error(demo.libraryLog);
+    throw error;
+  } finally {
+    await demo.interrupt();
+  }
+});
+
+/** The panel's history: the per-second samples and the marked events, as its page first gets them. */
+async function history(
+  control: string,
+): Promise<{ samples: { requests: number; errors: number }[]; events: { label: string }[] }> {
+  const controller = new AbortController();
+  const response = await fetch(`${control}/api/stream`, { signal: controller.signal });
+  const reader = response.body?.getReader();
+  let text = "";
+  try {
+    for (;;) {
+      const chunk = await reader?.read();
+      if (chunk === undefined || chunk.done) break;
+      text += new TextDecoder().decode(chunk.value as Uint8Array);
+      const match = /event: history\ndata: (.*)\n\n/.exec(text);
+      if (match?.[1] !== undefined) {
+        return JSON.parse(match[1]) as {
+          samples: { requests: number; errors: number }[];
+          events: { label: string }[];
+        };
+      }
+    }
+  } finally {
+    controller.abort();
+  }
+  throw new Error("the panel's stream sent no history");
+}

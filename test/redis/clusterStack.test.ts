@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, test } from "vitest";
-import { ClusterStack } from "../../harness/stacks.js";
+import { ClusterStack } from "../../harness/ClusterStack.js";
 import type { RedisServer } from "../../harness/RedisServer.js";
 import { redisCommand } from "../../harness/redisCommand.js";
 

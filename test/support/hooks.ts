@@ -1,7 +1,8 @@
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import { AppProcess } from "../../harness/AppProcess.js";
-import { ClusterStack, SentinelStack, SingleNodeStack } from "../../harness/stacks.js";
+import { ClusterStack } from "../../harness/ClusterStack.js";
+import { SentinelStack, SingleNodeStack } from "../../harness/stacks.js";
 
 interface Stoppable {
   stop(): Promise<void>;

@@ -37,6 +37,7 @@ async function refresh() {
   $("#app-url").href = state.url;
   const redis = $("#redis tbody");
   redis.replaceChildren();
+  renderShards(state.redis.shards);
   const nodes = [
     ...(state.redis.master ? [{ ...state.redis.master, role: "master" }] : []),
     ...state.redis.replicas.map((node) => ({ ...node, role: "replica" })),
@@ -50,6 +51,7 @@ async function refresh() {
       cell(node.pid ? node.role : "down", node.pid ? "" : "down"),
       cell(String(node.port)),
       cell(node.pid ? String(node.pid) : "—"),
+      cell(node.commandsPerSecond == null ? "—" : String(node.commandsPerSecond)),
       node.pid ? cell("") : button("Restart", () => post(`/api/redis/nodes/${node.name}/restart`)),
     );
     redis.append(row);
@@ -68,6 +70,39 @@ async function refresh() {
         : button("Restart", () => post(`/api/instances/${instance.id}/restart`)),
     );
     instances.append(row);
+  }
+}
+
+// On a Cluster: a row per shard, its master's commands/s, and buttons to break that master.
+function renderShards(shards) {
+  const cluster = Array.isArray(shards);
+  $("#shards").hidden = !cluster;
+  // The shard rows have their own buttons; the freeze time input serves both.
+  $("#kill-master").hidden = cluster;
+  $("#freeze-master").hidden = cluster;
+  $("#redis-title").textContent = cluster ? "Redis (Cluster)" : "Redis (Sentinel)";
+  if (!cluster) return;
+  const body = $("#shards tbody");
+  body.replaceChildren();
+  for (const [index, shard] of shards.entries()) {
+    const row = document.createElement("tr");
+    row.dataset.shard = String(index);
+    const rate = shard.master.commandsPerSecond;
+    row.append(
+      cell(String(index)),
+      cell(shard.slots),
+      cell(`${shard.master.name} :${shard.master.port}`, "master"),
+      cell(rate == null ? "—" : String(rate)),
+      cell(
+        shard.replicas.map((replica) => replica.name).join(", ") || "none",
+        shard.replicas.length ? "" : "down",
+      ),
+      button("Kill master", () => post(`/api/redis/shards/${index}/kill`)),
+      button("Freeze master", () =>
+        post(`/api/redis/shards/${index}/freeze`, { seconds: Number($("#freeze-seconds").value) }),
+      ),
+    );
+    body.append(row);
   }
 }
 
