@@ -84,6 +84,11 @@ export function createTestApp(
     req.session.cookie.maxAge = Number((req.body as { maxAge?: unknown }).maxAge);
     res.json({ instance });
   });
+  // A cookie setting changed for this session only.
+  app.post("/strict", (req, res) => {
+    req.session.cookie.sameSite = "strict";
+    res.json({ instance });
+  });
   app.post("/circular", (req, res) => {
     const value: Record<string, unknown> = {};
     value.self = value;

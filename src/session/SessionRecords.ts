@@ -55,7 +55,7 @@ export class SessionRecords {
         : await this.#redis.read(sid, ttlMs ?? 0, defaultTtlMs);
     let decoded;
     try {
-      decoded = decodeSession(reply);
+      decoded = decodeSession(reply, this.options.cookieDefaults);
     } catch (error) {
       if (!(error instanceof CorruptSessionError)) throw error;
       this.#reportCorrupt(key, error);
@@ -78,7 +78,7 @@ export class SessionRecords {
     // The session lives on, so its cookie now expires a full maxAge from now. A Date, which
     // express-session's Cookie takes as it is (a string it would parse).
     if (typeof originalMaxAge === "number") cookie.expires = new Date(now + originalMaxAge);
-    const encoded = legacy ? encodeSession(data) : decoded;
+    const encoded = legacy ? encodeSession(data, this.options.cookieDefaults) : decoded;
     this.snapshots.loaded(data, {
       sid,
       encoded,
@@ -115,7 +115,7 @@ export class SessionRecords {
    * @throws SessionTooLargeError over `maxBytes`, writing nothing
    */
   async save(sid: string, session: SessionData, waitMs: number): Promise<void> {
-    const encoded = encodeSession(session);
+    const encoded = encodeSession(session, this.options.cookieDefaults);
     const { maxBytes } = this.options;
     if (mayExceed(encoded, maxBytes)) {
       const bytes = encodedSize(encoded);
@@ -208,7 +208,7 @@ export class SessionRecords {
       const key = this.#key(sid);
       const { reply } = await this.#redis.read(sid, -1, 0);
       try {
-        const decoded = decodeSession(reply);
+        const decoded = decodeSession(reply, this.options.cookieDefaults);
         if (decoded !== undefined) sessions[sid] = decoded.data;
       } catch (error) {
         if (!(error instanceof CorruptSessionError)) throw error;

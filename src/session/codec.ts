@@ -30,7 +30,10 @@ export const META_PREFIX = "$";
  * @returns undefined when there is no session
  * @throws CorruptSessionError when the key holds something that is not a session
  */
-export function decodeSession(reply: ReadReply): DecodedSession | undefined {
+export function decodeSession(
+  reply: ReadReply,
+  cookieDefaults: CookieDefaults = EXPRESS_COOKIE_DEFAULTS,
+): DecodedSession | undefined {
   if (reply === null) return undefined;
   const [kind, payload] = reply;
   if (kind === "other") throw new CorruptSessionError(`key holds a Redis ${payload}, not a hash`);
@@ -60,7 +63,7 @@ export function decodeSession(reply: ReadReply): DecodedSession | undefined {
     }
     fields.set(field, value);
     const parsed = parseJson(value, `field ${JSON.stringify(field)}`);
-    if (field === "cookie" && isRecord(parsed)) withCookieDefaults(parsed);
+    if (field === "cookie" && isRecord(parsed)) withCookieDefaults(parsed, cookieDefaults);
     // A field named "__proto__" stays a plain key, not the object's prototype. (Defined only then:
     // an object without a prototype would be slower to read on every request.)
     if (field === "__proto__") {
@@ -84,7 +87,10 @@ export function decodeSession(reply: ReadReply): DecodedSession | undefined {
  * Each enumerable top-level key of the session as JSON, as `JSON.stringify(session)` would
  * write it (so `cookie` goes through Cookie#toJSON and undefined values are left out).
  */
-export function encodeSession(session: object): EncodedSession {
+export function encodeSession(
+  session: object,
+  cookieDefaults: CookieDefaults = EXPRESS_COOKIE_DEFAULTS,
+): EncodedSession {
   const fields = new Map<string, string>();
   let cookie: unknown;
   const data = session as Record<string, unknown>;
@@ -98,7 +104,7 @@ export function encodeSession(session: object): EncodedSession {
     }
     const json =
       field === "cookie" && isRecord(value)
-        ? storedCookie(value)
+        ? storedCookie(value, cookieDefaults)
         : (JSON.stringify(value) as string | undefined);
     if (json === undefined) continue;
     fields.set(field, json);
@@ -166,12 +172,14 @@ const COOKIE_SETTINGS = [
 
 /**
  * A cookie as the session hash stores it: its settings without `expires` (recomputed from
- * `originalMaxAge` on every read) and without what equals express-session's defaults (`path` "/",
- * `httpOnly` true). That keeps the field under Redis' `hash-max-listpack-value` (64 bytes), so a
- * small session stays a compact listpack instead of a hashtable: 57 bytes for
- * `{"originalMaxAge":86400000,"secure":false,"sameSite":"lax"}`, 110–130 with all of it.
+ * `originalMaxAge` on every read) and without what equals the defaults (express-session's, or
+ * those of the redisSession middleware that made the store: see CookieDefaults). That keeps the
+ * field under Redis' `hash-max-listpack-value` (64 bytes), so a small session stays a compact
+ * listpack instead of a hashtable: `{"originalMaxAge":86400000}` under redisSession's defaults,
+ * 110–130 bytes with all of it. A setting the defaults have but the cookie lacks is stored as
+ * null, so it is not read back as the default.
  */
-function storedCookie(cookie: Record<string, unknown>): string {
+function storedCookie(cookie: Record<string, unknown>, defaults: CookieDefaults): string {
   const toJSON = cookie.toJSON;
   const source = (typeof toJSON === "function" ? toJSON.call(cookie) : cookie) as Record<
     string,
@@ -181,22 +189,32 @@ function storedCookie(cookie: Record<string, unknown>): string {
   for (const name in source) {
     const value = source[name];
     if (name === "expires" || value === undefined) continue;
-    if (Object.hasOwn(COOKIE_DEFAULTS, name) && COOKIE_DEFAULTS[name] === value) continue;
+    if (Object.hasOwn(defaults, name) && defaults[name] === value) continue;
     stored[name] = value;
+  }
+  for (const name in defaults) {
+    if (source[name] === undefined || source[name] === null) stored[name] = null;
   }
   return JSON.stringify(stored);
 }
 
-/** What a stored cookie leaves out because it is express-session's default. */
-const COOKIE_DEFAULTS: Readonly<Record<string, unknown>> = {
-  path: "/",
-  httpOnly: true,
-};
+/**
+ * Cookie settings a stored cookie leaves out because they are the defaults, filled back in on
+ * reading: express-session's (`path` "/", `httpOnly` true, not `secure`), and with redisSession
+ * also the fixed settings of its `cookie` option (`sameSite` "lax" by default).
+ */
+export type CookieDefaults = Readonly<Record<string, unknown>>;
 
-/** A stored cookie with the defaults it left out; one stored in full is read as it is. */
-function withCookieDefaults(cookie: Record<string, unknown>): void {
-  for (const [name, value] of Object.entries(COOKIE_DEFAULTS)) {
-    if (!Object.hasOwn(cookie, name)) cookie[name] = value;
+export const EXPRESS_COOKIE_DEFAULTS: CookieDefaults = { path: "/", httpOnly: true, secure: false };
+
+/**
+ * A stored cookie with the defaults it left out; one stored in full is read as it is, and a
+ * setting stored as null (the cookie lacked it) is read as unset.
+ */
+function withCookieDefaults(cookie: Record<string, unknown>, defaults: CookieDefaults): void {
+  for (const name in defaults) {
+    if (!Object.hasOwn(cookie, name)) cookie[name] = defaults[name];
+    else if (cookie[name] === null) cookie[name] = undefined;
   }
 }
 

@@ -1,3 +1,5 @@
+import { EXPRESS_COOKIE_DEFAULTS } from "./codec.js";
+import type { CookieDefaults } from "./codec.js";
 import { parseTopology } from "../redis/topology.js";
 import type { ParsedTopology, RedisTopology } from "../redis/topology.js";
 import { normalizeDurability, normalizeUnavailable } from "../redis/options.js";
@@ -81,6 +83,8 @@ export interface NormalizedStoreOptions {
   durability: NormalizedDurability;
   waitMs: number;
   retryAfterSeconds: number;
+  /** Cookie settings stored cookies leave out (see codec's CookieDefaults). */
+  cookieDefaults: CookieDefaults;
 }
 
 export const STORE_KEYS = [
@@ -133,5 +137,6 @@ export function pickStoreOptions(record: Record<string, unknown>): NormalizedSto
     maxBytes,
     durability: normalizeDurability(record.durability, topology),
     ...normalizeUnavailable(record.unavailable),
+    cookieDefaults: EXPRESS_COOKIE_DEFAULTS,
   };
 }

@@ -55,6 +55,23 @@ describe.each(["a single node", "a Cluster"] as const)("on %s", (topology) => {
       expect((await browser.get("/me")).body).toMatchObject({ user: "alice" });
     });
 
+    test("the stored cookie holds only what differs from the middleware's cookie settings", async () => {
+      const browser = await loggedIn();
+      const key = `sess:${sessionIdOf(browser) ?? ""}`;
+      // Path, HttpOnly, SameSite=Lax and secure "auto" are redisSession's: nothing but the max-age.
+      expect(await client.hget(key, "cookie")).toBe('{"originalMaxAge":null}');
+      await browser.post("/remember").send({ maxAge: 3_600_000 });
+      await browser.post("/strict");
+      expect(JSON.parse((await client.hget(key, "cookie")) ?? "")).toEqual({
+        originalMaxAge: 3_600_000,
+        sameSite: "strict",
+      });
+      const response = await browser.get("/me");
+      expect(sessionSetCookie(response)).toMatch(
+        /; Path=\/; Expires=.*; HttpOnly; SameSite=Strict$/,
+      );
+    });
+
     test("rolling: every request renews the cookie", async () => {
       const browser = await loggedIn();
       const response = await browser.get("/me");

@@ -1,3 +1,5 @@
+import { EXPRESS_COOKIE_DEFAULTS } from "../codec.js";
+import type { CookieDefaults } from "../codec.js";
 import { randomBytes } from "node:crypto";
 import type { CookieOptions, SessionOptions } from "express-session";
 import { pickStoreOptions, STORE_KEYS } from "../options.js";
@@ -126,6 +128,7 @@ export function normalizeOptions(options: unknown): NormalizedSessionOptions {
   rejectUnknown(record, [...STORE_KEYS, ...SESSION_KEYS], "");
   const store = pickStoreOptions(record);
   const cookie = normalizeCookie(record.cookie);
+  store.cookieDefaults = cookieDefaultsOf(cookie);
   const session: Omit<SessionOptions, "store"> = {
     secret: normalizeSecret(record.secret),
     name: nonEmptyString(record.name ?? SESSION_DEFAULTS.name, "name"),
@@ -152,4 +155,28 @@ export function normalizeOptions(options: unknown): NormalizedSessionOptions {
     session.unset = record.unset;
   }
   return { store, session };
+}
+
+/**
+ * What a cookie of this middleware has unless a request changes it: express-session's defaults
+ * under the fixed settings of `cookie` (`secure: "auto"` decides per request, so it is none).
+ * Stored cookies leave these out.
+ */
+function cookieDefaultsOf(cookie: SessionOptions["cookie"]): CookieDefaults {
+  const defaults: Record<string, unknown> = { ...EXPRESS_COOKIE_DEFAULTS };
+  const given = (cookie ?? {}) as Record<string, unknown>;
+  for (const name of [
+    "path",
+    "httpOnly",
+    "sameSite",
+    "secure",
+    "domain",
+    "priority",
+    "partitioned",
+  ]) {
+    const value = given[name];
+    if (value === undefined || value === "auto") continue;
+    defaults[name] = value;
+  }
+  return defaults;
 }
