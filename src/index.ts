@@ -17,6 +17,7 @@ export type { LoginOptions, LoginUser } from "./session/express/helpers.js";
 export type { UserSession } from "./session/UserSessions.js";
 export { healthCheck, healthHandler } from "./session/express/health.js";
 export type { HealthReport } from "./session/express/health.js";
+export type { ShardHealth } from "./redis/backend/Backend.js";
 export type { FailoverEvent } from "./redis/ConnectionMonitor.js";
 export type { HistogramSnapshot, StoreStats } from "./redis/stats.js";
 export type { DurabilityOptions, UnavailableOptions } from "./redis/options.js";

@@ -6,6 +6,7 @@ const COMMANDS = {
   // ioredis also sends CLIENT SETINFO (and SETNAME with `connectionName`) but ignores a refusal.
   connection: ["hello", "auth", "ping", "info", "select", "quit"],
   sessions: ["hgetall", "eval", "evalsha", "wait", "role", "scan", "unlink"],
+  // hsetnx and hget (also run in scripts) make and read the users' hash-tag key.
   userIndex: ["smembers", "srem", "hmget", "pttl", "hsetnx", "hget"],
   // ioredis' Cluster client learns the slot map with CLUSTER SLOTS.
   cluster: ["cluster|slots"],
@@ -33,6 +34,6 @@ const COMMANDS = {
  * console.log(redisAclRules("sess:"));
  */
 export function redisAclRules(prefix = "sess:"): string {
-  const commands = Object.values(COMMANDS).flat();
+  const commands = [...new Set<string>(Object.values(COMMANDS).flat())];
   return `~${prefix}* resetchannels -@all ${commands.map((command) => `+${command}`).join(" ")}`;
 }

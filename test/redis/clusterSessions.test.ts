@@ -2,6 +2,7 @@ import type { SessionData } from "express-session";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
+  healthCheck,
   NotDurableError,
   RedisSessionStore,
   SessionStoreUnavailableError,
@@ -175,6 +176,27 @@ describe("sessions on a Redis Cluster", () => {
       await store.close();
     }
   });
+});
+
+test("the health check reports every shard's master and its replicas", async () => {
+  const store = new RedisSessionStore({ redis: cluster.current.redisOption, prefix: "h6:" });
+  try {
+    await store.client.ping();
+    const report = await healthCheck(store);
+    const masters = await cluster.current.masters();
+    expect(report).toMatchObject({
+      status: "ok",
+      topology: "cluster",
+      replicas: 1,
+      requiredReplicas: 1,
+    });
+    expect(report.shards?.map(({ master }) => master).sort()).toEqual(
+      masters.map(({ port }) => `127.0.0.1:${port}`).sort(),
+    );
+    expect(report.shards?.every(({ replicas }) => replicas === 1)).toBe(true);
+  } finally {
+    await store.close();
+  }
 });
 
 describe("bad input on a Cluster", () => {

@@ -8,6 +8,14 @@ import type { SentinelWatch } from "../SentinelWatch.js";
  * What the layers above need from a topology, so they hold no `isCluster` branch: one
  * implementation for a single node or Sentinel (one master at a time), one for a Cluster.
  */
+/** One shard of a Cluster, as the health check reports it. */
+export interface ShardHealth {
+  /** `host:port` of its master. */
+  master: string;
+  /** Replicas the slot map lists for it. */
+  replicas: number;
+}
+
 export interface Backend {
   readonly kind: "node" | "cluster";
   readonly client: Redis | Cluster;
@@ -37,6 +45,11 @@ export interface Backend {
   scan(pattern: string): AsyncGenerator<string[]>;
   /** The `host:port` of the master the client is connected to, where there is one. */
   masterAddress(): string | undefined;
+  /**
+   * A Cluster's shards as the client's slot map has them: each master and how many replicas it
+   * lists; undefined on a single node or Sentinel.
+   */
+  shards(): ShardHealth[] | undefined;
   /** INFO replication of the master, or undefined where no single master answers for all. */
   replicationInfo(): Promise<string | undefined>;
 }

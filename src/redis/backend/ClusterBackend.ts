@@ -5,7 +5,7 @@ import type { CommandArgs } from "../CorkedCommands.js";
 import { scanNode } from "../scan.js";
 import { runScript } from "../scripts.js";
 import type { Script } from "../scripts.js";
-import type { Backend } from "./Backend.js";
+import type { Backend, ShardHealth } from "./Backend.js";
 import { ClusterLanes } from "../cluster/ClusterLanes.js";
 import type { LaneRouter } from "../LaneRouter.js";
 
@@ -52,6 +52,18 @@ export class ClusterBackend implements Backend {
 
   async *scan(pattern: string): AsyncGenerator<string[]> {
     for (const node of this.client.nodes("master")) yield* scanNode(node, pattern);
+  }
+
+  shards(): ShardHealth[] {
+    const replicas = new Map<string, number>();
+    for (const nodes of this.client.slots) {
+      const [master] = nodes;
+      if (master === undefined) continue;
+      replicas.set(master, Math.max(replicas.get(master) ?? 0, nodes.length - 1));
+    }
+    return [...replicas]
+      .map(([master, count]) => ({ master, replicas: count }))
+      .sort((a, b) => a.master.localeCompare(b.master));
   }
 
   masterAddress(): undefined {

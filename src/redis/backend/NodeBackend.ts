@@ -48,6 +48,10 @@ export class NodeBackend implements Backend {
     return addressOf(this.client);
   }
 
+  shards(): undefined {
+    return undefined;
+  }
+
   replicationInfo(): Promise<string> {
     return this.client.info("replication");
   }

@@ -1,5 +1,6 @@
 import type { RequestHandler } from "express";
 import { replicationHealth } from "../../redis/health.js";
+import type { ShardHealth } from "../../redis/backend/Backend.js";
 import type { RedisSessionStore } from "../RedisSessionStore.js";
 
 /** What {@link healthCheck} reports. */
@@ -16,8 +17,8 @@ export interface HealthReport {
   master: string | null;
   /**
    * Replicas connected to it and in sync (acknowledged the replication stream within the last
-   * 2 s: a replica cut off by a partition stays "connected" for `repl-timeout`, 60 s); null for
-   * a Cluster or no answer.
+   * 2 s: a replica cut off by a partition stays "connected" for `repl-timeout`, 60 s); on a
+   * Cluster the fewest replicas a shard has (see `shards`); null for no answer.
    */
   replicas: number | null;
   /**
@@ -31,6 +32,12 @@ export interface HealthReport {
   latencyMs: number | null;
   /** Why it is unavailable. */
   error?: string;
+  /**
+   * On a Cluster: each shard's master and the replicas the slot map lists for it; `replicas` is
+   * then the fewest any shard has, and `status` is `degraded` when that is below
+   * `requiredReplicas` (that shard's writes would answer 503).
+   */
+  shards?: ShardHealth[];
 }
 
 /**
@@ -63,11 +70,26 @@ export async function healthCheck(
       error: health.error,
     };
   }
-  const { role, replicas, latencyMs } = health;
+  const { role, latencyMs } = health;
+  const shards = store.backend.shards();
+  const replicas =
+    shards === undefined
+      ? health.replicas
+      : shards.reduce<number | null>(
+          (fewest, shard) => Math.min(fewest ?? Infinity, shard.replicas),
+          null,
+        );
   const healthy =
     (role === null || role === "master") &&
     (replicas ?? Infinity) >= (requiredReplicas ?? Infinity);
-  return { ...base, status: healthy ? "ok" : "degraded", role, replicas, latencyMs };
+  return {
+    ...base,
+    status: healthy ? "ok" : "degraded",
+    role,
+    replicas,
+    latencyMs,
+    ...(shards === undefined ? {} : { shards }),
+  };
 }
 
 /**
