@@ -1,6 +1,8 @@
 /** A user agent with one cookie jar: it keeps the session cookie between requests. */
 export class Browser {
   cookie: string | undefined;
+  /** The other cookies the site set (as `readFrom: "replica"`'s `sid.v`), by name. */
+  readonly cookies = new Map<string, string>();
 
   constructor(readonly cookieName = "sid") {}
 
@@ -15,8 +17,11 @@ export class Browser {
     }: { method?: string; json?: unknown; accept?: string; timeoutMs?: number } = {},
   ): Promise<{ status: number; body: unknown; setCookie: string | undefined; headers: Headers }> {
     const headers: Record<string, string> = { accept };
-    if (this.cookie !== undefined)
-      headers.cookie = `${this.cookieName}=${encodeURIComponent(this.cookie)}`;
+    const sent = [...this.cookies].map(([name, value]) => `${name}=${value}`);
+    if (this.cookie !== undefined) {
+      sent.unshift(`${this.cookieName}=${encodeURIComponent(this.cookie)}`);
+    }
+    if (sent.length > 0) headers.cookie = sent.join("; ");
     if (json !== undefined) headers["content-type"] = "application/json";
     const response = await fetch(url, {
       method,
@@ -24,9 +29,14 @@ export class Browser {
       body: json === undefined ? undefined : JSON.stringify(json),
       signal: AbortSignal.timeout(timeoutMs),
     });
-    const setCookie = response.headers
-      .getSetCookie()
-      .find((line) => line.startsWith(`${this.cookieName}=`));
+    const lines = response.headers.getSetCookie();
+    const setCookie = lines.find((line) => line.startsWith(`${this.cookieName}=`));
+    for (const line of lines) {
+      const [pair = ""] = line.split(";");
+      const at = pair.indexOf("=");
+      const name = pair.slice(0, at);
+      if (at > 0 && name !== this.cookieName) this.cookies.set(name, pair.slice(at + 1));
+    }
     if (setCookie !== undefined) {
       this.cookie = decodeURIComponent(
         setCookie.slice(this.cookieName.length + 1).split(";")[0] ?? "",

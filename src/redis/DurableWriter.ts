@@ -23,6 +23,16 @@ const RECHECK_MS = 100;
 /** Writes sent in one script call at most (so none holds Redis for long). */
 const MAX_BATCH = 100;
 
+/**
+ * What a write resolves with when the writer was made with `offsets`: the script's reply, and the
+ * master's replication offset right after the write's batch (undefined if ROLE failed). A replica
+ * whose applied offset has reached it has the write.
+ */
+export interface OffsetReply {
+  reply: unknown;
+  offset: number | undefined;
+}
+
 interface Queued {
   key: string;
   args: WriteArguments;
@@ -46,6 +56,7 @@ export class DurableWriter {
   readonly #counters: StoreCounters;
   readonly #vouches: ((connection: Redis) => boolean | Promise<boolean>) | undefined;
   readonly #groupOf: (key: string) => number;
+  readonly #offsets: boolean;
   #queue: Queued[] = [];
   #scheduled = false;
 
@@ -62,6 +73,7 @@ export class DurableWriter {
       counters,
       vouches,
       groupOf,
+      offsets = false,
     }: {
       counters: StoreCounters;
       /**
@@ -71,11 +83,14 @@ export class DurableWriter {
       vouches: ((connection: Redis) => boolean | Promise<boolean>) | undefined;
       /** Writes one script call may take together share a group (see LaneRouter.groupOf). */
       groupOf: (key: string) => number;
+      /** Resolve each write with its master's offset as well (see OffsetReply). */
+      offsets?: boolean;
     },
   ) {
     this.#counters = counters;
     this.#vouches = vouches;
     this.#groupOf = groupOf;
+    this.#offsets = offsets;
     this.#lanes = lanes;
     this.#unsubscribe = lanes.subscribe(this.#dispatch);
   }
@@ -153,13 +168,20 @@ export class DurableWriter {
     batch = groupedBatch(batch, this.#groupOf);
     const writes = sendBatch(lane, this.batchScript, batch, this.#groupOf);
     const wait = lane.commands.send("WAIT", [required, this.timeoutMs]);
+    // With offsets: the master's replication offset once the batch is in, every write's causal
+    // token (see OffsetReply).
+    const role = this.#offsets ? lane.commands.send("ROLE", []) : undefined;
     lane.commands.flush();
     const sentAt = performance.now();
-    const [replies, confirmed] = await Promise.all([
+    const [replies, confirmed, offset] = await Promise.all([
       writes,
       wait.then(
         (count) => Number(count),
         (reason: unknown) => waitError(reason),
+      ),
+      role?.then(
+        (reply) => (reply as [string, number])[1],
+        () => undefined,
       ),
     ]);
     this.#counters.writeBatchSize.observe(batch.length);
@@ -172,8 +194,10 @@ export class DurableWriter {
     const fence = anyWritten ? this.#vouched(lane) : false;
     const vouched = typeof fence === "boolean" ? fence : await fence;
     batch.forEach(({ resolve, reject, deadline }, i) => {
-      const reply = replies[i];
-      if (isError(reply)) reject(reply);
+      const written = replies[i];
+      const reply: unknown =
+        this.#offsets && !isError(written) ? { reply: written, offset } : written;
+      if (isError(written)) reject(written);
       else if (typeof confirmed !== "number") reject(confirmed);
       // Confirmed by the WAIT sent with it, as nearly every write is: no further promise.
       else if (count >= required && lane.epoch === epoch && vouched) resolve(reply);

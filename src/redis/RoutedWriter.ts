@@ -16,6 +16,8 @@ export interface DurableWriterSettings {
   timeoutMs: number;
   counters: StoreCounters;
   vouches: ConstructorParameters<typeof DurableWriter>[4]["vouches"];
+  /** Resolve writes with the master's offset too (see OffsetReply). */
+  offsets?: boolean;
 }
 
 /**
@@ -62,10 +64,11 @@ export class RoutedWriter {
           this.#writers.delete(old);
         }
       }
-      const { batchScript, replicas, timeoutMs, counters, vouches } = this.settings;
+      const { batchScript, replicas, timeoutMs, counters, vouches, offsets } = this.settings;
       writer = new DurableWriter(pool, batchScript, replicas, timeoutMs, {
         counters,
         vouches,
+        offsets,
         groupOf: (key) => this.router.groupOf(key),
       });
       this.#writers.set(pool, writer);

@@ -50,6 +50,28 @@ export function duplicateClient(client: Redis): Redis {
   return copy;
 }
 
+/**
+ * A connection to a replica of `client`'s master, for reads: the same credentials and TLS; it
+ * reconnects in the same steps, but a command sent while it is not connected fails at once (the
+ * read goes to the master instead of waiting).
+ */
+export function replicaConnection(client: Redis, host: string, port: number): Redis {
+  const { username, password, tls } = client.options;
+  return withErrorListener(
+    new Redis({
+      host,
+      port,
+      username,
+      password,
+      tls,
+      retryStrategy: stepBackoff,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: REDIS_DEFAULTS.client.sentinelConnectTimeoutMs,
+    }),
+  );
+}
+
 /** Builds the client of an already validated topology. */
 export function clientFor(topology: ParsedTopology): Redis | Cluster {
   switch (topology.kind) {

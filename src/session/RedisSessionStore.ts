@@ -40,6 +40,10 @@ export class RedisSessionStore extends Store {
   readonly #users: UserSessions;
   /** The wait bound of this store's requests (see requestBudget.ts). */
   readonly #bound: WaitBound;
+  /** The causal token of the request whose session express-session reads now (see withReadToken). */
+  #readToken = 0;
+  /** The causal token of each session's last acknowledged write (readFrom "replica"). */
+  readonly #tokens = new WeakMap<object, number>();
   /** The hash tag the next id of a request logging in must start with (Cluster). */
   readonly #loginTags = new WeakMap<Request, string>();
 
@@ -148,14 +152,32 @@ export class RedisSessionStore extends Store {
   }
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    settle(this.#records.read(sid), callback);
+    settle(this.#records.read(sid, this.#readToken), callback);
+  }
+
+  /**
+   * @internal Runs `run` (express-session's handler, which calls `get` synchronously) with the
+   * request's causal token: a replica read must have reached it (`readFrom: "replica"`).
+   */
+  withReadToken(token: number, run: () => void): void {
+    this.#readToken = token;
+    try {
+      run();
+    } finally {
+      this.#readToken = 0;
+    }
+  }
+
+  /** @internal The causal token of the session's last write this request made, if any. */
+  tokenOf(session: SessionData): number | undefined {
+    return this.#tokens.get(session);
   }
 
   override set(sid: string, session: SessionData, callback?: Callback): void {
     this.#records.undoMaxAgeDrift(sid, session);
     settle(
       withinRequest(session, "session write", this.#bound, (waitMs) =>
-        this.#records.save(sid, session, waitMs),
+        this.#records.save(sid, session, waitMs, (offset) => this.#tokens.set(session, offset)),
       ),
       callback,
     );

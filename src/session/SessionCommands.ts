@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import type { NormalizedStoreOptions } from "./options.js";
 import type { ConnectionEvents, OutageWatch } from "../redis/ConnectionMonitor.js";
@@ -9,13 +8,16 @@ import { StoreCounters } from "../redis/stats.js";
 import type { Backend } from "../redis/backend/Backend.js";
 import type { RedisConnection } from "../redis/RedisConnection.js";
 import { UnsupportedTopologyError } from "../errors/UnsupportedTopologyError.js";
-import type { SentinelQuorum } from "../redis/SentinelQuorum.js";
 import { addressOf } from "../redis/SentinelWatch.js";
 import type { ServerClock } from "../redis/ServerClock.js";
 import { DEADLINE_ARG, SESSION_SCRIPTS, WRITE_SCRIPT } from "./scripts.js";
 import { SessionKeys } from "./SessionKeys.js";
 import type { ReadReply, WriteArgs, WriteMode } from "./scripts.js";
-import { firstWriteReply, hashReply, writeReply } from "./replies.js";
+import { ReadFence } from "./ReadFence.js";
+import { firstWriteReply, hashReply, offsetWriteReply, writeReply } from "./replies.js";
+import { ReplicaReads } from "../redis/replicas/ReplicaReads.js";
+import { runScript } from "../redis/scripts.js";
+import type { Script } from "../redis/scripts.js";
 import type { SessionRead } from "./replies.js";
 
 /**
@@ -37,10 +39,10 @@ export class SessionCommands {
    * (undefined until a Sentinel has answered).
    */
   readonly requiredReplicas: () => number | undefined;
-  /** The Sentinel majority durable writes are acknowledged under, when there is one. */
-  readonly #quorum: SentinelQuorum | undefined;
-  /** `durability.fenceReads`: a read counts only from the master the quorum names. */
-  readonly #fenceReads: boolean;
+  /** Which reads count as from the master a Sentinel majority names (see ReadFence). */
+  readonly #fence: ReadFence;
+  /** `readFrom: "replica"`: which replica may serve a read. */
+  readonly #replicas: ReplicaReads | undefined;
   /** What `store.stats()` reports. */
   readonly counters = new StoreCounters();
 
@@ -68,8 +70,7 @@ export class SessionCommands {
       replicas === "all" || replicas > 0 || options.durability.fenceReads
         ? watch?.quorum()
         : undefined;
-    this.#quorum = quorum;
-    this.#fenceReads = options.durability.fenceReads;
+    this.#fence = new ReadFence(quorum, options.durability.fenceReads, backend);
     if (replicas === "all") {
       if (quorum === undefined) {
         throw new UnsupportedTopologyError(
@@ -81,12 +82,15 @@ export class SessionCommands {
     } else {
       this.requiredReplicas = () => replicas;
     }
+    // Sentinel only (checked with the options): the client is a node client.
+    if (options.readFrom === "replica") this.#replicas = ReplicaReads.of(backend.client as Redis);
     if (replicas === "all" || replicas > 0) {
       this.#durable = new RoutedWriter(connection.lanes(), {
         batchScript: WRITE_SCRIPT,
         replicas: this.requiredReplicas,
         timeoutMs,
         counters: this.counters,
+        offsets: this.#replicas !== undefined,
         vouches:
           quorum === undefined ? undefined : (connection) => quorum.vouches(addressOf(connection)),
       });
@@ -96,7 +100,7 @@ export class SessionCommands {
   /** Reads a session and renews its TTL in the same command (see the read script for `ttlMs`). */
   readAndRenew(sid: string, ttlMs: number, defaultTtlMs: number): Promise<SessionRead> {
     return this.#bounded("session read", () =>
-      this.#readScript(sid, ttlMs, defaultTtlMs).then(this.#sessionRead),
+      this.#readScript(sid, ttlMs, defaultTtlMs).then(this.#fence.sessionRead),
     );
   }
 
@@ -111,45 +115,29 @@ export class SessionCommands {
   }
 
   /**
-   * A reply as read, with whether it came from the master a Sentinel majority names (always,
-   * without a quorum); with `durability.fenceReads`, a read from another master does not count.
-   * Synchronous for a master named by IP address (a host name is looked up).
-   */
-  readonly #sessionRead = (reply: ReadReply): SessionRead | Promise<SessionRead> => {
-    const quorum = this.#quorum;
-    if (quorum === undefined) return { reply, vouched: true };
-    const vouched = quorum.vouches(this.backend.masterAddress());
-    return typeof vouched === "boolean"
-      ? this.#fenced(reply, vouched)
-      : vouched.then((yes) => this.#fenced(reply, yes));
-  };
-
-  /** The read, unless `durability.fenceReads` refuses it. */
-  #fenced(reply: ReadReply, vouched: boolean): SessionRead {
-    if (!vouched && this.#fenceReads) {
-      throw new RetryableError(
-        "no Sentinel majority names the master this instance reads from: its sessions may be " +
-          "stale (option `durability.fenceReads`)",
-      );
-    }
-    return { reply, vouched };
-  }
-
-  /**
    * Reads a session with a plain HGETALL, leaving a hash's TTL alone. A key that is not a hash (a
    * connect-redis value) goes through the read script instead, which renews it as `ttlMs` says.
    */
-  read(sid: string, ttlMs: number, defaultTtlMs: number): Promise<SessionRead> {
+  read(sid: string, ttlMs: number, defaultTtlMs: number, token = 0): Promise<SessionRead> {
     const key = this.keys.session(sid);
-    return this.#bounded("session read", () =>
+    const fromMaster = () =>
       // The reply as Redis sends it (capitalised: ioredis does not turn it into an object).
       this.backend.send("HGETALL", [key]).then(
-        (reply) => this.#sessionRead(hashReply(reply)),
+        (reply) => this.#fence.sessionRead(hashReply(reply)),
         (error: unknown) => {
           if (!(error instanceof Error && error.message.startsWith("WRONGTYPE"))) throw error;
-          return this.#readScript(sid, ttlMs, defaultTtlMs).then(this.#sessionRead);
+          return this.#readScript(sid, ttlMs, defaultTtlMs).then(this.#fence.sessionRead);
         },
-      ),
+      );
+    const replica = this.#replicas?.pick(token);
+    if (replica === undefined) return this.#bounded("session read", fromMaster);
+    // A replica that has what the reader needs; a miss (or anything else) is read on the master:
+    // lag must never log anyone out.
+    return this.#bounded("session read", () =>
+      replica.call("HGETALL", key).then((reply) => {
+        const read = hashReply(reply);
+        return read === null ? fromMaster() : { reply: read, vouched: true };
+      }, fromMaster),
     );
   }
 
@@ -188,7 +176,15 @@ export class SessionCommands {
       removed,
       checks = [],
       uid = "",
-    }: { changed: string[]; removed: string[]; checks?: string[]; uid?: string },
+      onOffset,
+    }: {
+      changed: string[];
+      removed: string[];
+      checks?: string[];
+      uid?: string;
+      /** Given the write's causal token, with `readFrom: "replica"`. */
+      onOffset?: (offset: number) => void;
+    },
     waitMs = this.options.waitMs,
   ): Promise<boolean> {
     const key = this.keys.session(sid);
@@ -214,7 +210,15 @@ export class SessionCommands {
         for (const value of changed) args.push(value);
         for (const value of checks) args.push(value);
         for (const field of removed) args.push(field);
-        if (durable !== undefined) return durable.write(key, args, deadline).then(writeReply);
+        if (durable !== undefined) {
+          return durable
+            .write(key, args, deadline)
+            .then((result) =>
+              this.#replicas === undefined
+                ? writeReply(result)
+                : offsetWriteReply(result, onOffset),
+            );
+        }
         const clock = this.#clock;
         const send = () => {
           // Measuring may have waited for a reconnection: a request that gave up meanwhile sends
@@ -235,7 +239,7 @@ export class SessionCommands {
   /** Deletes a session and takes it out of its user's index. */
   destroy(sid: string): Promise<void> {
     return this.#bounded("session delete", async () => {
-      await this.backend.runScript(
+      await this.#deletion(
         SESSION_SCRIPTS.destroy,
         [this.keys.session(sid)],
         [this.keys.indexArgFor(sid), sid],
@@ -246,25 +250,8 @@ export class SessionCommands {
   /** Deletes every session in a user's index, and the index; returns how many it listed. */
   destroyUser(index: string): Promise<number> {
     return this.#bounded("logout everywhere", async () =>
-      Number(
-        await this.backend.runScript(SESSION_SCRIPTS.destroyUser, [index], [this.keys.prefix]),
-      ),
+      Number(await this.#deletion(SESSION_SCRIPTS.destroyUser, [index], [this.keys.prefix])),
     );
-  }
-
-  /**
-   * The key of the users' hash tags (see UserSessions): read, or made (random, 32 bytes) by the
-   * first instance that needs it.
-   */
-  userTagKey(): Promise<string> {
-    const key = this.keys.userTagKey;
-    return this.#bounded("user tag key", async () => {
-      const fresh = randomBytes(32).toString("base64url");
-      await this.client.hsetnx(key, "key", fresh);
-      const stored = await this.client.hget(key, "key");
-      if (stored === null) throw new RetryableError("the user tag key was not stored");
-      return stored;
-    });
   }
 
   /** Deletes keys (one command each: in a Cluster they may sit in different slots). */
@@ -278,6 +265,14 @@ export class SessionCommands {
   close(): void {
     this.outages.stop();
     this.#durable?.close();
+    this.#replicas?.close();
+  }
+
+  /** A deleting script; with replica reads, confirmed so that no replica serves what it deleted. */
+  #deletion(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
+    const replicas = this.#replicas;
+    if (replicas === undefined) return this.backend.runScript(script, keys, args);
+    return replicas.confirmedByAll((master) => runScript(master, script, keys, args));
   }
 
   #bounded<T>(

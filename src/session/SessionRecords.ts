@@ -45,14 +45,14 @@ export class SessionRecords {
    * Reads a session; null when there is none. Its TTL is renewed in the same command when
    * `touchAfter` is 0, else by a second one only once the last renewal is `touchAfter` old.
    */
-  async read(sid: string): Promise<SessionData | null> {
+  async read(sid: string, token = 0): Promise<SessionData | null> {
     const key = this.#key(sid);
     const started = Date.now();
     const { ttlMs, defaultTtlMs, touchAfterMs } = this.options;
     const { reply, vouched } =
       touchAfterMs === 0
         ? await this.#redis.readAndRenew(sid, ttlMs ?? 0, defaultTtlMs)
-        : await this.#redis.read(sid, ttlMs ?? 0, defaultTtlMs);
+        : await this.#redis.read(sid, ttlMs ?? 0, defaultTtlMs, token);
     let decoded;
     try {
       decoded = decodeSession(reply, this.options.cookieDefaults);
@@ -114,7 +114,12 @@ export class SessionRecords {
    * the session still exists; otherwise the whole session.
    * @throws SessionTooLargeError over `maxBytes`, writing nothing
    */
-  async save(sid: string, session: SessionData, waitMs: number): Promise<void> {
+  async save(
+    sid: string,
+    session: SessionData,
+    waitMs: number,
+    onOffset?: (offset: number) => void,
+  ): Promise<void> {
     const encoded = encodeSession(session, this.options.cookieDefaults);
     const { maxBytes } = this.options;
     if (mayExceed(encoded, maxBytes)) {
@@ -152,6 +157,7 @@ export class SessionRecords {
             ? checksFor(current, changed, removed)
             : [],
         uid: bound,
+        onOffset,
       },
       waitMs,
     );

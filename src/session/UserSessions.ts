@@ -1,4 +1,6 @@
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
+import { RetryableError } from "../errors/internal/RetryableError.js";
+import { withinDeadline } from "../redis/deadline.js";
 import type { Cluster, Redis } from "ioredis";
 import type { Cookie } from "express-session";
 import type { NormalizedStoreOptions } from "./options.js";
@@ -29,6 +31,7 @@ export interface UserSession {
  */
 export class UserSessions {
   readonly #ttl: TtlPolicy;
+  private readonly waitMs: number;
   /** The key of the users' hash tags, once read (Cluster only). */
   #tagKey: Promise<string> | undefined;
 
@@ -38,6 +41,7 @@ export class UserSessions {
     options: NormalizedStoreOptions,
   ) {
     this.#ttl = new TtlPolicy(options);
+    this.waitMs = options.waitMs;
   }
 
   /** The user's live sessions; ids whose session is gone are pruned from the index. */
@@ -74,10 +78,24 @@ export class UserSessions {
     return this.commands.destroyUser(this.commands.keys.index(userId, await this.tagOf(userId)));
   }
 
+  /**
+   * The key of the users' hash tags: read, or made (random, 32 bytes) by the first instance that
+   * needs it.
+   */
+  #readTagKey(): Promise<string> {
+    const key = this.commands.keys.userTagKey;
+    return withinDeadline("user tag key", this.waitMs, async () => {
+      await this.client.hsetnx(key, "key", randomBytes(32).toString("base64url"));
+      const stored = await this.client.hget(key, "key");
+      if (stored === null) throw new RetryableError("the user tag key was not stored");
+      return stored;
+    });
+  }
+
   /** The user's hash tag on a Cluster (see the class); "" on other topologies. */
   async tagOf(userId: string): Promise<string> {
     if (!this.commands.keys.tagged) return "";
-    this.#tagKey ??= this.commands.userTagKey().catch((error: unknown) => {
+    this.#tagKey ??= this.#readTagKey().catch((error: unknown) => {
       this.#tagKey = undefined;
       throw error;
     });

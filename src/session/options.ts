@@ -8,8 +8,11 @@ import type {
   NormalizedDurability,
   UnavailableOptions,
 } from "../redis/options.js";
+import { didYouMean } from "../redis/didYouMean.js";
+import { UnsupportedTopologyError } from "../errors/UnsupportedTopologyError.js";
 import {
   asRecord,
+  describe,
   nonEmptyString,
   nonNegativeInteger,
   positiveInteger,
@@ -52,6 +55,15 @@ export interface RedisSessionStoreOptions {
   durability?: DurabilityOptions | undefined;
   /** @default { waitMs: 10000, retryAfterSeconds: 5 } */
   unavailable?: UnavailableOptions | undefined;
+  /**
+   * `"replica"` (Sentinel): reads go to a replica that is connected and caught up — with what the
+   * reader's last acknowledged write needs (a causal token in a second cookie, `<name>.v`) and
+   * with what the master had 200 ms ago — else to the master; a replica miss is read again on the
+   * master, TTL renewals and writes go to the master, and a logout is confirmed by every
+   * connected replica (or waits 300 ms) before it is answered. Needs `durability.replicas` ≥ 1.
+   * @default "master"
+   */
+  readFrom?: "master" | "replica" | undefined;
 }
 
 export const DEFAULTS = {
@@ -83,6 +95,7 @@ export interface NormalizedStoreOptions {
   durability: NormalizedDurability;
   waitMs: number;
   retryAfterSeconds: number;
+  readFrom: "master" | "replica";
   /** Cookie settings stored cookies leave out (see codec's CookieDefaults). */
   cookieDefaults: CookieDefaults;
 }
@@ -95,6 +108,7 @@ export const STORE_KEYS = [
   "maxBytes",
   "durability",
   "unavailable",
+  "readFrom",
 ] as const;
 
 /**
@@ -127,6 +141,7 @@ export function pickStoreOptions(record: Record<string, unknown>): NormalizedSto
   const maxBytes = record.maxBytes ?? DEFAULTS.store.maxBytes;
   positiveInteger(maxBytes, "maxBytes", "bytes");
   const topology = parseTopology(record.redis);
+  const durability = normalizeDurability(record.durability, topology);
   return {
     [NORMALIZED]: true,
     topology,
@@ -135,8 +150,41 @@ export function pickStoreOptions(record: Record<string, unknown>): NormalizedSto
     defaultTtlMs: DEFAULTS.store.ttlSeconds * 1000,
     touchAfterMs: touchAfter === undefined ? undefined : touchAfter * 1000,
     maxBytes,
-    durability: normalizeDurability(record.durability, topology),
+    durability,
+    readFrom: normalizeReadFrom(record.readFrom, topology, durability),
     ...normalizeUnavailable(record.unavailable),
     cookieDefaults: EXPRESS_COOKIE_DEFAULTS,
   };
+}
+
+/**
+ * Validates `readFrom`.
+ * @throws TypeError naming the option and what is wrong with it.
+ */
+function normalizeReadFrom(
+  value: unknown,
+  topology: ParsedTopology,
+  durability: NormalizedDurability,
+): "master" | "replica" {
+  if (value === undefined || value === "master") return "master";
+  if (value !== "replica") {
+    const guess = typeof value === "string" ? didYouMean(value, ["master", "replica"]) : undefined;
+    throw new TypeError(
+      `\`readFrom\` must be "master" or "replica"; got ${describe(value)}` +
+        (guess === undefined ? "" : `. Did you mean "${guess}"?`),
+    );
+  }
+  if (topology.kind !== "sentinel") {
+    throw new UnsupportedTopologyError(
+      '`readFrom: "replica"` needs a Sentinel topology (`{ sentinels, name }` or a ' +
+        "redis-sentinel:// URL): the replicas and their offsets are found from the master",
+    );
+  }
+  if (durability.replicas === 0) {
+    throw new TypeError(
+      '`readFrom: "replica"` needs `durability.replicas` of 1 or more: a write\'s causal token ' +
+        "is the master's offset once replicas confirmed it",
+    );
+  }
+  return "replica";
 }

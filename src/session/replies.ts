@@ -1,5 +1,6 @@
 import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
 import { RetryableError } from "../errors/internal/RetryableError.js";
+import type { OffsetReply } from "../redis/DurableWriter.js";
 import type { ReadReply } from "./scripts.js";
 
 // What the store's commands answer, as the store takes it.
@@ -37,6 +38,20 @@ export function writeReply(reply: unknown): boolean {
     );
   }
   return reply === 1;
+}
+
+/**
+ * A durable write's result with its causal token (see OffsetReply): whether it wrote, and the
+ * offset handed to `onOffset` when there is one.
+ */
+export function offsetWriteReply(
+  result: unknown,
+  onOffset: ((offset: number) => void) | undefined,
+): boolean {
+  const { reply, offset } = result as OffsetReply;
+  const written = writeReply(reply);
+  if (offset !== undefined) onOffset?.(offset);
+  return written;
 }
 
 export function firstWriteReply(replies: unknown): boolean {

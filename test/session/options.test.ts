@@ -159,6 +159,26 @@ describe("redisSession rejects bad options at start-up with a TypeError naming t
       /`durability\.replica` is not a known option\. Did you mean `replicas`\?/,
     ],
     [
+      "readFrom that is neither master nor replica",
+      { secret, redis, readFrom: "replicas" },
+      /`readFrom` must be "master" or "replica"; got "replicas"\. Did you mean "replica"\?/,
+    ],
+    [
+      "readFrom replica without Sentinel",
+      { secret, redis, readFrom: "replica" },
+      /`readFrom: "replica"` needs a Sentinel topology/,
+    ],
+    [
+      "readFrom replica without durable writes",
+      {
+        secret,
+        redis: "redis-sentinel://127.0.0.1:26379/mymaster",
+        readFrom: "replica",
+        durability: { replicas: 0 },
+      },
+      /`readFrom: "replica"` needs `durability\.replicas` of 1 or more/,
+    ],
+    [
       'durability "all" on a Cluster',
       {
         secret,

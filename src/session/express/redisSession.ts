@@ -30,6 +30,9 @@ export function redisSession(options: RedisSessionOptions): RedisSessionMiddlewa
   const store = new RedisSessionStore(normalized.store);
   const handler = session({ ...normalized.session, store });
   const { retryAfterSeconds } = normalized.store;
+  // readFrom "replica": the causal token travels in a cookie of its own beside the session's.
+  const tokenCookie =
+    normalized.store.readFrom === "replica" ? `${normalized.session.name ?? "sid"}.v` : undefined;
   /** A failed session read or save: 503 when Redis cannot take it now, else the error handlers. */
   const fail = (req: Request, res: Response, next: NextFunction, error: unknown): void => {
     if (!isUnavailableError(error)) {
@@ -47,14 +50,26 @@ export function redisSession(options: RedisSessionOptions): RedisSessionMiddlewa
       sendUnavailable(req, res, retryAfterSeconds);
       return;
     }
-    handler(req, res, (error?: unknown) => {
+    const done = (error?: unknown) => {
       if (error !== undefined && error !== null) {
         fail(req, res, next, error);
         return;
       }
-      saveBeforeResponse(req, res, store, next, fail);
+      saveBeforeResponse(req, res, store, next, fail, tokenCookie);
       next();
-    });
+    };
+    if (tokenCookie === undefined) handler(req, res, done);
+    else store.withReadToken(tokenIn(req, tokenCookie), () => handler(req, res, done));
   };
   return Object.assign(redisSessionMiddleware, { store });
+}
+
+/** The causal token the request's `<name>.v` cookie carries; 0 without one (or a bad one). */
+function tokenIn(req: Request, name: string): number {
+  const header = req.headers.cookie;
+  if (header === undefined) return 0;
+  const at = header.indexOf(`${name}=`);
+  if (at === -1 || (at > 0 && header[at - 1] !== " " && header[at - 1] !== ";")) return 0;
+  const token = Number.parseInt(header.slice(at + name.length + 1), 10);
+  return Number.isSafeInteger(token) && token > 0 ? token : 0;
 }

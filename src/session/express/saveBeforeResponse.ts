@@ -17,10 +17,11 @@ export function saveBeforeResponse(
   store: RedisSessionStore,
   next: NextFunction,
   fail: SaveFailure,
+  tokenCookie?: string,
 ): void {
   // Two stores on `res`, and none when done: each property store on a response costs as much as
   // the rest of the gate (its methods stay in place and pass straight through once it is open).
-  const gate = new ResponseGate(req, res, store, next, fail);
+  const gate = new ResponseGate(req, res, store, next, fail, tokenCookie);
   res.write = function heldWrite(...args: unknown[]): boolean {
     return gate.pass("write", args) as boolean;
   } as Response["write"];
@@ -44,6 +45,8 @@ class ResponseGate {
     private readonly store: RedisSessionStore,
     private readonly next: NextFunction,
     private readonly fail: SaveFailure,
+    /** readFrom "replica": the cookie a saved write's causal token goes in. */
+    private readonly tokenCookie: string | undefined,
   ) {
     // Put back on `res` and called with `res` as `this`, so unbound is right here.
     // eslint-disable-next-line @typescript-eslint/unbound-method
@@ -79,6 +82,14 @@ class ResponseGate {
   #saved(session: Request["session"], error: unknown): void {
     this.#state = "done";
     if (error === undefined || error === null) {
+      const token = this.tokenCookie === undefined ? undefined : this.store.tokenOf(session);
+      if (token !== undefined && !this.res.headersSent) {
+        const secure = this.req.secure ? "; Secure" : "";
+        this.res.append(
+          "Set-Cookie",
+          `${this.tokenCookie ?? ""}=${token}; Path=/; HttpOnly; SameSite=Lax${secure}`,
+        );
+      }
       for (const [method, args] of this.#held?.splice(0) ?? []) this.#call(method, args);
       return;
     }
