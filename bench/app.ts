@@ -1,5 +1,5 @@
 // One benchmark app in its own process: the same Express routes on a chosen session store.
-// BENCH_STORE: redis-ha-session | baseline | connect-redis | connect-redis-7 | memory; BENCH_REDIS:
+// BENCH_STORE: redis-ha-session | redis-ha-session-replica | baseline | connect-redis | connect-redis-7 | memory; BENCH_REDIS:
 // the Sentinel topology as JSON; BENCH_BASELINE: for "baseline", a checkout of another commit of
 // this library, built (its dist/index.js is loaded). Prints {"listening": port} when ready.
 import { join } from "node:path";
@@ -30,6 +30,14 @@ async function middleware(): Promise<RequestHandler> {
     case "redis-ha-session":
       // Writes are confirmed by both replicas (WAIT 2) before the response.
       return redisSession({ ...common, redis, durability: { replicas: 2 } });
+    case "redis-ha-session-replica":
+      // The same, reading from caught-up replicas (`npm run bench -- --read-from replica`).
+      return redisSession({
+        ...common,
+        redis,
+        durability: { replicas: 2 },
+        readFrom: "replica",
+      });
     case "baseline": {
       // The same settings on another commit's build: what a change did to this library's speed.
       const dist = pathToFileURL(join(process.env.BENCH_BASELINE ?? "", "dist", "index.js")).href;

@@ -36,6 +36,8 @@ const { values } = parseArgs({
     routes: { type: "string", default: ALL_ROUTES.map((route) => route.path).join(",") },
     stores: { type: "string", default: ALL_STORES.join(",") },
     baseline: { type: "string" },
+    // `--read-from replica`: only the replica-read comparison (bench/replicaReads.ts).
+    "read-from": { type: "string" },
   },
 });
 const ROUTES = ALL_ROUTES.filter((route) => values.routes.split(",").includes(route.path));
@@ -95,6 +97,22 @@ async function startApp(
 async function loginCookie(url: string): Promise<string> {
   const response = await fetch(`${url}/login`, { method: "POST" });
   return response.headers.getSetCookie()[0]?.split(";")[0] ?? "";
+}
+
+if (values["read-from"] !== undefined) {
+  if (values["read-from"] !== "replica") {
+    process.stderr.write('--read-from takes "replica"\n');
+    process.exit(2);
+  }
+  const { replicaReadsBench } = await import("./replicaReads.js");
+  await replicaReadsBench({
+    root,
+    rounds: Number(values.rounds),
+    duration: Number(values.duration),
+    connections: Number(values.connections),
+    startApp,
+  });
+  process.exit(0);
 }
 
 const topology = await SentinelStack.start();

@@ -134,7 +134,7 @@ export class SessionCommands {
     // A replica that has what the reader needs; a miss (or anything else) is read on the master:
     // lag must never log anyone out.
     return this.#bounded("session read", () =>
-      replica.call("HGETALL", key).then((reply) => {
+      replica.send("HGETALL", [key]).then((reply) => {
         const read = hashReply(reply);
         return read === null ? fromMaster() : { reply: read, vouched: true };
       }, fromMaster),

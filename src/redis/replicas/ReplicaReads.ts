@@ -1,6 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { duplicateClient, replicaConnection } from "../createRedisClient.js";
+import { CorkedCommands } from "../CorkedCommands.js";
 import { debugFor } from "../debug.js";
 import { addressOf } from "../SentinelWatch.js";
 
@@ -20,6 +21,8 @@ const STALE_POLL_MS = 3 * POLL_MS;
 
 interface ReplicaState {
   connection: Redis;
+  /** Reads on it, corked as the master's are (see CorkedCommands). */
+  commands: CorkedCommands;
   /** The replication offset it has applied, as of `polledAt`; -1 unknown. */
   offset: number;
   polledAt: number;
@@ -37,6 +40,8 @@ interface ReplicaState {
  */
 export class ReplicaReads {
   readonly #replicas = new Map<string, ReplicaState>();
+  /** The same replicas, as an array for `pick`. */
+  #list: ReplicaState[] = [];
   /** The master's offsets as polled: [time, offset], oldest first, about a second of them. */
   #history: [number, number][] = [];
   #master: string | undefined;
@@ -59,24 +64,28 @@ export class ReplicaReads {
     this.#timer.unref();
   }
 
-  /** A replica connection that may serve a read needing `token`, if one may. */
-  pick(token: number): Redis | undefined {
+  /** The commands of a replica that may serve a read needing `token`, if one may. */
+  pick(token: number): CorkedCommands | undefined {
     const now = Date.now();
     const floor = this.#masterOffsetAt(now - FRESHNESS_MS);
     if (floor === undefined) return undefined;
     const needed = Math.max(floor, token);
-    const eligible: Redis[] = [];
-    for (const replica of this.#replicas.values()) {
+    // Starting at a random replica, the first that qualifies: reads spread, nothing allocated.
+    const replicas = this.#list;
+    const start = Math.floor(Math.random() * replicas.length);
+    for (let i = 0; i < replicas.length; i++) {
+      const replica = replicas[(start + i) % replicas.length];
       if (
+        replica !== undefined &&
         replica.linked &&
         replica.offset >= needed &&
         now - replica.polledAt <= STALE_POLL_MS &&
         replica.connection.status === "ready"
       ) {
-        eligible.push(replica.connection);
+        return replica.commands;
       }
     }
-    return eligible[Math.floor(Math.random() * eligible.length)];
+    return undefined;
   }
 
   /** The master's offset now, from ROLE on the reader's master connection. */
@@ -103,6 +112,7 @@ export class ReplicaReads {
     clearInterval(this.#timer);
     for (const { connection } of this.#replicas.values()) connection.disconnect();
     this.#replicas.clear();
+    this.#list = [];
     this.master.disconnect();
   }
 
@@ -136,6 +146,7 @@ export class ReplicaReads {
       this.#history.push([now, offset]);
       while ((this.#history[0]?.[0] ?? now) < now - 1_000) this.#history.shift();
       this.#track((replicas ?? []).map(([host, port]) => `${host}:${port}`));
+      this.#list = [...this.#replicas.values()];
       for (const replica of this.#replicas.values()) void this.#pollReplica(replica);
     } catch (error) {
       this.#history = [];
@@ -160,6 +171,7 @@ export class ReplicaReads {
       const connection = this.open(address.slice(0, at), Number(address.slice(at + 1)));
       this.#replicas.set(address, {
         connection,
+        commands: new CorkedCommands(connection),
         offset: -1,
         polledAt: 0,
         linked: false,
