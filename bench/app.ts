@@ -1,5 +1,5 @@
 // One benchmark app in its own process: the same Express routes on a chosen session store.
-// BENCH_STORE: redis-ha-session | redis-ha-session-replica | baseline | connect-redis | connect-redis-7 | memory; BENCH_REDIS:
+// BENCH_STORE: redis-ha-session | redis-ha-session-replica | redis-ha-session-cluster | baseline | connect-redis | connect-redis-7 | memory; BENCH_REDIS:
 // the Sentinel topology as JSON; BENCH_BASELINE: for "baseline", a checkout of another commit of
 // this library, built (its dist/index.js is loaded). Prints {"listening": port} when ready.
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { Redis } from "ioredis";
 import { createSentinel } from "redis";
 import { redisSession } from "redis-ha-session";
 
+/** The Sentinel topology (or, for redis-ha-session-cluster, `{ cluster }`). */
 interface Topology {
   sentinels: { host: string; port: number }[];
   name: string;
@@ -30,6 +31,13 @@ async function middleware(): Promise<RequestHandler> {
     case "redis-ha-session":
       // Writes are confirmed by both replicas (WAIT 2) before the response.
       return redisSession({ ...common, redis, durability: { replicas: 2 } });
+    case "redis-ha-session-cluster":
+      // On a Cluster (BENCH_REDIS is `{ cluster }`), writes confirmed by each shard's replica.
+      return redisSession({
+        ...common,
+        redis,
+        durability: { replicas: 1 },
+      });
     case "redis-ha-session-replica":
       // The same, reading from caught-up replicas (`npm run bench -- --read-from replica`).
       return redisSession({

@@ -7,6 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import autocannon from "autocannon";
+import { format } from "prettier";
 import { Redis } from "ioredis";
 import { SentinelStack } from "../harness/stacks.js";
 import { median, redisCpuMicros } from "./measure.js";
@@ -109,7 +110,9 @@ export async function replicaReadsBench({
   await mkdir(`${root}bench/results`, { recursive: true });
   await writeFile(
     `${root}bench/results/${new Date().toISOString().slice(0, 10)}-read-from-replica.json`,
-    `${JSON.stringify({ date: new Date().toISOString(), lines, rounds: results }, null, 2)}\n`,
+    await format(JSON.stringify({ date: new Date().toISOString(), lines, rounds: results }), {
+      parser: "json",
+    }),
   );
 }
 

@@ -38,6 +38,8 @@ const { values } = parseArgs({
     baseline: { type: "string" },
     // `--read-from replica`: only the replica-read comparison (bench/replicaReads.ts).
     "read-from": { type: "string" },
+    // `--cluster`: only the write spread over a Cluster's masters (bench/clusterWrites.ts).
+    cluster: { type: "boolean", default: false },
   },
 });
 const ROUTES = ALL_ROUTES.filter((route) => values.routes.split(",").includes(route.path));
@@ -99,6 +101,16 @@ async function loginCookie(url: string): Promise<string> {
   return response.headers.getSetCookie()[0]?.split(";")[0] ?? "";
 }
 
+if (values.cluster) {
+  const { clusterWritesBench } = await import("./clusterWrites.js");
+  await clusterWritesBench({
+    root,
+    duration: Number(values.duration),
+    connections: Number(values.connections),
+    startApp,
+  });
+  process.exit(0);
+}
 if (values["read-from"] !== undefined) {
   if (values["read-from"] !== "replica") {
     process.stderr.write('--read-from takes "replica"\n');
