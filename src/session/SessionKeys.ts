@@ -37,7 +37,7 @@ export class SessionKeys {
     return this.#indexKey.test(sid) || sid === USER_TAG_KEY ? undefined : sid;
   }
 
-  /** The user's index key; `tag` is the user's hash tag on a Cluster (see UserTags). */
+  /** The user's index key; `tag` is the user's hash tag on a Cluster (see UserSessions). */
   index(userId: string, tag: string): string {
     return `${this.prefix}${this.tagged ? tag : ""}user:${userId}`;
   }
@@ -52,12 +52,7 @@ export class SessionKeys {
     return tag === undefined ? "" : `${this.prefix}${tag}user:`;
   }
 
-  /** Whether a session with this id can be in `tag`'s user index (always, off a Cluster). */
-  fits(sid: string, tag: string): boolean {
-    return !this.tagged || sid.startsWith(tag);
-  }
-
-  /** The key holding the key of the users' hash tags (see UserTags). */
+  /** The key holding the key of the users' hash tags (see UserSessions). */
   get userTagKey(): string {
     return this.prefix + USER_TAG_KEY;
   }

@@ -18,7 +18,7 @@ function crc16(bytes: Uint8Array): number {
 }
 
 /** The part of `key` that decides its slot: its hash tag if it has one, else all of it. */
-export function hashedPart(key: string): string {
+function hashedPart(key: string): string {
   const open = key.indexOf("{");
   if (open === -1) return key;
   const close = key.indexOf("}", open + 1);

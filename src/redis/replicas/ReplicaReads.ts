@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { duplicateClient, replicaConnection } from "../createRedisClient.js";
 import { CorkedCommands } from "../CorkedCommands.js";
 import { debugFor } from "../debug.js";
+import { connectedReplicas } from "../WriterLane.js";
 import { addressOf } from "../SentinelWatch.js";
 
 const log = debugFor("redis");
@@ -88,12 +89,6 @@ export class ReplicaReads {
     return undefined;
   }
 
-  /** The master's offset now, from ROLE on the reader's master connection. */
-  async masterOffset(): Promise<number> {
-    const role = (await this.master.call("ROLE")) as [string, number];
-    return role[1];
-  }
-
   /**
    * Runs a deletion (a logout) on the reader's master connection, then makes sure no replica can
    * serve what it deleted: it waits (WAIT, 100 ms) for every replica connected now, and if one
@@ -101,8 +96,7 @@ export class ReplicaReads {
    */
   async confirmedByAll<T>(run: (master: Redis) => Promise<T>): Promise<T> {
     const result = await run(this.master);
-    const role = (await this.master.call("ROLE")) as [string, number, unknown[]?];
-    const replicas = role[2]?.length ?? 0;
+    const replicas = await connectedReplicas(this.master);
     const confirmed = Number(await this.master.call("WAIT", replicas, POLL_MS));
     if (confirmed < replicas) await delay(FRESHNESS_MS + POLL_MS);
     return result;
