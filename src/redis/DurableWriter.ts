@@ -35,6 +35,7 @@ export interface OffsetReply {
 
 interface Queued {
   key: string;
+  group: number;
   args: WriteArguments;
   deadline: number;
   resolve: (written: unknown) => void;
@@ -103,7 +104,7 @@ export class DurableWriter {
    */
   write(key: string, args: WriteArguments, deadline: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ key, args, deadline, resolve, reject });
+      this.#queue.push({ key, group: this.#groupOf(key), args, deadline, resolve, reject });
       if (!this.#scheduled) {
         // After this turn of the event loop: the writes of requests it handles go out together.
         this.#scheduled = true;
@@ -165,8 +166,8 @@ export class DurableWriter {
     const { epoch } = lane;
     // One socket write: the script calls (one per group of keys), then the WAIT that confirms
     // them all.
-    batch = groupedBatch(batch, this.#groupOf);
-    const writes = sendBatch(lane, this.batchScript, batch, this.#groupOf);
+    batch = groupedBatch(batch);
+    const writes = sendBatch(lane, this.batchScript, batch);
     const wait = lane.commands.send("WAIT", [required, this.timeoutMs]);
     // With offsets: the master's replication offset once the batch is in, every write's causal
     // token (see OffsetReply).

@@ -21,20 +21,19 @@ export type WriteArguments = (string | number)[];
 /** A write as a batch carries it. */
 interface BatchWrite {
   key: string;
+  /** Writes of one group may share a script call (see LaneRouter.groupOf). */
+  group: number;
   args: WriteArguments;
   deadline: number;
 }
 
 /** The batch ordered by group (stable), so that each group's writes are next to each other. */
-export function groupedBatch<T extends BatchWrite>(
-  batch: T[],
-  groupOf: (key: string) => number,
-): T[] {
-  const groups = batch.map(({ key }) => groupOf(key));
-  if (groups.every((group) => group === groups[0])) return batch;
+export function groupedBatch<T extends BatchWrite>(batch: T[]): T[] {
+  const first = batch[0]?.group;
+  if (batch.every(({ group }) => group === first)) return batch;
   return batch
-    .map((write, i) => ({ write, group: groups[i] ?? 0, i }))
-    .sort((a, b) => a.group - b.group || a.i - b.i)
+    .map((write, i) => ({ write, i }))
+    .sort((a, b) => a.write.group - b.write.group || a.i - b.i)
     .map(({ write }) => write);
 }
 
@@ -48,13 +47,12 @@ export function sendBatch(
   lane: WriterLane,
   batchScript: BatchScript,
   batch: readonly BatchWrite[],
-  groupOf: (key: string) => number,
 ): Promise<unknown[]> {
   const calls: Promise<unknown[]>[] = [];
   for (let start = 0; start < batch.length;) {
-    const group = groupOf(batch[start]?.key ?? "");
+    const group = batch[start]?.group;
     let end = start + 1;
-    while (end < batch.length && groupOf(batch[end]?.key ?? "") === group) end++;
+    while (end < batch.length && batch[end]?.group === group) end++;
     const size = end - start;
     calls.push(
       sendCall(lane, batchScript, batch.slice(start, end)).then(
