@@ -27,6 +27,8 @@ export interface ClusterFaultRun {
   otherShardsStallMs: number;
   /** Users whose session is on the failed shard. */
   usersOnFailedShard: number;
+  /** The `failover` events each app instance's store emitted. */
+  failoverEvents: number[];
 }
 
 const PREFIX = "sess:";
@@ -82,9 +84,17 @@ export async function clusterFault(
       else otherShardsStallMs = Math.max(otherShardsStallMs, ms);
     }
     const usersOnFailedShard = [...shardOf.values()].filter((port) => port === victim.port).length;
+    const failoverEvents = await Promise.all(
+      apps.map(async (app) => {
+        const events = (await fetch(`${app.url}/store-events`).then((r) => r.json())) as {
+          failover: number;
+        };
+        return events.failover;
+      }),
+    );
     console.log(
       `  longest stall on the failed shard (${usersOnFailedShard} users) ${failedShardStallMs} ms, ` +
-        `on the others ${otherShardsStallMs} ms`,
+        `on the others ${otherShardsStallMs} ms; failover events by instance ${failoverEvents.join(", ")}`,
     );
     return {
       stats,
@@ -93,6 +103,7 @@ export async function clusterFault(
       failedShardStallMs,
       otherShardsStallMs,
       usersOnFailedShard,
+      failoverEvents,
     };
   } catch (error) {
     const appLogs = apps.map((app) => `--- ${app.instance}\n${app.output}`).join("\n");

@@ -21,7 +21,9 @@ export interface ConnectionEvents {
 
 /**
  * Watches a client's connection for everyone sharing it: counts connections (so a write and its
- * WAIT can be checked to have met the same master) and notices master changes. Each user watches
+ * WAIT can be checked to have met the same master) and notices master changes — on a Cluster, a
+ * shard's, from the slot map each refresh brings (a master gone, one of its replicas a master
+ * now; slots moved between masters are no failover). Each user watches
  * for outages with its own bound (`watch`): a failover the client rides through within it is no
  * event, a longer outage is `disconnect`, then `connect`.
  */
@@ -32,6 +34,8 @@ export class ConnectionMonitor {
   master: string | undefined;
   lastFailoverAt: Date | undefined;
   readonly #watches = new Set<OutageWatch>();
+  /** A Cluster's masters and their replicas, as of the last slot map. */
+  #shards = new Map<string, Set<string>>();
 
   constructor(
     private readonly client: Redis | Cluster,
@@ -42,6 +46,7 @@ export class ConnectionMonitor {
     client.on("close", this.#onLost);
     client.on("end", this.#onLost);
     if (client.status === "ready") this.#onReady();
+    if (client.isCluster) client.on("refresh", this.#onRefresh);
   }
 
   /** Reports outages longer than `waitMs`, and failovers, to `events` until `stop`ped. */
@@ -57,6 +62,7 @@ export class ConnectionMonitor {
     this.client.off("ready", this.#onReady);
     this.client.off("close", this.#onLost);
     this.client.off("end", this.#onLost);
+    this.client.off("refresh", this.#onRefresh);
   }
 
   readonly #onReady = (): void => {
@@ -64,14 +70,35 @@ export class ConnectionMonitor {
     for (const watch of this.#watches) watch.ready();
     const address = this.masterAddress();
     if (address === undefined) return;
-    if (this.master !== undefined && this.master !== address) {
-      const event = { from: this.master, to: address, at: new Date() };
-      this.lastFailoverAt = event.at;
-      log("failover seen: master moved from %s to %s", event.from, event.to);
-      for (const watch of this.#watches) watch.events.failover(event);
-    }
+    if (this.master !== undefined && this.master !== address)
+      this.#failedOver(this.master, address);
     this.master = address;
   };
+
+  readonly #onRefresh = (): void => {
+    const shards = new Map<string, Set<string>>();
+    for (const [master, ...replicas] of (this.client as Cluster).slots) {
+      if (master === undefined) continue;
+      let known = shards.get(master);
+      if (known === undefined) shards.set(master, (known = new Set()));
+      for (const replica of replicas) known.add(replica);
+    }
+    for (const [previous, replicas] of this.#shards) {
+      if (shards.has(previous)) continue;
+      const promoted = [...replicas].find((replica) => shards.has(replica));
+      // A master gone without a replica promoted yet is kept until one is.
+      if (promoted === undefined) shards.set(previous, replicas);
+      else this.#failedOver(previous, promoted);
+    }
+    this.#shards = shards;
+  };
+
+  #failedOver(from: string, to: string): void {
+    const event = { from, to, at: new Date() };
+    this.lastFailoverAt = event.at;
+    log("failover seen: master moved from %s to %s", from, to);
+    for (const watch of this.#watches) watch.events.failover(event);
+  }
 
   readonly #onLost = (): void => {
     for (const watch of this.#watches) watch.lost();

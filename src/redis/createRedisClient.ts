@@ -51,12 +51,17 @@ export function duplicateClient(client: Redis): Redis {
 }
 
 /**
- * A connection to a replica of `client`'s master, for reads: the same credentials and TLS; it
- * reconnects in the same steps, but a command sent while it is not connected fails at once (the
- * read goes to the master instead of waiting).
+ * A connection to a replica, for reads, with the credentials and TLS of `options` (its master's
+ * client's); `readOnly` for a Cluster replica (READONLY: it serves its master's slots). It
+ * reconnects in the same steps as the client, but a command sent while it is not connected fails
+ * at once (the read goes to the master instead of waiting).
  */
-export function replicaConnection(client: Redis, host: string, port: number): Redis {
-  const { username, password, tls } = client.options;
+export function replicaConnection(
+  { username, password, tls }: RedisOptions,
+  host: string,
+  port: number,
+  readOnly = false,
+): Redis {
   return withErrorListener(
     new Redis({
       host,
@@ -64,6 +69,7 @@ export function replicaConnection(client: Redis, host: string, port: number): Re
       username,
       password,
       tls,
+      readOnly,
       retryStrategy: stepBackoff,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

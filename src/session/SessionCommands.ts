@@ -15,7 +15,7 @@ import { SessionKeys } from "./SessionKeys.js";
 import type { ReadReply, WriteArgs, WriteMode } from "./scripts.js";
 import { ReadFence } from "./ReadFence.js";
 import { firstWriteReply, hashReply, offsetWriteReply, writeReply } from "./replies.js";
-import { ReplicaReads } from "../redis/replicas/ReplicaReads.js";
+import type { ReplicaRouter } from "../redis/replicas/ReplicaRouter.js";
 import { runScript } from "../redis/scripts.js";
 import type { Script } from "../redis/scripts.js";
 import type { SessionRead } from "./replies.js";
@@ -42,7 +42,7 @@ export class SessionCommands {
   /** Which reads count as from the master a Sentinel majority names (see ReadFence). */
   readonly #fence: ReadFence;
   /** `readFrom: "replica"`: which replica may serve a read. */
-  readonly #replicas: ReplicaReads | undefined;
+  readonly #replicas: ReplicaRouter | undefined;
   /** What `store.stats()` reports. */
   readonly counters = new StoreCounters();
 
@@ -82,8 +82,7 @@ export class SessionCommands {
     } else {
       this.requiredReplicas = () => replicas;
     }
-    // Sentinel only (checked with the options): the client is a node client.
-    if (options.readFrom === "replica") this.#replicas = ReplicaReads.of(backend.client as Redis);
+    if (options.readFrom === "replica") this.#replicas = backend.openReplicaReads();
     if (replicas === "all" || replicas > 0) {
       this.#durable = new RoutedWriter(connection.lanes(), {
         batchScript: WRITE_SCRIPT,
@@ -129,7 +128,7 @@ export class SessionCommands {
           return this.#readScript(sid, ttlMs, defaultTtlMs).then(this.#fence.sessionRead);
         },
       );
-    const replica = this.#replicas?.pick(token);
+    const replica = this.#replicas?.pick(token, key);
     if (replica === undefined) return this.#bounded("session read", fromMaster);
     // A replica that has what the reader needs; a miss (or anything else) is read on the master:
     // lag must never log anyone out.
@@ -272,7 +271,10 @@ export class SessionCommands {
   #deletion(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
     const replicas = this.#replicas;
     if (replicas === undefined) return this.backend.runScript(script, keys, args);
-    return replicas.confirmedByAll((master) => runScript(master, script, keys, args));
+    return replicas.confirmedByAll(
+      (master) => runScript(master, script, keys, args),
+      keys[0] ?? "",
+    );
   }
 
   #bounded<T>(

@@ -174,10 +174,13 @@ function normalizeReadFrom(
         (guess === undefined ? "" : `. Did you mean "${guess}"?`),
     );
   }
-  if (topology.kind !== "sentinel") {
+  const cluster =
+    topology.kind === "cluster" || (topology.kind === "client" && topology.client.isCluster);
+  if (topology.kind !== "sentinel" && !cluster) {
     throw new UnsupportedTopologyError(
       '`readFrom: "replica"` needs a Sentinel topology (`{ sentinels, name }` or a ' +
-        "redis-sentinel:// URL): the replicas and their offsets are found from the master",
+        "redis-sentinel:// URL) or a Cluster: the replicas and their offsets are found from " +
+        "the master",
     );
   }
   if (durability.replicas === 0) {

@@ -12,6 +12,8 @@ test("Cluster master SIGKILL: no request fails, nobody is logged out, nothing ac
   expect(run.stats.failed).toBe(0);
   expect(run.failedShardStallMs).toBeLessThanOrEqual(run.clusterRecoveryMs + 500);
   expect(run.otherShardsStallMs).toBeLessThanOrEqual(1_000);
+  // Each instance's store reported the shard's failover once.
+  expect(run.failoverEvents).toEqual([1, 1]);
 });
 
 test("Cluster master frozen 5 s: nothing acknowledged is lost, nobody is logged out", async () => {
@@ -20,6 +22,8 @@ test("Cluster master frozen 5 s: nothing acknowledged is lost, nobody is logged 
   expect(run.stats.loggedOut).toBe(0);
   // Requests wait through the freeze and the failover, within the wait bound (10 s).
   expect(run.stats.failed).toBe(0);
+  // A replica was promoted during the freeze (cluster-node-timeout 2 s).
+  expect(run.failoverEvents).toEqual([1, 1]);
 });
 
 test("manual CLUSTER FAILOVER: no request fails", async () => {
@@ -27,4 +31,5 @@ test("manual CLUSTER FAILOVER: no request fails", async () => {
   expect(run.verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
   expect(run.stats.failed).toBe(0);
   expect(run.otherShardsStallMs).toBeLessThanOrEqual(1_000);
+  expect(run.failoverEvents).toEqual([1, 1]);
 });

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from "ioredis";
 import type { CommandArgs } from "../CorkedCommands.js";
 import type { LaneRouter } from "../LaneRouter.js";
+import type { ReplicaRouter } from "../replicas/ReplicaRouter.js";
 import type { Script } from "../scripts.js";
 import type { SentinelWatch } from "../SentinelWatch.js";
 
@@ -33,6 +34,11 @@ export interface Backend {
    * goes to any master and confirms nothing).
    */
   openLanes(): LaneRouter;
+  /**
+   * Replica reads (`readFrom: "replica"`): the replicas of the master, or on a Cluster of each
+   * slot's master, with the offsets they have applied.
+   */
+  openReplicaReads(): ReplicaRouter;
   /** Sends one command on the hot path (corked on a node; routed by key on a Cluster). */
   send(command: string, args: CommandArgs): Promise<unknown>;
   /** Runs a script over `keys`. */

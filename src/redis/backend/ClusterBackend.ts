@@ -8,6 +8,8 @@ import type { Script } from "../scripts.js";
 import type { Backend, ShardHealth } from "./Backend.js";
 import { ClusterLanes } from "../cluster/ClusterLanes.js";
 import type { LaneRouter } from "../LaneRouter.js";
+import { ClusterReplicaReads } from "../replicas/ClusterReplicaReads.js";
+import type { ReplicaRouter } from "../replicas/ReplicaRouter.js";
 
 /**
  * A Redis Cluster: commands routed by key slot through ioredis' Cluster client, scans over every
@@ -22,6 +24,10 @@ export class ClusterBackend implements Backend {
 
   openLanes(): LaneRouter {
     return new ClusterLanes(this.client);
+  }
+
+  openReplicaReads(): ReplicaRouter {
+    return new ClusterReplicaReads(this.client);
   }
 
   send(command: string, args: CommandArgs): Promise<unknown> {

@@ -6,6 +6,8 @@ import { LanePool } from "../WriterLane.js";
 import { CorkedCommands } from "../CorkedCommands.js";
 import type { CommandArgs } from "../CorkedCommands.js";
 import { scanNode } from "../scan.js";
+import { ReplicaReads } from "../replicas/ReplicaReads.js";
+import type { ReplicaRouter } from "../replicas/ReplicaRouter.js";
 import { runScript } from "../scripts.js";
 import type { Script } from "../scripts.js";
 import { addressOf } from "../SentinelWatch.js";
@@ -26,6 +28,11 @@ export class NodeBackend implements Backend {
 
   openLanes(): LaneRouter {
     return new SinglePoolRouter(new LanePool(() => duplicateClient(this.client)));
+  }
+
+  /** On a Sentinel topology this library connected to (checked with the options). */
+  openReplicaReads(): ReplicaRouter {
+    return ReplicaReads.of(this.client);
   }
 
   send(command: string, args: CommandArgs): Promise<unknown> {

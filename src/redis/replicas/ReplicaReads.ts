@@ -5,6 +5,7 @@ import { CorkedCommands } from "../CorkedCommands.js";
 import { debugFor } from "../debug.js";
 import { connectedReplicas } from "../WriterLane.js";
 import { addressOf } from "../SentinelWatch.js";
+import type { ReplicaRouter } from "./ReplicaRouter.js";
 
 const log = debugFor("redis");
 
@@ -32,14 +33,14 @@ interface ReplicaState {
 }
 
 /**
- * Reads from replicas that are connected and caught up (`readFrom: "replica"`), on a Sentinel
- * topology. Every 100 ms it asks the master for its replication offset and replicas (ROLE), and
+ * Reads from the replicas of one master that are connected and caught up (`readFrom:
+ * "replica"`): a Sentinel topology's, or one Cluster shard's. Every 100 ms it asks the master for its replication offset and replicas (ROLE), and
  * each replica for the offset it has applied (ROLE). A read goes to a random replica whose
  * applied offset has reached both the reader's causal token (the master's offset after its last
  * acknowledged write, from its cookie) and the master's offset of FRESHNESS_MS ago; otherwise to
  * the master.
  */
-export class ReplicaReads {
+export class ReplicaReads implements ReplicaRouter {
   readonly #replicas = new Map<string, ReplicaState>();
   /** The same replicas, as an array for `pick`. */
   #list: ReplicaState[] = [];
@@ -52,7 +53,7 @@ export class ReplicaReads {
   /** Replica reads for a Sentinel client this library made. */
   static of(client: Redis): ReplicaReads {
     return new ReplicaReads(duplicateClient(client), (host, port) =>
-      replicaConnection(client, host, port),
+      replicaConnection(client.options, host, port),
     );
   }
 
