@@ -3,6 +3,8 @@ export class Browser {
   cookie: string | undefined;
   /** The other cookies the site set (as `readFrom: "replica"`'s `sid.v`), by name. */
   readonly cookies = new Map<string, string>();
+  /** The User-Agent header it sends, if set (else fetch's own). */
+  userAgent: string | undefined;
 
   constructor(readonly cookieName = "sid") {}
 
@@ -23,6 +25,7 @@ export class Browser {
     }
     if (sent.length > 0) headers.cookie = sent.join("; ");
     if (json !== undefined) headers["content-type"] = "application/json";
+    if (this.userAgent !== undefined) headers["user-agent"] = this.userAgent;
     const response = await fetch(url, {
       method,
       headers,

@@ -140,10 +140,11 @@ export function createTestApp(
   app.get("/auth/sessions/:user", async (req, res) => {
     res.json({ instance, sessions: await sessionsOf(req.params.user, sessions.store) });
   });
-  // Loads the session, then takes its time before changing it: a request still in flight.
+  // Loads the session, then takes its time before changing it (to `value`, else true): a request
+  // still in flight.
   app.put("/slow/:key", async (req, res) => {
     await delay(Number(req.query.ms ?? 500));
-    req.session[req.params.key] = true;
+    req.session[req.params.key] = typeof req.query.value === "string" ? req.query.value : true;
     res.json({ instance });
   });
   app.get("/session", (req, res) => {

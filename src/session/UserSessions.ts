@@ -5,6 +5,7 @@ import type { Cluster, Redis } from "ioredis";
 import type { Cookie } from "express-session";
 import type { NormalizedStoreOptions } from "./options.js";
 import { TtlPolicy } from "./ttl.js";
+import { unpack } from "./codec.js";
 import type { SessionCommands } from "./SessionCommands.js";
 
 /** One session of a user, as {@link sessionsOf} lists it. */
@@ -54,10 +55,22 @@ export class UserSessions {
       const key = this.commands.keys.session(sid);
       const [[, fields], [, pttl]] = (await this.client
         .pipeline()
-        .hmget(key, "$uid", "$created", "cookie", "userAgent")
+        .hmget(key, "$uid", "$created", "cookie", "userAgent", "$pack")
         .pttl(key)
         .exec()) as [[Error | null, (string | null)[]], [Error | null, number]];
-      const [uid, created, cookie, userAgent] = fields;
+      const [uid, created, cookie, plainAgent, pack] = fields;
+      let userAgent = plainAgent;
+      // A user agent over 64 bytes is in the session's $pack (see the write script); a pack cut
+      // short (corrupt) gives what it holds before the cut.
+      if (userAgent == null && pack != null) {
+        try {
+          unpack(pack, (field, value) => {
+            if (field === "userAgent") userAgent = value;
+          });
+        } catch {
+          // the entries before the cut were taken
+        }
+      }
       if (pttl < 0 || uid !== userId) {
         stale.push(sid);
         continue;

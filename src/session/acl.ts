@@ -8,8 +8,9 @@ const COMMANDS = {
   sessions: ["hgetall", "eval", "evalsha", "wait", "role", "scan", "unlink"],
   // hsetnx and hget (also run in scripts) make and read the users' hash-tag key.
   userIndex: ["smembers", "srem", "hmget", "pttl", "hsetnx", "hget"],
-  // ioredis' Cluster client learns the slot map with CLUSTER SLOTS.
-  cluster: ["cluster|slots"],
+  // ioredis' Cluster client learns the slot map with CLUSTER SLOTS; replica reads on a Cluster
+  // put their replica connections in READONLY mode.
+  cluster: ["cluster|slots", "readonly"],
   insideScripts: [
     "time",
     "pexpire",

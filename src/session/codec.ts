@@ -22,7 +22,10 @@ export interface DecodedSession extends EncodedSession {
   touchedAt: number | undefined;
 }
 
-/** Fields the store keeps for itself (`$uid`, `$created`); no session key may start with it. */
+/**
+ * Fields the store keeps for itself (`$uid`, `$created`, `$touched`, `$pack`); no session key may
+ * start with it.
+ */
 export const META_PREFIX = "$";
 
 /**
@@ -53,14 +56,7 @@ export function decodeSession(
   const data: Record<string, unknown> = {};
   let uid: string | undefined;
   let touchedAt: number | undefined;
-  for (let i = 0; i + 1 < payload.length; i += 2) {
-    const field = payload[i] ?? "";
-    const value = payload[i + 1] ?? "";
-    if (field.startsWith(META_PREFIX)) {
-      if (field === "$uid") uid = value;
-      else if (field === "$touched") touchedAt = Number(value);
-      continue;
-    }
+  const take = (field: string, value: string) => {
     fields.set(field, value);
     const parsed = parseJson(value, `field ${JSON.stringify(field)}`);
     if (field === "cookie" && isRecord(parsed)) withCookieDefaults(parsed, cookieDefaults);
@@ -71,6 +67,14 @@ export function decodeSession(
     } else {
       data[field] = parsed;
     }
+  };
+  for (let i = 0; i + 1 < payload.length; i += 2) {
+    const field = payload[i] ?? "";
+    const value = payload[i + 1] ?? "";
+    if (!field.startsWith(META_PREFIX)) take(field, value);
+    else if (field === "$uid") uid = value;
+    else if (field === "$touched") touchedAt = Number(value);
+    else if (field === "$pack") unpack(value, take);
   }
   const session = checkCookie(data);
   return {
@@ -253,4 +257,19 @@ function checkCookie(data: Record<string, unknown>): SessionData {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The fields of a `$pack` (`field\nvalue\n…`, see the write script), each handed to `take`.
+ * @throws CorruptSessionError when it is cut short
+ */
+export function unpack(packed: string, take: (field: string, value: string) => void): void {
+  let at = 0;
+  while (at < packed.length) {
+    const nameEnd = packed.indexOf("\n", at);
+    const valueEnd = nameEnd < 0 ? -1 : packed.indexOf("\n", nameEnd + 1);
+    if (valueEnd < 0) throw new CorruptSessionError("field $pack is cut short");
+    take(packed.slice(at, nameEnd), packed.slice(nameEnd + 1, valueEnd));
+    at = valueEnd + 1;
+  }
 }

@@ -4,7 +4,11 @@ import { script } from "../redis/scripts.js";
 // Beside its own fields a session hash holds metadata under a `$` no session key may use:
 // `$touched` (when its TTL was last set, ms; reads renew the TTL only once that is `touchAfter`
 // old) and, for sessions bound to a user by login(), `$uid` (the user) and `$created` (when the
-// user logged in).
+// user logged in) — and `$pack`, which holds the session fields whose JSON is longer than 64 bytes
+// (Redis' default `hash-max-listpack-value`), except `cookie`, as `field\nvalue\n…` (JSON never
+// holds a raw newline; a field name with one stays a field of its own). A hash with one value
+// over 64 bytes is a hashtable whatever else it holds, and each hashtable entry costs about 50
+// bytes of its own: a large session is then a few entries instead of one per key.
 // The per-user index `<prefix>user:<uid>` is a set of session ids whose TTL is kept at least as
 // long as its sessions'. Index upkeep needs keys the scripts compute themselves, so it is done
 // only outside Redis Cluster (index prefix "" turns it off).
@@ -104,6 +108,24 @@ const WRITE = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
+-- The fields in a session's $pack: their names in order, and name -> value.
+local function unpacked(key)
+  local names, values = {}, {}
+  local packed = redis.pcall('HGET', key, '$pack')
+  if type(packed) ~= 'string' then return names, values end
+  local at = 1
+  while at <= #packed do
+    local name_end = string.find(packed, '\\n', at, true)
+    local value_end = name_end and string.find(packed, '\\n', name_end + 1, true)
+    if not value_end then break end
+    local name = string.sub(packed, at, name_end - 1)
+    names[#names + 1] = name
+    values[name] = string.sub(packed, name_end + 1, value_end - 1)
+    at = value_end + 1
+  end
+  return names, values
+end
+
 -- The write whose arguments are ARGV[base + 1] .. ARGV[last].
 local function write(key, base, last)
   local mode = ARGV[base + 1]
@@ -116,9 +138,12 @@ local function write(key, base, last)
   if mode ~= 'replace' and not exists then return 0 end
   local pairsEnd = base + 9 + 2 * tonumber(ARGV[base + 8])
   local checksEnd = pairsEnd + 2 * tonumber(ARGV[base + 9])
+  local names, packed = unpacked(key)
   for i = pairsEnd + 1, checksEnd, 2 do
-    if (redis.call('HGET', key, ARGV[i]) or '') ~= ARGV[i + 1] then return -2 end
+    local held = redis.call('HGET', key, ARGV[i]) or packed[ARGV[i]] or ''
+    if held ~= ARGV[i + 1] then return -2 end
   end
+  local repack = false
   if mode ~= 'update' then
     local meta = {}
     if mode == 'replace' and exists and redis.call('TYPE', key)['ok'] == 'hash' then
@@ -126,17 +151,49 @@ local function write(key, base, last)
     end
     redis.call('DEL', key)
     if meta[1] then redis.call('HSET', key, '$uid', meta[1], '$created', meta[2] or stamp) end
+    names, packed = {}, {}
   end
   if uid ~= '' then
     redis.call('HSET', key, '$uid', uid)
     redis.call('HSETNX', key, '$created', stamp)
   end
-  -- unpack in chunks: a Lua call takes at most ~8000 arguments
-  for i = base + 10, pairsEnd, 2000 do
-    redis.call('HSET', key, unpack(ARGV, i, math.min(i + 1999, pairsEnd)))
+  local plain, unset = {}, {}
+  for i = base + 10, pairsEnd, 2 do
+    local field, value = ARGV[i], ARGV[i + 1]
+    if #value > 64 and field ~= 'cookie' and string.sub(field, 1, 1) ~= '$'
+        and not string.find(field, '\\n', 1, true) and not string.find(value, '\\n', 1, true) then
+      if packed[field] == nil then names[#names + 1] = field end
+      packed[field] = value
+      unset[#unset + 1] = field
+      repack = true
+    else
+      plain[#plain + 1] = field
+      plain[#plain + 1] = value
+      if packed[field] ~= nil then packed[field] = nil; repack = true end
+    end
   end
-  for i = checksEnd + 1, last, 2000 do
-    redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 1999, last)))
+  for i = checksEnd + 1, last do
+    unset[#unset + 1] = ARGV[i]
+    if packed[ARGV[i]] ~= nil then packed[ARGV[i]] = nil; repack = true end
+  end
+  -- in chunks: a Lua call takes at most ~8000 arguments
+  for i = 1, #plain, 2000 do
+    redis.call('HSET', key, unpack(plain, i, math.min(i + 1999, #plain)))
+  end
+  for i = 1, #unset, 2000 do
+    redis.call('HDEL', key, unpack(unset, i, math.min(i + 1999, #unset)))
+  end
+  if repack then
+    local parts, seen = {}, {}
+    for _, name in ipairs(names) do
+      local value = packed[name]
+      if value ~= nil and not seen[name] then
+        seen[name] = true
+        parts[#parts + 1] = name .. '\\n' .. value .. '\\n'
+      end
+    end
+    if #parts == 0 then redis.call('HDEL', key, '$pack')
+    else redis.call('HSET', key, '$pack', table.concat(parts)) end
   end
   if ttl == '' then return 1 end
   redis.call('PEXPIRE', key, ttl)

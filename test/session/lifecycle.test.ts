@@ -95,6 +95,10 @@ describe.each(["Sentinel", "Cluster"] as const)("on %s", (topology) => {
   describe("logoutEverywhere", () => {
     test("ends the user's sessions on 3 devices across 2 app processes", async () => {
       const devices = [new Browser(), new Browser(), new Browser()];
+      // A real browser's user agent is over 64 bytes: stored in the session's $pack.
+      const chrome =
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+      if (devices[0] !== undefined) devices[0].userAgent = chrome;
       for (const [i, device] of devices.entries()) {
         await loginAs(device, "carol", (i % 2 === 0 ? apps[0] : apps[1]).url);
       }
@@ -112,6 +116,9 @@ describe.each(["Sentinel", "Cluster"] as const)("on %s", (topology) => {
         expect(Date.parse(String(session.lastSeenAt))).toBeGreaterThan(Date.now() - 60_000);
         expect(session.userAgent).toEqual(expect.any(String));
       }
+      expect(listed.sessions.find((session) => session.id === devices[0]?.sessionId)).toMatchObject(
+        { userAgent: chrome },
+      );
 
       const ended = await devices[0]?.request(`${apps[1].url}/auth/logout-all`, { method: "POST" });
       expect(ended?.body).toMatchObject({ ended: 3 });

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { sign } from "cookie-signature";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
@@ -112,6 +113,47 @@ describe.each(["a single node", "a Cluster"] as const)("on %s", (topology) => {
       await browser.delete("/session/theme");
       const hash = await client.hgetall(`sess:${sessionIdOf(browser) ?? ""}`);
       expect(Object.keys(hash).sort()).toEqual(["$touched", "cookie", "user"]);
+    });
+
+    test("keys whose JSON is over 64 bytes share one $pack field; changes to them merge, and one that shrinks or is deleted leaves it", async () => {
+      const browser = await loggedIn();
+      const key = `sess:${sessionIdOf(browser) ?? ""}`;
+      const long = (tag: string) => `${tag}:${"x".repeat(80)}`;
+      await browser.put("/session/a").send({ value: long("a1") });
+      await browser.put("/session/small").send({ value: "s" });
+      expect(Object.keys(await client.hgetall(key)).sort()).toEqual([
+        "$pack",
+        "$touched",
+        "cookie",
+        "small",
+        "user",
+      ]);
+      // A request that read the session before b was added writes c meanwhile: all stay.
+      const slow = browser.put(`/slow/c?ms=300&value=${long("c1")}`);
+      await delay(100);
+      await browser.put("/session/b").send({ value: long("b1") });
+      await browser.put("/session/a").send({ value: long("a2") });
+      await slow;
+      const read = async () => ((await browser.get("/session")).body as { data: object }).data;
+      expect(await read()).toEqual({
+        user: "alice",
+        a: long("a2"),
+        small: "s",
+        b: long("b1"),
+        c: long("c1"),
+      });
+      // a shrinks: a field of its own again; b and c deleted: the pack is empty, and gone.
+      await browser.put("/session/a").send({ value: "short" });
+      await browser.delete("/session/b");
+      await browser.delete("/session/c");
+      expect(await read()).toEqual({ user: "alice", a: "short", small: "s" });
+      expect(Object.keys(await client.hgetall(key)).sort()).toEqual([
+        "$touched",
+        "a",
+        "cookie",
+        "small",
+        "user",
+      ]);
     });
 
     test("a per-session cookie maxAge ('remember me') sets the TTL and is kept on later renewals", async () => {

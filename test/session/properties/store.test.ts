@@ -117,6 +117,47 @@ describe("store properties on a real Redis", () => {
     }
   });
 
+  // Values up to 150 characters: some stay fields of their own, some go to `$pack` (over 64
+  // bytes of JSON), and move between the two as they change.
+  const packKey = fc.constantFrom("a", "b", "c", "ключ", "with\nnewline", "x y");
+  const change = fc.oneof(
+    fc.record({ key: packKey, value: fc.string({ unit: "grapheme", maxLength: 150 }) }),
+    fc.record({ key: packKey, value: fc.constant(undefined) }),
+  );
+  test.prop([fc.array(change, { minLength: 1, maxLength: 12 })], PROPERTY_RUNS)(
+    "a run of changes and deletions of short and long values leaves the session they describe",
+    async (changes) => {
+      const sid = newSid();
+      await create(sid, { user: "u" });
+      const model: Record<string, unknown> = { user: "u" };
+      for (const { key, value } of changes) {
+        const session = await load(sid);
+        if (value === undefined) {
+          Reflect.deleteProperty(session, key);
+          Reflect.deleteProperty(model, key);
+        } else {
+          session[key] = value;
+          model[key] = value;
+        }
+        await save(session);
+        const { cookie: _cookie, ...data } = (await stored(sid)) ?? {};
+        expect(data).toEqual(model);
+      }
+    },
+  );
+
+  test.prop([fc.uint8Array({ maxLength: 200 })], PROPERTY_RUNS)(
+    "random bytes in a session's $pack read as no session (or a session with a cookie), never an error",
+    async (bytes) => {
+      const sid = newSid();
+      const key = `sess:${sid}`;
+      await admin.hset(key, "cookie", JSON.stringify(cookie()), "$pack", Buffer.from(bytes));
+      const result = await stored(sid);
+      if (result !== null) expect(typeof result.cookie).toBe("object");
+      await admin.del(key);
+    },
+  );
+
   test.prop(
     [
       fc.array(fc.tuple(fc.uint8Array({ maxLength: 12 }), fc.uint8Array({ maxLength: 60 })), {
