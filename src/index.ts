@@ -2,6 +2,15 @@ export { redisSession } from "./session/express/redisSession.js";
 export type { RedisSessionMiddleware } from "./session/express/redisSession.js";
 export { RedisSessionStore } from "./session/RedisSessionStore.js";
 export { createRedisClient } from "./redis/createRedisClient.js";
+export { createCache } from "./cache/createCache.js";
+export { RedisCache } from "./cache/RedisCache.js";
+export type {
+  CacheCallOptions,
+  CacheOptions,
+  CacheUnavailableOptions,
+  LocalTierOptions,
+} from "./cache/options.js";
+export type { CacheStats } from "./cache/CacheCounters.js";
 export { redisAclRules } from "./session/acl.js";
 export type {
   ClusterTopology,

@@ -64,6 +64,10 @@ export class RedisConnection {
     sets.delete(this.client);
     this.monitor.stop();
     await this.#lanes?.close();
-    if (this.ownsClient && this.client.status !== "end") await this.client.quit();
+    if (!this.ownsClient || this.client.status === "end") return;
+    // QUIT waits its turn behind what is queued: on a client that is not connected (Redis
+    // unreachable) it would wait for ever.
+    if (this.client.status === "ready") await this.client.quit();
+    else this.client.disconnect();
   }
 }

@@ -39,6 +39,8 @@ export interface Backend {
    * slot's master, with the offsets they have applied.
    */
   openReplicaReads(): ReplicaRouter;
+  /** A new connection for Pub/Sub subscriptions, following the topology as the client does. */
+  openSubscriber(): Redis | Cluster;
   /** Sends one command on the hot path (corked on a node; routed by key on a Cluster). */
   send(command: string, args: CommandArgs): Promise<unknown>;
   /** Runs a script over `keys`. */

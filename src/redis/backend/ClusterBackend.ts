@@ -30,6 +30,12 @@ export class ClusterBackend implements Backend {
     return new ClusterReplicaReads(this.client);
   }
 
+  openSubscriber(): Cluster {
+    const subscriber = this.client.duplicate();
+    subscriber.on("error", () => undefined);
+    return subscriber;
+  }
+
   send(command: string, args: CommandArgs): Promise<unknown> {
     return this.client.call(command, ...args.flat()).catch(this.#explained);
   }

@@ -35,6 +35,10 @@ export class NodeBackend implements Backend {
     return ReplicaReads.of(this.client);
   }
 
+  openSubscriber(): Redis {
+    return duplicateClient(this.client);
+  }
+
   send(command: string, args: CommandArgs): Promise<unknown> {
     return this.#corked.send(command, args);
   }

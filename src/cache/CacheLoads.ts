@@ -1,0 +1,242 @@
+import { randomBytes } from "node:crypto";
+import type { CacheBus } from "./CacheBus.js";
+import type { CacheCounters } from "./CacheCounters.js";
+import { Budget } from "./CacheRedis.js";
+import type { CacheRedis } from "./CacheRedis.js";
+import { decodeEntry, encodeValue } from "./entry.js";
+import type { StoredEntry } from "./entry.js";
+import type { Limiter } from "./Limiter.js";
+import { CorruptEntryError } from "../errors/internal/CorruptEntryError.js";
+import { debugFor } from "../redis/debug.js";
+
+const log = debugFor("cache");
+
+/** A load's lease lives this long unless renewed: a holder that dies frees it within a second. */
+export const LEASE_MS = 1_000;
+/** The holder renews its lease this often while its loader runs. */
+const RENEW_MS = 250;
+/**
+ * A fence outlives its last use by this; a load or write older than this is refused (its fence
+ * may have expired and started over).
+ */
+export const FENCE_TTL_MS = 10 * 60_000;
+/** A caller waits for another process's load at most this long, then loads itself. */
+const WAIT_FOR_LOAD_MS = 10_000;
+
+/** What one call's read found. */
+export interface Found {
+  /** A fresh value, its tags valid. */
+  fresh: StoredEntry | undefined;
+  /** An expired value still kept (`staleTtl`), its tags valid. */
+  stale: StoredEntry | undefined;
+  /** The oldest creation time a value may have, from its tags' invalidations (0: none). */
+  minCreated: number;
+  /** The key held something not in the cache's format (reported): to be overwritten. */
+  corrupt: boolean;
+}
+
+/** What a load was asked for. */
+export interface LoadRequest {
+  key: string;
+  redisKey: string;
+  loader: () => unknown;
+  freshMs: number | undefined;
+  tags: string;
+  tagList: readonly string[] | undefined;
+}
+
+/** How a call was answered, for the local tier. */
+export interface Answer {
+  value: unknown;
+  /** The entry it came from, when it came from Redis or was stored there. */
+  entry: StoredEntry | undefined;
+}
+
+/**
+ * The miss path of getOrLoad: one load per key at a time across every process, by a lease in
+ * Redis; the others wait for the holder's message (or for its lease to lapse, if it died) and
+ * read what it stored. A load's value is stored only if nothing invalidated or wrote the key
+ * meanwhile (the fill script). Without Redis, the loader is called directly, at most
+ * `unavailable.loaderConcurrency` at once.
+ */
+export class CacheLoads {
+  constructor(
+    private readonly redis: CacheRedis,
+    private readonly bus: CacheBus,
+    private readonly counters: CacheCounters,
+    private readonly limiter: Limiter,
+  ) {}
+
+  /** Reads a value and, if it has tags, their invalidation times; a corrupt entry is none. */
+  async find(
+    redisKey: string,
+    tagList: readonly string[] | undefined,
+    budget: Budget,
+  ): Promise<Found> {
+    const [stored, times] = await Promise.all([
+      this.redis.read(redisKey, budget),
+      tagList === undefined ? undefined : this.redis.tagTimes(tagList, budget),
+    ]);
+    let minCreated = times === undefined ? 0 : Math.max(0, ...times) + 1;
+    if (stored === null) return { fresh: undefined, stale: undefined, minCreated, corrupt: false };
+    const entry = this.decode(redisKey, stored);
+    if (entry === undefined)
+      return { fresh: undefined, stale: undefined, minCreated, corrupt: true };
+    const unread = entry.tags?.filter((tag) => tagList?.includes(tag) !== true) ?? [];
+    if (unread.length > 0) {
+      const more = await this.redis.tagTimes(unread, budget);
+      minCreated = Math.max(minCreated, Math.max(0, ...more) + 1);
+    }
+    if (entry.created < minCreated)
+      return { fresh: undefined, stale: undefined, minCreated, corrupt: false };
+    return entry.freshUntil > this.redis.serverNow()
+      ? { fresh: entry, stale: undefined, minCreated, corrupt: false }
+      : { fresh: undefined, stale: entry, minCreated, corrupt: false };
+  }
+
+  decode(redisKey: string, stored: string): StoredEntry | undefined {
+    try {
+      return decodeEntry(stored);
+    } catch (error) {
+      if (!(error instanceof CorruptEntryError)) throw error;
+      this.redis.reportCorrupt(redisKey, error.message);
+      return undefined;
+    }
+  }
+
+  /** Loads under the key's lease, or waits for whoever holds it; see the class. */
+  async load(request: LoadRequest, found: Found, budget: Budget): Promise<Answer> {
+    const token = randomBytes(12).toString("base64url");
+    const giveUpAt = Date.now() + WAIT_FOR_LOAD_MS;
+    let stale = found.stale;
+    let overwrite = found.corrupt;
+    for (;;) {
+      const reply = await this.redis
+        .acquire(
+          request.redisKey,
+          token,
+          LEASE_MS,
+          FENCE_TTL_MS,
+          found.minCreated,
+          overwrite,
+          budget,
+        )
+        .catch((error: unknown) => {
+          this.#redisFailed("lease", error);
+          return undefined;
+        });
+      if (reply === undefined) return this.direct(request, stale);
+      const [kind, stored] = reply;
+      if (kind === "hit") {
+        const entry = this.decode(request.redisKey, stored);
+        if (entry !== undefined) {
+          this.counters.coalesced++;
+          return { value: entry.value, entry };
+        }
+        // Not in the cache's format (reported): loaded again, and stored over it.
+        overwrite = true;
+        continue;
+      }
+      if (stored !== "" && !overwrite) stale ??= this.decode(request.redisKey, stored);
+      if (kind === "lease") return this.#underLease(request, token, reply[2], reply[3], stale);
+      if (Date.now() >= giveUpAt) {
+        log("waited %d ms for another load of a key: loading it here", WAIT_FOR_LOAD_MS);
+        return this.direct(request, stale);
+      }
+      // Woken by the holder's message, or when its lease would lapse (it died), plus a little.
+      await this.bus.waitFor(request.key, Math.max(10, reply[2]) + 10);
+    }
+  }
+
+  /**
+   * Calls the loader without Redis (unavailable, or given up on), at most
+   * `loaderConcurrency` at once; serves the stale value if it fails.
+   */
+  async direct(request: LoadRequest, stale: StoredEntry | undefined): Promise<Answer> {
+    try {
+      const value = await this.limiter.run(() => {
+        this.counters.loads++;
+        return request.loader();
+      });
+      return { value, entry: undefined };
+    } catch (error) {
+      if (stale === undefined) throw error;
+      this.counters.staleServed++;
+      return { value: stale.value, entry: undefined };
+    }
+  }
+
+  async #underLease(
+    request: LoadRequest,
+    token: string,
+    fence: string,
+    began: number,
+    stale: StoredEntry | undefined,
+  ): Promise<Answer> {
+    const { redisKey } = request;
+    const { options, keys } = this.redis;
+    const renewal = setInterval(() => {
+      this.redis.renew(redisKey, token, LEASE_MS).catch(() => undefined);
+    }, RENEW_MS);
+    renewal.unref();
+    // Gives the lease back and wakes the waiters; stores `json` if given and still fresh.
+    const fill = (json: string, freshMs: number) =>
+      this.redis.fill(
+        redisKey,
+        [
+          token,
+          fence,
+          began,
+          freshMs,
+          freshMs + options.staleTtlMs,
+          request.tags,
+          json,
+          FENCE_TTL_MS,
+          keys.channel,
+          request.key,
+        ],
+        new Budget(options.waitMs),
+      );
+    let value: unknown;
+    try {
+      this.counters.loads++;
+      value = await request.loader();
+    } catch (error) {
+      clearInterval(renewal);
+      void fill("", 0).catch((reason: unknown) => this.#redisFailed("lease release", reason));
+      if (stale === undefined) throw error;
+      this.counters.staleServed++;
+      return { value: stale.value, entry: undefined };
+    }
+    clearInterval(renewal);
+    const ttl = value === null ? options.negativeTtlMs : (request.freshMs ?? options.ttlMs);
+    let json = "";
+    try {
+      // undefined caches nothing; null only with a negative TTL.
+      if (value !== undefined && ttl > 0) json = encodeValue(request.key, value);
+    } catch (error) {
+      void fill("", 0).catch((reason: unknown) => this.#redisFailed("lease release", reason));
+      throw error;
+    }
+    const freshMs = Math.max(1, Math.round(ttl * (1 - options.ttlJitter * Math.random())));
+    let stored: number;
+    try {
+      stored = await fill(json, freshMs);
+    } catch (error) {
+      this.#redisFailed("fill", error);
+      return { value, entry: undefined };
+    }
+    if (stored === 0) this.counters.rejectedStaleSets++;
+    if (stored !== 1) return { value, entry: undefined };
+    const tags = request.tagList?.length ? request.tagList : undefined;
+    return {
+      value,
+      entry: { created: began, freshUntil: this.redis.serverNow() + freshMs, tags, value },
+    };
+  }
+
+  #redisFailed(what: string, error: unknown): void {
+    this.counters.errors++;
+    log("cache %s failed: %s", what, error instanceof Error ? error.message : String(error));
+  }
+}

@@ -1,0 +1,250 @@
+import type { Cluster, Redis } from "ioredis";
+import { CacheBus } from "./CacheBus.js";
+import { CacheCounters } from "./CacheCounters.js";
+import type { CacheStats } from "./CacheCounters.js";
+import { CacheLoads } from "./CacheLoads.js";
+import type { Answer, Found, LoadRequest } from "./CacheLoads.js";
+import { Budget, CacheRedis } from "./CacheRedis.js";
+import { encodeTags } from "./entry.js";
+import { CacheWrites } from "./CacheWrites.js";
+import { Limiter } from "./Limiter.js";
+import { LocalTier } from "./LocalTier.js";
+import { callTtlMs, normalizeCacheOptions } from "./options.js";
+import type { CacheCallOptions, CacheOptions, NormalizedCacheOptions } from "./options.js";
+import { RedisConnection } from "../redis/RedisConnection.js";
+import { debugFor } from "../redis/debug.js";
+
+const log = debugFor("cache");
+
+/**
+ * A DB cache on Redis: lazy loading with one load per key at a time across the fleet
+ * (`getOrLoad`), write-through (`writeThrough`), invalidation by key and tag, without stale sets.
+ * Made by {@link createCache}.
+ */
+export class RedisCache {
+  /** The ioredis client the cache goes through. */
+  readonly client: Redis | Cluster;
+  readonly #options: NormalizedCacheOptions;
+  readonly #connection: RedisConnection;
+  readonly #redis: CacheRedis;
+  readonly #bus: CacheBus;
+  readonly #loads: CacheLoads;
+  readonly #writes: CacheWrites;
+  readonly #local: LocalTier | undefined;
+  readonly #counters = new CacheCounters();
+  /** Calls for a key in flight in this process, which later calls for it join. */
+  readonly #flights = new Map<string, Promise<Answer>>();
+  #closed: Promise<void> | undefined;
+
+  /** @throws TypeError naming a bad option. */
+  constructor(options: CacheOptions) {
+    this.#options = normalizeCacheOptions(options);
+    this.#connection = RedisConnection.acquire(this.#options.topology);
+    this.client = this.#connection.client;
+    const local = this.#options.local;
+    this.#local = local === undefined ? undefined : new LocalTier(local.maxEntries);
+    const flush = () => this.#local?.clear();
+    this.#redis = new CacheRedis(
+      this.#connection,
+      this.#options,
+      { disconnect: flush, connect: flush, failover: flush },
+      this.#counters,
+    );
+    const { backend } = this.#connection;
+    this.#bus = new CacheBus(
+      backend.openSubscriber(),
+      this.#redis.keys.channel,
+      {
+        changed: (kind, name) => {
+          if (kind === "t") this.#local?.deleteTag(name);
+          else this.#local?.delete(name);
+        },
+        lost: flush,
+      },
+      local === undefined
+        ? undefined
+        : (message) => backend.send("PUBLISH", [this.#redis.keys.channel, message]),
+    );
+    this.#writes = new CacheWrites(this.#redis, this.#local, this.#counters);
+    this.#loads = new CacheLoads(
+      this.#redis,
+      this.#bus,
+      this.#counters,
+      new Limiter(this.#options.loaderConcurrency),
+    );
+  }
+
+  /**
+   * Lazy loading: the value cached for `key`, or `loader()`'s, which is then cached. A miss runs
+   * the loader once across every process for that key at a time: the others wait for its result.
+   * A loader's error reaches the callers waiting in this process (others load again) and is not
+   * cached; `undefined` is returned and not cached; `null` is cached for `negativeTtl`. Without
+   * Redis (past `unavailable.waitMs`) the loader is called directly.
+   * @throws TypeError for a bad key, or a value JSON cannot encode (nothing is cached)
+   */
+  getOrLoad<T>(
+    key: string,
+    loader: () => Promise<T> | T,
+    options: CacheCallOptions = {},
+  ): Promise<T> {
+    let request: LoadRequest;
+    try {
+      request = this.#request(key, loader, options);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    const local = this.#local?.get(key, Date.now());
+    if (local !== undefined) {
+      this.#counters.localHits++;
+      return Promise.resolve(local.value as T);
+    }
+    let flight = this.#flights.get(key);
+    if (flight !== undefined) {
+      this.#counters.coalesced++;
+    } else {
+      flight = this.#getOrLoad(request);
+      this.#flights.set(key, flight);
+      const done = () => {
+        if (this.#flights.get(key) === flight) this.#flights.delete(key);
+      };
+      flight.then(done, done);
+    }
+    return flight.then((answer) => answer.value as T);
+  }
+
+  /** The cached value of `key`, or undefined (also while Redis is unavailable: counted). */
+  async get<T = unknown>(
+    key: string,
+    options: Pick<CacheCallOptions, "tags"> = {},
+  ): Promise<T | undefined> {
+    const redisKey = this.#redis.keys.entry(key);
+    encodeTags(options.tags);
+    const local = this.#local?.get(key, Date.now());
+    if (local !== undefined) {
+      this.#counters.localHits++;
+      return local.value as T;
+    }
+    try {
+      const found = await this.#loads.find(
+        redisKey,
+        options.tags,
+        new Budget(this.#options.waitMs),
+      );
+      if (found.fresh === undefined) {
+        this.#counters.misses++;
+        return undefined;
+      }
+      this.#counters.hits++;
+      return found.fresh.value as T;
+    } catch (error) {
+      this.#failed("read", error);
+      return undefined;
+    }
+  }
+
+  /** Stores `value` for `key`, confirmed by replicas as `durability` says. */
+  set(key: string, value: unknown, options: CacheCallOptions = {}): Promise<void> {
+    return this.#writes.set(key, value, options);
+  }
+
+  /**
+   * Write-through: `writer()` commits the change to the database and returns the new value,
+   * which the cache then holds. Before it runs, the key's value is deleted and the key fenced:
+   * a load that read the database before the write can never store its value afterwards; of two
+   * write-throughs in flight together, neither stores (the next read loads what the database
+   * holds). Throws `RedisUnavailableError` without calling `writer` if Redis cannot be told.
+   */
+  writeThrough<T>(
+    key: string,
+    writer: () => Promise<T> | T,
+    options: CacheCallOptions = {},
+  ): Promise<T> {
+    return this.#writes.writeThrough(key, writer, options);
+  }
+
+  /** Deletes the values of `keys` and refuses loads in flight for them, on every instance. */
+  invalidate(keys: string | readonly string[]): Promise<void> {
+    return this.#writes.invalidate(keys);
+  }
+
+  /** Invalidates every value stored with `tag` until now, on every instance. */
+  invalidateTag(tag: string): Promise<void> {
+    return this.#writes.invalidateTag(tag);
+  }
+
+  stats(): CacheStats {
+    return this.#counters.snapshot();
+  }
+
+  /** Stops the cache; closes the Redis connection if the cache created it. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#bus.close();
+      this.#redis.close();
+      this.#local?.clear();
+      await this.#connection.release();
+    })();
+    return this.#closed;
+  }
+
+  #request(key: string, loader: () => unknown, options: CacheCallOptions): LoadRequest {
+    if (typeof loader !== "function") {
+      throw new TypeError(`getOrLoad's loader must be a function; got ${typeof loader}`);
+    }
+    return {
+      key,
+      redisKey: this.#redis.keys.entry(key),
+      loader,
+      freshMs: callTtlMs(options.ttl, this.#options.staleTtlMs),
+      tags: encodeTags(options.tags),
+      tagList: options.tags,
+    };
+  }
+
+  async #getOrLoad(request: LoadRequest): Promise<Answer> {
+    if (!this.#redis.outages.available) {
+      this.#counters.errors++;
+      return this.#loads.direct(request, undefined);
+    }
+    const budget = new Budget(this.#options.waitMs);
+    const generation = this.#bus.generation;
+    let found: Found;
+    try {
+      found = await this.#loads.find(request.redisKey, request.tagList, budget);
+    } catch (error) {
+      this.#failed("read", error);
+      return this.#loads.direct(request, undefined);
+    }
+    let answer: Answer;
+    if (found.fresh !== undefined) {
+      this.#counters.hits++;
+      answer = { value: found.fresh.value, entry: found.fresh };
+    } else {
+      // Its own Redis failures go to the loader; a loader's error is the caller's.
+      this.#counters.misses++;
+      answer = await this.#loads.load(request, found, budget);
+    }
+    this.#keepLocally(request.key, answer, generation);
+    return answer;
+  }
+
+  /** A value from Redis kept in the local tier, unless a change was heard since it was read. */
+  #keepLocally(key: string, { entry }: Answer, generation: number): void {
+    const local = this.#local;
+    const ttlMs = this.#options.local?.ttlMs;
+    if (local === undefined || ttlMs === undefined || entry === undefined) return;
+    if (this.#bus.generation !== generation || !this.#bus.live) return;
+    const freshFor = entry.freshUntil - this.#redis.serverNow();
+    if (freshFor <= 0) return;
+    local.set(key, {
+      value: entry.value,
+      expiresAt: Date.now() + Math.min(ttlMs, freshFor),
+      tags: entry.tags,
+    });
+  }
+
+  #failed(what: string, error: unknown): void {
+    this.#counters.errors++;
+    log("cache %s failed: %s", what, error instanceof Error ? error.message : String(error));
+  }
+}

@@ -1,0 +1,216 @@
+import { normalizeDurability } from "../redis/options.js";
+import type { DurabilityOptions, NormalizedDurability } from "../redis/options.js";
+import { parseTopology } from "../redis/topology.js";
+import type { ParsedTopology, RedisTopology } from "../redis/topology.js";
+import {
+  asRecord,
+  describe,
+  nonEmptyString,
+  nonNegativeInteger,
+  positiveInteger,
+  rejectUnknown,
+} from "../redis/validate.js";
+
+/** Options of {@link createCache}. */
+export interface CacheOptions {
+  /** Where the cache lives: the same forms as a session store's `redis`, or a shared client. */
+  redis: RedisTopology;
+  /**
+   * Prefix of every key the cache writes.
+   * @default "cache:"
+   */
+  prefix?: string | undefined;
+  /**
+   * Seconds a loaded or written value is fresh (at most 7 days, with `staleTtl`).
+   * @default 300
+   */
+  ttl?: number | undefined;
+  /**
+   * Seconds a loader's `null` is cached ("not found" is an answer too); 0 caches no `null`.
+   * @default 30
+   */
+  negativeTtl?: number | undefined;
+  /**
+   * Seconds an expired value is kept to be served when its loader fails (stale-if-error); 0 keeps
+   * none.
+   * @default 0
+   */
+  staleTtl?: number | undefined;
+  /**
+   * Share of the TTL taken off at random for each value (0.1: 90–100 % of it), so that keys
+   * loaded together do not all expire together.
+   * @default 0.1
+   */
+  ttlJitter?: number | undefined;
+  /**
+   * An in-process tier in front of Redis: at most `maxEntries` values, each for at most `ttl`
+   * seconds (and never past its Redis freshness), dropped on every instance when it is
+   * invalidated or written anywhere (Redis Pub/Sub), and all dropped whenever that subscription,
+   * the connection or the master is lost. Values from it are shared between callers: treat them as
+   * read-only.
+   */
+  local?: LocalTierOptions | undefined;
+  /**
+   * How sure an invalidation or a write-through must be before it resolves (as sessions'):
+   * replicas that must have it, so that a failover cannot bring an old value back.
+   * @default { replicas: 1, timeoutMs: 100 } on Sentinel and Cluster, { replicas: 0 } otherwise
+   */
+  durability?: DurabilityOptions | undefined;
+  unavailable?: CacheUnavailableOptions | undefined;
+}
+
+/** Options of one call. */
+export interface CacheCallOptions {
+  /** Seconds the value is fresh; the cache's `ttl` by default. */
+  ttl?: number | undefined;
+  /** Tags: `invalidateTag(tag)` invalidates every value stored with it before. */
+  tags?: readonly string[] | undefined;
+}
+
+export interface LocalTierOptions {
+  maxEntries: number;
+  /** @default 10 (seconds) */
+  ttl?: number | undefined;
+}
+
+/** What the cache does while Redis cannot be reached. */
+export interface CacheUnavailableOptions {
+  /**
+   * How long a cache operation may wait for Redis in all before it goes to the loader (a cache
+   * that is slow must not make a page slower than the database).
+   * @default 250
+   */
+  waitMs?: number | undefined;
+  /**
+   * Loaders one process runs at once while Redis is unavailable (the database takes the load the
+   * cache took); more wait for a free slot.
+   * @default 16
+   */
+  loaderConcurrency?: number | undefined;
+}
+
+export const CACHE_DEFAULTS = {
+  prefix: "cache:",
+  ttlSeconds: 300,
+  negativeTtlSeconds: 30,
+  staleTtlSeconds: 0,
+  ttlJitter: 0.1,
+  localTtlSeconds: 10,
+  waitMs: 250,
+  loaderConcurrency: 16,
+  /** Longest TTL plus stale TTL: tag invalidation times are kept this long. */
+  maxLifetimeSeconds: 7 * 86_400,
+  /** Longest key, in bytes (UTF-8). */
+  maxKeyBytes: 1_024,
+} as const;
+
+/** The cache's options after validation. */
+export interface NormalizedCacheOptions {
+  topology: ParsedTopology;
+  prefix: string;
+  ttlMs: number;
+  negativeTtlMs: number;
+  staleTtlMs: number;
+  ttlJitter: number;
+  local: { maxEntries: number; ttlMs: number } | undefined;
+  durability: NormalizedDurability;
+  waitMs: number;
+  loaderConcurrency: number;
+}
+
+const CACHE_KEYS = [
+  "redis",
+  "prefix",
+  "ttl",
+  "negativeTtl",
+  "staleTtl",
+  "ttlJitter",
+  "local",
+  "durability",
+  "unavailable",
+] as const;
+
+/**
+ * Validates the cache's options and fills in defaults.
+ * @throws TypeError naming the option that is wrong.
+ */
+export function normalizeCacheOptions(options: unknown): NormalizedCacheOptions {
+  const record = asRecord(options, "options");
+  rejectUnknown(record, CACHE_KEYS, "");
+  if (record.redis === undefined) {
+    throw new TypeError(
+      "`redis` is required: where the cache lives, e.g. " +
+        '{ sentinels: [{ host: "10.0.0.5", port: 26379 }], name: "mymaster" } or "redis://localhost:6379"',
+    );
+  }
+  const prefix = nonEmptyString(record.prefix ?? CACHE_DEFAULTS.prefix, "prefix");
+  const ttl = record.ttl ?? CACHE_DEFAULTS.ttlSeconds;
+  positiveInteger(ttl, "ttl", "seconds");
+  const negativeTtl = record.negativeTtl ?? CACHE_DEFAULTS.negativeTtlSeconds;
+  nonNegativeInteger(negativeTtl, "negativeTtl", "seconds");
+  const staleTtl = record.staleTtl ?? CACHE_DEFAULTS.staleTtlSeconds;
+  nonNegativeInteger(staleTtl, "staleTtl", "seconds");
+  checkLifetime(ttl, staleTtl, "ttl");
+  checkLifetime(negativeTtl, staleTtl, "negativeTtl");
+  const ttlJitter = record.ttlJitter ?? CACHE_DEFAULTS.ttlJitter;
+  if (typeof ttlJitter !== "number" || !(ttlJitter >= 0 && ttlJitter < 1)) {
+    throw new TypeError(
+      `\`ttlJitter\` must be a share of the TTL, 0 or more and below 1; got ${describe(ttlJitter)}`,
+    );
+  }
+  const topology = parseTopology(record.redis);
+  return {
+    topology,
+    prefix,
+    ttlMs: ttl * 1000,
+    negativeTtlMs: negativeTtl * 1000,
+    staleTtlMs: staleTtl * 1000,
+    ttlJitter,
+    local: normalizeLocal(record.local, ttl),
+    durability: normalizeDurability(record.durability, topology),
+    ...normalizeUnavailable(record.unavailable),
+  };
+}
+
+/** A per-call `ttl` in seconds, validated as the option is; undefined: the cache's. */
+export function callTtlMs(value: unknown, staleTtlMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  positiveInteger(value, "ttl", "seconds");
+  checkLifetime(value, staleTtlMs / 1000, "ttl");
+  return value * 1000;
+}
+
+function checkLifetime(ttl: number, staleTtl: number, option: string): void {
+  if (ttl + staleTtl > CACHE_DEFAULTS.maxLifetimeSeconds) {
+    throw new TypeError(
+      `\`${option}\` plus \`staleTtl\` must be at most ${CACHE_DEFAULTS.maxLifetimeSeconds} seconds ` +
+        `(7 days: tag invalidations are kept that long); got ${ttl + staleTtl}`,
+    );
+  }
+}
+
+function normalizeLocal(value: unknown, ttl: number): NormalizedCacheOptions["local"] {
+  if (value === undefined) return undefined;
+  const record = asRecord(value, "local");
+  rejectUnknown(record, ["maxEntries", "ttl"], "local.");
+  positiveInteger(record.maxEntries, "local.maxEntries", "entries");
+  const localTtl = record.ttl ?? Math.min(CACHE_DEFAULTS.localTtlSeconds, ttl);
+  positiveInteger(localTtl, "local.ttl", "seconds");
+  if (localTtl > ttl) {
+    throw new TypeError(
+      `\`local.ttl\` must be at most \`ttl\` (${ttl} s): a local copy never outlives the value ` +
+        `in Redis; got ${localTtl}`,
+    );
+  }
+  return { maxEntries: record.maxEntries, ttlMs: localTtl * 1000 };
+}
+
+function normalizeUnavailable(value: unknown): { waitMs: number; loaderConcurrency: number } {
+  const record = value === undefined ? {} : asRecord(value, "unavailable");
+  rejectUnknown(record, ["waitMs", "loaderConcurrency"], "unavailable.");
+  const waitMs = record.waitMs ?? CACHE_DEFAULTS.waitMs;
+  positiveInteger(waitMs, "unavailable.waitMs", "ms");
+  const loaderConcurrency = record.loaderConcurrency ?? CACHE_DEFAULTS.loaderConcurrency;
+  positiveInteger(loaderConcurrency, "unavailable.loaderConcurrency", "loaders");
+  return { waitMs, loaderConcurrency };
+}

@@ -1,0 +1,252 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { Cluster, Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createCache } from "../../src/index.js";
+import type { CacheOptions, RedisCache, RedisTopology } from "../../src/index.js";
+import { useCluster, useSentinel, useSingleNode } from "../support/hooks.js";
+
+// The cache on a single node, on Sentinel (a master, 2 replicas; changes confirmed by 1) and on
+// a 3-shard Cluster (a master and a replica each), against real Redis processes.
+describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (topology) => {
+  const single = topology === "a single node" ? useSingleNode() : undefined;
+  const sentinel = topology === "Sentinel" ? useSentinel() : undefined;
+  const cluster =
+    topology === "a Cluster" ? useCluster({ masters: 3, replicasPerMaster: 1 }) : undefined;
+  const redisOption = (): RedisTopology =>
+    single?.current.url ?? sentinel?.current.redisOption ?? cluster?.current.redisOption ?? "";
+  let admin: Redis | Cluster;
+  const caches: RedisCache[] = [];
+  let prefixes = 0;
+
+  beforeAll(async () => {
+    if (cluster !== undefined) admin = new Cluster(cluster.current.redisOption.cluster);
+    else if (single !== undefined) admin = new Redis(single.current.url);
+    else admin = new Redis((await sentinel?.current.currentMaster())?.port ?? 0, "127.0.0.1");
+  });
+  afterAll(async () => {
+    await Promise.all(caches.map((cache) => cache.close()));
+    await admin.quit();
+  });
+
+  /** A cache on its own prefix (several with `prefix` share one, as app instances do). */
+  function newCache(options: Partial<CacheOptions> = {}): RedisCache {
+    const cache = createCache({ redis: redisOption(), prefix: `c${++prefixes}:`, ...options });
+    caches.push(cache);
+    return cache;
+  }
+
+  /** A loader that counts its calls, takes `ms` and returns `value()`. */
+  function countingLoader<T>(value: () => T, ms = 0) {
+    const loader = Object.assign(
+      async () => {
+        loader.calls++;
+        if (ms > 0) await delay(ms);
+        return value();
+      },
+      { calls: 0 },
+    );
+    return loader;
+  }
+
+  describe("lazy loading", () => {
+    test("a miss loads once and stores the value; the next call is a hit", async () => {
+      const cache = newCache();
+      const loader = countingLoader(() => ({ id: 1, name: "tea" }));
+      await expect(cache.getOrLoad("product:1", loader)).resolves.toEqual({ id: 1, name: "tea" });
+      await expect(cache.getOrLoad("product:1", loader)).resolves.toEqual({ id: 1, name: "tea" });
+      await expect(cache.get("product:1")).resolves.toEqual({ id: 1, name: "tea" });
+      expect(loader.calls).toBe(1);
+      expect(cache.stats()).toMatchObject({ hits: 2, misses: 1, loads: 1, errors: 0 });
+    });
+
+    test("500 concurrent calls for a cold key in one process: 1 load, 499 coalesced", async () => {
+      const cache = newCache();
+      const loader = countingLoader(() => "value", 100);
+      const values = await Promise.all(
+        Array.from({ length: 500 }, () => cache.getOrLoad("cold", loader)),
+      );
+      expect(new Set(values)).toEqual(new Set(["value"]));
+      expect(loader.calls).toBe(1);
+      expect(cache.stats()).toMatchObject({ loads: 1, coalesced: 499 });
+    });
+
+    test("4 caches on one prefix (as 4 instances) × 100 concurrent calls for a cold key: 1 load in all", async () => {
+      const prefix = `shared${++prefixes}:`;
+      const instances = Array.from({ length: 4 }, () => newCache({ prefix }));
+      const loader = countingLoader(() => "loaded once", 300);
+      const values = await Promise.all(
+        instances.flatMap((cache) =>
+          Array.from({ length: 100 }, () => cache.getOrLoad("cold", loader)),
+        ),
+      );
+      expect(new Set(values)).toEqual(new Set(["loaded once"]));
+      expect(loader.calls).toBe(1);
+      const loads = instances.reduce((sum, cache) => sum + cache.stats().loads, 0);
+      expect(loads).toBe(1);
+    });
+
+    test("null is cached for negativeTtl; undefined is returned and not cached", async () => {
+      const cache = newCache();
+      const missing = countingLoader(() => null);
+      await cache.getOrLoad("missing", missing);
+      await expect(cache.getOrLoad("missing", missing)).resolves.toBeNull();
+      expect(missing.calls).toBe(1);
+      const nothing = countingLoader(() => undefined);
+      await expect(cache.getOrLoad("nothing", nothing)).resolves.toBeUndefined();
+      await expect(cache.getOrLoad("nothing", nothing)).resolves.toBeUndefined();
+      expect(nothing.calls).toBe(2);
+      expect(await admin.exists(`c${prefixes}:{nothing}`)).toBe(0);
+    });
+
+    test("a loader's error reaches every caller waiting for it and is not cached", async () => {
+      const cache = newCache();
+      let calls = 0;
+      const failing = async () => {
+        calls++;
+        await delay(50);
+        throw new Error("database down");
+      };
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, () => cache.getOrLoad("broken", failing)),
+      );
+      expect(results.every((result) => result.status === "rejected")).toBe(true);
+      expect(calls).toBe(1);
+      await expect(cache.getOrLoad("broken", () => "fixed")).resolves.toBe("fixed");
+    });
+
+    test("staleTtl: an expired value is served when its loader fails", async () => {
+      const cache = newCache({ ttl: 1, staleTtl: 30, ttlJitter: 0 });
+      await cache.getOrLoad("price", () => 10);
+      await delay(1_100);
+      await expect(
+        cache.getOrLoad("price", () => Promise.reject(new Error("database down"))),
+      ).resolves.toBe(10);
+      expect(cache.stats().staleServed).toBe(1);
+      await expect(cache.getOrLoad("price", () => 11)).resolves.toBe(11);
+    });
+  });
+
+  describe("no stale sets", () => {
+    test("a load that read the database before a write-through never stores its old value", async () => {
+      const cache = newCache();
+      let db = "old";
+      const slowRead = async () => {
+        const read = db;
+        await delay(300);
+        return read;
+      };
+      const load = cache.getOrLoad("row", slowRead);
+      await delay(50);
+      await cache.writeThrough("row", () => {
+        db = "new";
+        return db;
+      });
+      await expect(load).resolves.toBe("old");
+      await expect(cache.get("row")).resolves.toBe("new");
+      await expect(cache.getOrLoad("row", () => db)).resolves.toBe("new");
+      expect(cache.stats().rejectedStaleSets).toBe(1);
+    });
+
+    test("a load in flight during invalidate() does not store its value", async () => {
+      const cache = newCache();
+      let db = 1;
+      const load = cache.getOrLoad("n", async () => {
+        const read = db;
+        await delay(300);
+        return read;
+      });
+      await delay(50);
+      db = 2;
+      await cache.invalidate("n");
+      await load;
+      await expect(cache.get("n")).resolves.toBeUndefined();
+      await expect(cache.getOrLoad("n", () => db)).resolves.toBe(2);
+    });
+
+    test("two write-throughs in flight together: the cache ends up with what the database holds", async () => {
+      const cache = newCache();
+      let db = "v0";
+      const first = cache.writeThrough("w", async () => {
+        await delay(200);
+        db = "v1";
+        return db;
+      });
+      await delay(20);
+      const second = cache.writeThrough("w", () => {
+        db = "v2";
+        return db;
+      });
+      await Promise.all([first, second]);
+      expect(db).toBe("v1");
+      await expect(cache.getOrLoad("w", () => db)).resolves.toBe("v1");
+    });
+
+    test("invalidateTag: values stored with the tag before it are gone, others stay", async () => {
+      const cache = newCache();
+      await cache.getOrLoad("a", () => "a1", { tags: ["catalogue"] });
+      await cache.getOrLoad("b", () => "b1");
+      await cache.invalidateTag("catalogue");
+      await expect(cache.get("a")).resolves.toBeUndefined();
+      await expect(cache.getOrLoad("a", () => "a2", { tags: ["catalogue"] })).resolves.toBe("a2");
+      await expect(cache.get("b")).resolves.toBe("b1");
+    });
+  });
+
+  describe("bad input", () => {
+    test("bad options throw a TypeError naming the option", () => {
+      expect(() => createCache({ redis: redisOption(), ttll: 5 } as never)).toThrow(
+        /`ttll` is not a known option.*Did you mean `ttl`/,
+      );
+      expect(() => createCache({ redis: redisOption(), ttl: -1 })).toThrow(/`ttl` must be/);
+      expect(() => createCache({ redis: redisOption(), local: { maxEntries: 0 } })).toThrow(
+        /`local.maxEntries`/,
+      );
+    });
+
+    test("a value JSON cannot encode rejects with a TypeError naming the key and caches nothing", async () => {
+      const cache = newCache();
+      await expect(cache.getOrLoad("big", () => 10n)).rejects.toThrow(
+        /value for cache key "big" cannot be stored as JSON/,
+      );
+      const cycle: Record<string, unknown> = {};
+      cycle.self = cycle;
+      await expect(cache.getOrLoad("cycle", () => cycle)).rejects.toThrow(TypeError);
+      await expect(cache.get("big")).resolves.toBeUndefined();
+      await expect(cache.getOrLoad("big", () => 1)).resolves.toBe(1);
+    });
+
+    test("keys: empty, too long or starting with } are refused", async () => {
+      const cache = newCache();
+      await expect(cache.getOrLoad("", () => 1)).rejects.toThrow(/non-empty/);
+      await expect(cache.getOrLoad("x".repeat(2_000), () => 1)).rejects.toThrow(/longer than 1024/);
+      await expect(cache.getOrLoad("}x", () => 1)).rejects.toThrow(/must not start with "}"/);
+    });
+
+    test("an entry not in the cache's format is a miss, reported once, never an exception", async () => {
+      const cache = newCache();
+      const prefix = `c${prefixes}:`;
+      await admin.set(`${prefix}{foreign}`, "written by something else");
+      await admin.set(`${prefix}{cut}`, '{"c":1,"e":99999999999999,"v":{"na');
+      await admin.hset(`${prefix}{hash}`, "field", "value");
+      for (const key of ["foreign", "cut", "hash"]) {
+        await expect(cache.getOrLoad(key, () => `${key} loaded`)).resolves.toBe(`${key} loaded`);
+        await expect(cache.get(key)).resolves.toBe(`${key} loaded`);
+      }
+      expect(cache.stats().corrupt).toBe(3);
+    });
+  });
+});
+
+describe("Redis unreachable", () => {
+  test("getOrLoad calls the loader within the wait bound; invalidate rejects; nothing hangs", async () => {
+    const cache = createCache({ redis: "redis://127.0.0.1:1", unavailable: { waitMs: 200 } });
+    const started = Date.now();
+    await expect(cache.getOrLoad("k", () => "from the database")).resolves.toBe(
+      "from the database",
+    );
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await expect(cache.invalidate("k")).rejects.toThrow(/Redis did not complete/);
+    expect(cache.stats().errors).toBeGreaterThanOrEqual(2);
+    await cache.close();
+  });
+});
