@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Cluster, Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { debugFor } from "../redis/debug.js";
 
 const log = debugFor("cache");
@@ -8,11 +8,13 @@ const log = debugFor("cache");
 const PING_MS = 500;
 /** A subscription whose last ping came back longer ago than this is taken as lost. */
 const PING_LOST_MS = 1_500;
+/** A subscriber connection that ended for good is replaced after this. */
+const REOPEN_MS = 100;
 
 /** What the bus tells its cache. */
 export interface BusListener {
-  /** A value was invalidated or written ("i"), stored by a load ("f"), or a tag invalidated ("t"). */
-  changed(kind: "i" | "f" | "t", name: string): void;
+  /** A value was invalidated or written ("i"), or a tag invalidated ("t"). */
+  changed(kind: "i" | "t", name: string): void;
   /** Messages may have been missed: the subscription or its connection was lost. */
   lost(): void;
 }
@@ -35,21 +37,17 @@ export class CacheBus {
   #wasLive = false;
   readonly #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #subscriber: Redis;
 
   constructor(
-    private readonly subscriber: Redis | Cluster,
+    /** Opens a subscriber connection (see Backend.openSubscriber): again when one ends. */
+    private readonly open: () => Redis,
     private readonly channel: string,
     private readonly listener: BusListener,
     /** Publishes on the data connection; given only with a local tier (which needs pings). */
     private readonly publish: ((message: string) => Promise<unknown>) | undefined,
   ) {
-    subscriber.on("message", this.#onMessage);
-    subscriber.on("ready", this.#subscribe);
-    subscriber.on("close", this.#onLost);
-    subscriber.on("error", (error: Error) => {
-      log("subscriber: %s", error.message);
-    });
-    if (subscriber.status === "ready") this.#subscribe();
+    this.#subscriber = this.#connect();
     if (publish !== undefined) {
       this.#timer = setInterval(this.#ping, PING_MS);
       this.#timer.unref();
@@ -84,11 +82,30 @@ export class CacheBus {
     this.#closed = true;
     clearInterval(this.#timer);
     for (const waiters of this.#waiters.values()) for (const done of [...waiters]) done();
-    this.subscriber.disconnect();
+    this.#subscriber.disconnect();
   }
 
-  readonly #subscribe = (): void => {
-    this.subscriber.subscribe(this.channel).then(
+  #connect(): Redis {
+    const subscriber = this.open();
+    subscriber.on("message", this.#onMessage);
+    subscriber.on("ready", () => this.#subscribe(subscriber));
+    subscriber.on("close", this.#onLost);
+    subscriber.on("end", () => {
+      if (this.#closed) return;
+      // Not reconnected (a Cluster node's): another, after a moment.
+      setTimeout(() => {
+        if (!this.#closed) this.#subscriber = this.#connect();
+      }, REOPEN_MS).unref();
+    });
+    subscriber.on("error", (error: Error) => {
+      log("subscriber: %s", error.message);
+    });
+    if (subscriber.status === "ready") this.#subscribe(subscriber);
+    return subscriber;
+  }
+
+  #subscribe(subscriber: Redis): void {
+    subscriber.subscribe(this.channel).then(
       () => {
         this.#subscribed = true;
         log("subscribed to %s", this.channel);
@@ -97,7 +114,7 @@ export class CacheBus {
         log("subscribing to %s failed: %s", this.channel, (error as Error).message);
       },
     );
-  };
+  }
 
   readonly #onLost = (): void => {
     if (this.#subscribed) log("subscription to %s lost", this.channel);
@@ -133,7 +150,9 @@ export class CacheBus {
       const waiters = this.#waiters.get(name);
       if (waiters !== undefined) for (const done of [...waiters]) done();
     }
-    if (kind === "i" || kind === "f" || kind === "t") {
+    // A load's fill ("f") changes nothing a local copy could hold: a key is filled only when
+    // Redis had no fresh value, and then no instance holds one either.
+    if (kind === "i" || kind === "t") {
       this.generation++;
       this.listener.changed(kind, name);
     }

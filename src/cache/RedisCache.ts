@@ -12,6 +12,7 @@ import { LocalTier } from "./LocalTier.js";
 import { callTtlMs, normalizeCacheOptions } from "./options.js";
 import type { CacheCallOptions, CacheOptions, NormalizedCacheOptions } from "./options.js";
 import { RedisConnection } from "../redis/RedisConnection.js";
+import type { Backend } from "../redis/backend/Backend.js";
 import { debugFor } from "../redis/debug.js";
 
 const log = debugFor("cache");
@@ -52,7 +53,7 @@ export class RedisCache {
     );
     const { backend } = this.#connection;
     this.#bus = new CacheBus(
-      backend.openSubscriber(),
+      () => backend.openSubscriber(),
       this.#redis.keys.channel,
       {
         changed: (kind, name) => {
@@ -170,6 +171,36 @@ export class RedisCache {
   /** Invalidates every value stored with `tag` until now, on every instance. */
   invalidateTag(tag: string): Promise<void> {
     return this.#writes.invalidateTag(tag);
+  }
+
+  /** The master the client follows and when it last changed (for healthCheck). */
+  get connection(): { master: string | undefined; lastFailoverAt: Date | undefined } {
+    const { master, lastFailoverAt } = this.#connection.monitor;
+    return { master, lastFailoverAt };
+  }
+
+  /** Replicas a change must reach (`durability.replicas`; undefined for "all"). */
+  get requiredReplicas(): number | undefined {
+    const { replicas } = this.#options.durability;
+    return replicas === "all" ? this.backend.sentinelWatch?.quorum().knownReplicas : replicas;
+  }
+
+  get settings(): Readonly<NormalizedCacheOptions> {
+    return this.#options;
+  }
+
+  /** @internal The topology's backend (for healthCheck). */
+  get backend(): Backend {
+    return this.#connection.backend;
+  }
+
+  /**
+   * Whether changes made elsewhere are known to reach this process now (subscribed to the
+   * cache's channel and, with a local tier, its pings coming back); the local tier is used only
+   * then.
+   */
+  get subscribed(): boolean {
+    return this.#bus.live;
   }
 
   stats(): CacheStats {

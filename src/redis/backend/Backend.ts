@@ -39,8 +39,11 @@ export interface Backend {
    * slot's master, with the offsets they have applied.
    */
   openReplicaReads(): ReplicaRouter;
-  /** A new connection for Pub/Sub subscriptions, following the topology as the client does. */
-  openSubscriber(): Redis | Cluster;
+  /**
+   * A new connection for Pub/Sub subscriptions: to the master, following it as the client does;
+   * on a Cluster to one node, not reconnected (open another when it ends).
+   */
+  openSubscriber(): Redis;
   /** Sends one command on the hot path (corked on a node; routed by key on a Cluster). */
   send(command: string, args: CommandArgs): Promise<unknown>;
   /** Runs a script over `keys`. */

@@ -1,3 +1,4 @@
+import { Redis } from "ioredis";
 import type { Cluster } from "ioredis";
 import { seedsOf } from "../createRedisClient.js";
 import { RetryableError } from "../../errors/internal/RetryableError.js";
@@ -10,6 +11,9 @@ import { ClusterLanes } from "../cluster/ClusterLanes.js";
 import type { LaneRouter } from "../LaneRouter.js";
 import { ClusterReplicaReads } from "../replicas/ClusterReplicaReads.js";
 import type { ReplicaRouter } from "../replicas/ReplicaRouter.js";
+
+/** A subscriber's node that does not answer the connection is given up after this. */
+const SUBSCRIBER_CONNECT_TIMEOUT_MS = 1_000;
 
 /**
  * A Redis Cluster: commands routed by key slot through ioredis' Cluster client, scans over every
@@ -30,8 +34,24 @@ export class ClusterBackend implements Backend {
     return new ClusterReplicaReads(this.client);
   }
 
-  openSubscriber(): Cluster {
-    const subscriber = this.client.duplicate();
+  /**
+   * A connection to one node of the Cluster (messages published anywhere reach every node), not
+   * reconnected: ioredis' Cluster moves its own subscriber to another node without a word when
+   * its node goes, and messages published meanwhile are lost unseen; this one ends instead, and
+   * its user opens another.
+   */
+  openSubscriber(): Redis {
+    const nodes = this.client.nodes("all").map(({ options }) => `${options.host}:${options.port}`);
+    const addresses = nodes.length > 0 ? nodes : (seedsOf(this.client) ?? []);
+    const address = addresses[Math.floor(Math.random() * addresses.length)] ?? "127.0.0.1:6379";
+    const separator = address.lastIndexOf(":");
+    const subscriber = new Redis({
+      ...this.client.options.redisOptions,
+      host: address.slice(0, separator),
+      port: Number(address.slice(separator + 1)),
+      retryStrategy: () => null,
+      connectTimeout: SUBSCRIBER_CONNECT_TIMEOUT_MS,
+    });
     subscriber.on("error", () => undefined);
     return subscriber;
   }

@@ -2,6 +2,7 @@ import type { RequestHandler } from "express";
 import { replicationHealth } from "../../redis/health.js";
 import type { ShardHealth } from "../../redis/backend/Backend.js";
 import type { RedisSessionStore } from "../RedisSessionStore.js";
+import type { RedisCache } from "../../cache/RedisCache.js";
 
 /** What {@link healthCheck} reports. */
 export interface HealthReport {
@@ -38,17 +39,23 @@ export interface HealthReport {
    * `requiredReplicas` (that shard's writes would answer 503).
    */
   shards?: ShardHealth[];
+  /**
+   * For a cache: whether changes made elsewhere reach it now (subscribed to its channel; with a
+   * local tier, its pings coming back). The local tier is used only while true.
+   */
+  subscribed?: boolean;
 }
 
 /**
- * Asks Redis how the store's connection is doing: role, replicas, latency, last failover.
+ * Asks Redis how the connection of a session store or a cache is doing: role, replicas, latency,
+ * last failover (and for a cache, whether it hears of changes elsewhere).
  *
  * @example
  * const report = await healthCheck(sessions.store);
  * if (report.status !== "ok") logger.warn(report, "session store degraded");
  */
 export async function healthCheck(
-  store: RedisSessionStore,
+  store: RedisSessionStore | RedisCache,
   { timeoutMs = 2_000 }: { timeoutMs?: number } = {},
 ): Promise<HealthReport> {
   const { master, lastFailoverAt } = store.connection;
@@ -89,6 +96,7 @@ export async function healthCheck(
     replicas,
     latencyMs,
     ...(shards === undefined ? {} : { shards }),
+    ...("subscribed" in store ? { subscribed: store.subscribed } : {}),
   };
 }
 
@@ -100,7 +108,7 @@ export async function healthCheck(
  * app.get("/healthz", healthHandler(sessions.store));
  */
 export function healthHandler(
-  store: RedisSessionStore,
+  store: RedisSessionStore | RedisCache,
   options?: { timeoutMs?: number },
 ): RequestHandler {
   return function healthHandlerMiddleware(_req, res, next) {
