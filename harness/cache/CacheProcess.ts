@@ -44,6 +44,20 @@ export class CacheProcess {
     return (await response.json()) as BurstResult;
   }
 
+  /** The worker's random workload (see cacheWorker.ts). */
+  async workload(settings: {
+    ops: number;
+    keys: number;
+    concurrency: number;
+    pauseMs: number;
+  }): Promise<{ failed: number; stats: CacheStats }> {
+    const response = await fetch(`${this.url}/workload`, {
+      method: "POST",
+      body: JSON.stringify(settings),
+    });
+    return (await response.json()) as { failed: number; stats: CacheStats };
+  }
+
   async stop(): Promise<void> {
     await this.process.stop();
   }

@@ -33,6 +33,53 @@ async function burst(key: string, count: number) {
   return { results, stats: cache.stats() };
 }
 
+async function writeDatabase(key: string, value: unknown): Promise<void> {
+  const url = `${database}/rows/${encodeURIComponent(key)}?instance=${instance}`;
+  const response = await fetch(url, { method: "PUT", body: JSON.stringify({ value }) });
+  if (!response.ok) throw new Error(`database: ${response.status}`);
+}
+
+/**
+ * `ops` random operations over `keys` keys, `concurrency` at a time: getOrLoad (its loader
+ * pauses up to `pauseMs` after reading the database, before the cache stores what it read),
+ * writeThrough (pausing after its database write) and an update followed by invalidate (pausing
+ * between the two).
+ */
+async function workload(ops: number, keys: number, concurrency: number, pauseMs: number) {
+  let next = 0;
+  let written = 0;
+  let failed = 0;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, Math.random() * pauseMs));
+  const one = async () => {
+    const key = `k${Math.floor(Math.random() * keys)}`;
+    const roll = Math.random();
+    if (roll < 0.6) {
+      await cache.getOrLoad(key, async () => {
+        const value = await fromDatabase(key);
+        await pause();
+        return value;
+      });
+    } else if (roll < 0.85) {
+      await cache.writeThrough(key, async () => {
+        const value = `${instance}-${++written}`;
+        await writeDatabase(key, value);
+        await pause();
+        return value;
+      });
+    } else {
+      await writeDatabase(key, `${instance}-${++written}`);
+      await pause();
+      await cache.invalidate(key);
+    }
+  };
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < ops) await one().catch(() => failed++);
+    }),
+  );
+  return { failed, stats: cache.stats() };
+}
+
 const server = createServer((req, res) => {
   let body = "";
   req.on("data", (chunk: Buffer) => (body += chunk.toString()));
@@ -44,6 +91,11 @@ const server = createServer((req, res) => {
     if (req.url === "/burst") {
       const { key, count } = JSON.parse(body) as { key: string; count: number };
       void burst(key, count).then((value) => reply(200, value));
+    } else if (req.url === "/workload") {
+      const { ops, keys, concurrency, pauseMs } = JSON.parse(body) as Record<string, number>;
+      void workload(ops ?? 0, keys ?? 1, concurrency ?? 1, pauseMs ?? 0).then((value) =>
+        reply(200, value),
+      );
     } else if (req.url === "/stats") {
       reply(200, cache.stats());
     } else {
