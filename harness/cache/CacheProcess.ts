@@ -10,6 +10,18 @@ export interface BurstResult {
   stats: CacheStats;
 }
 
+/** What a worker's random workload gave. */
+export interface WorkloadResult {
+  failed: { getOrLoad: number; writeThrough: number; invalidate: number };
+  errors: string[];
+  reads: number;
+  readP99Ms: number;
+  readMaxMs: number;
+  /** getOrLoad calls not settled when the workload ended. */
+  pending: number;
+  stats: CacheStats;
+}
+
 /** A process with a cache (see cacheWorker.ts), one instance of a fleet. */
 export class CacheProcess {
   private constructor(
@@ -46,16 +58,18 @@ export class CacheProcess {
 
   /** The worker's random workload (see cacheWorker.ts). */
   async workload(settings: {
-    ops: number;
+    ops?: number;
+    durationMs?: number;
     keys: number;
     concurrency: number;
     pauseMs: number;
-  }): Promise<{ failed: number; stats: CacheStats }> {
+    reads?: number;
+  }): Promise<WorkloadResult> {
     const response = await fetch(`${this.url}/workload`, {
       method: "POST",
       body: JSON.stringify(settings),
     });
-    return (await response.json()) as { failed: number; stats: CacheStats };
+    return (await response.json()) as WorkloadResult;
   }
 
   async stop(): Promise<void> {

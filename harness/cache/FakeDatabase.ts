@@ -22,6 +22,9 @@ export class FakeDatabase {
   delayMs = 0;
   inFlight = 0;
   maxInFlight = 0;
+  /** Reads in flight at once at most, by the cache process that asked. */
+  readonly maxInFlightBy = new Map<string, number>();
+  readonly #inFlightBy = new Map<string, number>();
   readonly #listeners = new Set<(read: DatabaseRead) => void>();
 
   private constructor(private readonly server: Server) {}
@@ -79,11 +82,18 @@ export class FakeDatabase {
     for (const listener of [...this.#listeners]) listener(read);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const mine = (this.#inFlightBy.get(read.instance) ?? 0) + 1;
+    this.#inFlightBy.set(read.instance, mine);
+    this.maxInFlightBy.set(
+      read.instance,
+      Math.max(this.maxInFlightBy.get(read.instance) ?? 0, mine),
+    );
     try {
       if (this.delayMs > 0) await delay(this.delayMs);
       return { value: this.rows.get(key) ?? null };
     } finally {
       this.inFlight--;
+      this.#inFlightBy.set(read.instance, (this.#inFlightBy.get(read.instance) ?? 1) - 1);
     }
   }
 }

@@ -39,45 +39,97 @@ async function writeDatabase(key: string, value: unknown): Promise<void> {
   if (!response.ok) throw new Error(`database: ${response.status}`);
 }
 
+/** What the random workload is told. */
+interface WorkloadSettings {
+  /** Operations in all, or (with `durationMs`) until that time has passed. */
+  ops?: number;
+  durationMs?: number;
+  keys: number;
+  concurrency: number;
+  /** Longest pause between a database access and the cache's set, ms. */
+  pauseMs: number;
+  /** Share of getOrLoad among the operations (the rest write). */
+  reads?: number;
+}
+
 /**
- * `ops` random operations over `keys` keys, `concurrency` at a time: getOrLoad (its loader
- * pauses up to `pauseMs` after reading the database, before the cache stores what it read),
- * writeThrough (pausing after its database write) and an update followed by invalidate (pausing
- * between the two).
+ * Random operations over `keys` keys, `concurrency` at a time: getOrLoad (its loader pauses up
+ * to `pauseMs` after reading the database, before the cache stores what it read), writeThrough
+ * (pausing after its database write) and an update followed by invalidate (pausing between the
+ * two; an invalidation that fails is retried until it succeeds, as an app must, else the cache
+ * keeps the old value). Reports failures by kind and each getOrLoad's time.
  */
-async function workload(ops: number, keys: number, concurrency: number, pauseMs: number) {
+async function workload(settings: WorkloadSettings) {
+  const { keys, concurrency, pauseMs, reads = 0.6 } = settings;
+  const until = settings.durationMs === undefined ? Infinity : Date.now() + settings.durationMs;
+  const ops = settings.ops ?? Infinity;
   let next = 0;
   let written = 0;
-  let failed = 0;
+  const failed = { getOrLoad: 0, writeThrough: 0, invalidate: 0 };
+  const errors = new Set<string>();
+  const readMs: number[] = [];
+  let pending = 0;
   const pause = () => new Promise((resolve) => setTimeout(resolve, Math.random() * pauseMs));
   const one = async () => {
     const key = `k${Math.floor(Math.random() * keys)}`;
     const roll = Math.random();
-    if (roll < 0.6) {
-      await cache.getOrLoad(key, async () => {
-        const value = await fromDatabase(key);
-        await pause();
-        return value;
-      });
-    } else if (roll < 0.85) {
-      await cache.writeThrough(key, async () => {
-        const value = `${instance}-${++written}`;
-        await writeDatabase(key, value);
-        await pause();
-        return value;
-      });
+    if (roll < reads) {
+      const started = performance.now();
+      pending++;
+      try {
+        await cache.getOrLoad(key, async () => {
+          const value = await fromDatabase(key);
+          await pause();
+          return value;
+        });
+      } catch (error) {
+        failed.getOrLoad++;
+        errors.add((error as Error).message);
+      } finally {
+        pending--;
+        readMs.push(performance.now() - started);
+      }
+    } else if (roll < reads + (1 - reads) * 0.6) {
+      await cache
+        .writeThrough(key, async () => {
+          const value = `${instance}-${++written}`;
+          await writeDatabase(key, value);
+          await pause();
+          return value;
+        })
+        .catch(() => failed.writeThrough++);
     } else {
       await writeDatabase(key, `${instance}-${++written}`);
       await pause();
-      await cache.invalidate(key);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await cache.invalidate(key);
+          break;
+        } catch (error) {
+          failed.invalidate++;
+          if (attempt >= 300) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
     }
   };
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next++ < ops) await one().catch(() => failed++);
+      while (next++ < ops && Date.now() < until) await one();
     }),
   );
-  return { failed, stats: cache.stats() };
+  readMs.sort((a, b) => a - b);
+  const p99 = readMs[Math.floor(readMs.length * 0.99)] ?? 0;
+  const max = readMs.at(-1) ?? 0;
+  return {
+    failed,
+    errors: [...errors],
+    reads: readMs.length,
+    readP99Ms: p99,
+    readMaxMs: max,
+    pending,
+    stats: cache.stats(),
+  };
 }
 
 const server = createServer((req, res) => {
@@ -92,9 +144,9 @@ const server = createServer((req, res) => {
       const { key, count } = JSON.parse(body) as { key: string; count: number };
       void burst(key, count).then((value) => reply(200, value));
     } else if (req.url === "/workload") {
-      const { ops, keys, concurrency, pauseMs } = JSON.parse(body) as Record<string, number>;
-      void workload(ops ?? 0, keys ?? 1, concurrency ?? 1, pauseMs ?? 0).then((value) =>
-        reply(200, value),
+      void workload(JSON.parse(body) as WorkloadSettings).then(
+        (value) => reply(200, value),
+        (error: unknown) => reply(500, { error: String(error) }),
       );
     } else if (req.url === "/stats") {
       reply(200, cache.stats());

@@ -56,8 +56,8 @@ export interface Answer {
  * The miss path of getOrLoad: one load per key at a time across every process, by a lease in
  * Redis; the others wait for the holder's message (or for its lease to lapse, if it died) and
  * read what it stored. A load's value is stored only if nothing invalidated or wrote the key
- * meanwhile (the fill script). Without Redis, the loader is called directly, at most
- * `unavailable.loaderConcurrency` at once.
+ * meanwhile (the fill script). Without Redis, the loader is called directly. Either way at most
+ * `unavailable.loaderConcurrency` loaders run at once in a process.
  */
 export class CacheLoads {
   constructor(
@@ -199,8 +199,10 @@ export class CacheLoads {
       );
     let value: unknown;
     try {
-      this.counters.loads++;
-      value = await request.loader();
+      value = await this.limiter.run(() => {
+        this.counters.loads++;
+        return request.loader();
+      });
     } catch (error) {
       clearInterval(renewal);
       void fill("", 0).catch((reason: unknown) => this.#redisFailed("lease release", reason));

@@ -82,8 +82,8 @@ export interface CacheUnavailableOptions {
    */
   waitMs?: number | undefined;
   /**
-   * Loaders one process runs at once while Redis is unavailable (the database takes the load the
-   * cache took); more wait for a free slot.
+   * Loaders one process runs at once, with or without Redis (while Redis is unavailable the
+   * database takes the load the cache took: this bounds it); more wait for a free slot.
    * @default 16
    */
   loaderConcurrency?: number | undefined;
