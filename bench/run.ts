@@ -40,6 +40,8 @@ const { values } = parseArgs({
     "read-from": { type: "string" },
     // `--cluster`: only the write spread over a Cluster's masters (bench/clusterWrites.ts).
     cluster: { type: "boolean", default: false },
+    // `--cache`: only the DB-cache comparison with Bentocache and cache-manager (bench/cache.ts).
+    cache: { type: "boolean", default: false },
   },
 });
 const ROUTES = ALL_ROUTES.filter((route) => values.routes.split(",").includes(route.path));
@@ -101,6 +103,16 @@ async function loginCookie(url: string): Promise<string> {
   return response.headers.getSetCookie()[0]?.split(";")[0] ?? "";
 }
 
+if (values.cache) {
+  const { cacheBench } = await import("./cache.js");
+  await cacheBench({
+    root,
+    rounds: Number(values.rounds),
+    duration: Number(values.duration),
+    connections: Number(values.connections),
+  });
+  process.exit(0);
+}
 if (values.cluster) {
   const { clusterWritesBench } = await import("./clusterWrites.js");
   await clusterWritesBench({
