@@ -16,7 +16,7 @@ import autocannon from "autocannon";
 import { Redis } from "ioredis";
 import { format } from "prettier";
 import { SingleNodeStack } from "../harness/stacks.js";
-import { median, redisCpuMicros } from "./measure.js";
+import { median, processCpuMicros, redisCpuMicros } from "./measure.js";
 
 const LIBRARIES = [
   "redis-ha-session",
@@ -32,6 +32,8 @@ interface Round {
   requestsPerSecond: number;
   commandsPerRequest: number;
   redisCpuMicrosPerRequest: number;
+  /** The app process's CPU per request: on 2 cores the load generator bounds req/s first. */
+  appCpuMicrosPerRequest: number;
 }
 
 async function startApp(root: string, library: string, port: number) {
@@ -88,9 +90,12 @@ export async function cacheBench({
     for (let round = 1; round <= rounds; round++) {
       const order = round % 2 === 1 ? [...LIBRARIES] : [...LIBRARIES].reverse();
       for (const library of order) {
-        const url = apps.get(library)?.url ?? "";
+        const app = apps.get(library);
+        const url = app?.url ?? "";
+        const pid = app?.child.pid ?? 0;
         await admin.config("RESETSTAT");
         const cpuBefore = await redisCpuMicros(admin);
+        const appBefore = await processCpuMicros(pid);
         const result = await autocannon({
           url,
           connections,
@@ -105,6 +110,7 @@ export async function cacheBench({
           ],
         });
         const cpuAfter = await redisCpuMicros(admin);
+        const appAfter = await processCpuMicros(pid);
         // CONFIG RESETSTAT and the two INFO calls are the measurement's own.
         const calls = (await commandCalls(admin)) - 3;
         const errors = result.errors + result.non2xx;
@@ -115,6 +121,7 @@ export async function cacheBench({
           requestsPerSecond: result.requests.average,
           commandsPerRequest: calls / requests,
           redisCpuMicrosPerRequest: (cpuAfter - cpuBefore) / requests,
+          appCpuMicrosPerRequest: (appAfter - appBefore) / requests,
         });
         process.stdout.write(
           `round ${round} · ${library.padEnd(24)} · ${Math.round(result.requests.average)} req/s · ` +
@@ -145,7 +152,8 @@ export async function cacheBench({
       (library) =>
         `  ${library.padEnd(24)} ${Math.round(of(library, (r) => r.requestsPerSecond))} req/s, ` +
         `${of(library, (r) => r.commandsPerRequest).toFixed(2)} Redis commands and ` +
-        `${of(library, (r) => r.redisCpuMicrosPerRequest).toFixed(1)} µs Redis CPU per hit`,
+        `${of(library, (r) => r.redisCpuMicrosPerRequest).toFixed(1)} µs Redis CPU, ` +
+        `${of(library, (r) => r.appCpuMicrosPerRequest).toFixed(0)} µs app CPU per hit`,
     ),
     `  ${target(of("redis-ha-session", (r) => r.commandsPerRequest) <= 1.0001)}  Redis commands per hit = 1: ` +
       of("redis-ha-session", (r) => r.commandsPerRequest).toFixed(2),

@@ -1,7 +1,7 @@
 // One app process of `npm run bench -- --cache`: `GET /products/:id` through one DB-cache library
 // (BENCH_CACHE) on the Redis at BENCH_REDIS_PORT, in front of an in-memory "database" of 1 000
 // products (a read takes 1 ms). In bench/peers/ so that the peers' imports resolve to their own
-// tree (Bentocache needs ioredis 5); this library comes from ../../src. Prints its port.
+// tree (Bentocache needs ioredis 5); this library comes from ../../dist. Prints its port.
 import { setTimeout as delay } from "node:timers/promises";
 import express from "express";
 
@@ -28,7 +28,8 @@ async function library(): Promise<GetOrLoad> {
   switch (kind) {
     case "redis-ha-session":
     case "redis-ha-session-local": {
-      const { createCache } = await import("../../src/index.js");
+      // Built (dist/), as the session bench loads this library.
+      const { createCache } = await import("../../dist/index.js");
       const cache = createCache({
         redis: url,
         ...(kind === "redis-ha-session-local" ? { local: { maxEntries: 10_000 } } : {}),
@@ -78,3 +79,5 @@ const server = app.listen(0, "127.0.0.1", () => {
     process.stdout.write(`${JSON.stringify({ listening: address.port })}\n`);
   }
 });
+// Exits on a signal as on a normal end (so that --cpu-prof writes its profile).
+for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => process.exit(0));

@@ -73,10 +73,13 @@ export class CacheLoads {
     tagList: readonly string[] | undefined,
     budget: Budget,
   ): Promise<Found> {
-    const [stored, times] = await Promise.all([
-      this.redis.read(redisKey, budget),
-      tagList === undefined ? undefined : this.redis.tagTimes(tagList, budget),
-    ]);
+    const [stored, times] =
+      tagList === undefined
+        ? [await this.redis.read(redisKey, budget), undefined]
+        : await Promise.all([
+            this.redis.read(redisKey, budget),
+            this.redis.tagTimes(tagList, budget),
+          ]);
     let minCreated = times === undefined ? 0 : Math.max(0, ...times) + 1;
     if (stored === null) return { fresh: undefined, stale: undefined, minCreated, corrupt: false };
     const entry = this.decode(redisKey, stored);

@@ -29,13 +29,14 @@ const REPORTED_LIMIT = 1_000;
 export class Budget {
   constructor(public remainingMs: number) {}
 
-  async spend<T>(what: string, attempt: (deadline: number) => Promise<T>): Promise<T> {
+  spend<T>(what: string, attempt: (deadline: number) => Promise<T>): Promise<T> {
     const started = Date.now();
-    try {
-      return await withinDeadline(what, Math.max(1, this.remainingMs), attempt);
-    } finally {
+    const charge = () => {
       this.remainingMs -= Date.now() - started;
-    }
+    };
+    const result = withinDeadline(what, Math.max(1, this.remainingMs), attempt);
+    result.then(charge, charge);
+    return result;
   }
 }
 

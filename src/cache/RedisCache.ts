@@ -34,7 +34,7 @@ export class RedisCache {
   readonly #local: LocalTier | undefined;
   readonly #counters = new CacheCounters();
   /** Calls for a key in flight in this process, which later calls for it join. */
-  readonly #flights = new Map<string, Promise<Answer>>();
+  readonly #flights = new Map<string, Promise<unknown>>();
   #closed: Promise<void> | undefined;
 
   /** @throws TypeError naming a bad option. */
@@ -88,12 +88,7 @@ export class RedisCache {
     loader: () => Promise<T> | T,
     options: CacheCallOptions = {},
   ): Promise<T> {
-    let request: LoadRequest;
-    try {
-      request = this.#request(key, loader, options);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
+    // A key in the local tier or in flight was checked when it got there.
     const local = this.#local?.get(key, Date.now());
     if (local !== undefined) {
       this.#counters.localHits++;
@@ -102,15 +97,17 @@ export class RedisCache {
     let flight = this.#flights.get(key);
     if (flight !== undefined) {
       this.#counters.coalesced++;
-    } else {
-      flight = this.#getOrLoad(request);
-      this.#flights.set(key, flight);
-      const done = () => {
-        if (this.#flights.get(key) === flight) this.#flights.delete(key);
-      };
-      flight.then(done, done);
+      return flight as Promise<T>;
     }
-    return flight.then((answer) => answer.value as T);
+    let request: LoadRequest;
+    try {
+      request = this.#request(key, loader, options);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    flight = this.#getOrLoad(request);
+    this.#flights.set(key, flight);
+    return flight as Promise<T>;
   }
 
   /** The cached value of `key`, or undefined (also while Redis is unavailable: counted). */
@@ -232,10 +229,20 @@ export class RedisCache {
     };
   }
 
-  async #getOrLoad(request: LoadRequest): Promise<Answer> {
+  /** One call's read or load, which the calls for its key made meanwhile join. */
+  async #getOrLoad(request: LoadRequest): Promise<unknown> {
+    try {
+      return await this.#answer(request);
+    } finally {
+      // The only flight for its key: a new one starts only once this one is gone.
+      this.#flights.delete(request.key);
+    }
+  }
+
+  async #answer(request: LoadRequest): Promise<unknown> {
     if (!this.#redis.outages.available) {
       this.#counters.errors++;
-      return this.#loads.direct(request, undefined);
+      return (await this.#loads.direct(request, undefined)).value;
     }
     const budget = new Budget(this.#options.waitMs);
     const generation = this.#bus.generation;
@@ -244,7 +251,7 @@ export class RedisCache {
       found = await this.#loads.find(request.redisKey, request.tagList, budget);
     } catch (error) {
       this.#failed("read", error);
-      return this.#loads.direct(request, undefined);
+      return (await this.#loads.direct(request, undefined)).value;
     }
     let answer: Answer;
     if (found.fresh !== undefined) {
@@ -256,7 +263,7 @@ export class RedisCache {
       answer = await this.#loads.load(request, found, budget);
     }
     this.#keepLocally(request.key, answer, generation);
-    return answer;
+    return answer.value;
   }
 
   /** A value from Redis kept in the local tier, unless a change was heard since it was read. */
