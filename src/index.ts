@@ -4,6 +4,7 @@ export { RedisSessionStore } from "./session/RedisSessionStore.js";
 export { createRedisClient } from "./redis/createRedisClient.js";
 export { createCache } from "./cache/createCache.js";
 export { RedisCache } from "./cache/RedisCache.js";
+export { redisCacheAclRules } from "./cache/acl.js";
 export type {
   CacheCallOptions,
   CacheOptions,

@@ -1,3 +1,5 @@
+import { aclRules } from "../redis/aclRules.js";
+
 /**
  * Every command the store sends, or runs inside its scripts (Redis checks those too), grouped by
  * what needs it. An ACL user with exactly these, on the store's prefix, is enough.
@@ -35,6 +37,5 @@ const COMMANDS = {
  * console.log(redisAclRules("sess:"));
  */
 export function redisAclRules(prefix = "sess:"): string {
-  const commands = [...new Set<string>(Object.values(COMMANDS).flat())];
-  return `~${prefix}* resetchannels -@all ${commands.map((command) => `+${command}`).join(" ")}`;
+  return aclRules(prefix, [], COMMANDS);
 }

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createCache } from "../../src/index.js";
+import { createCache, redisCacheAclRules } from "../../src/index.js";
 import type { CacheOptions, RedisCache, RedisTopology } from "../../src/index.js";
 import { useCluster, useSentinel, useSingleNode } from "../support/hooks.js";
 
@@ -248,5 +248,37 @@ describe("Redis unreachable", () => {
     await expect(cache.invalidate("k")).rejects.toThrow(/Redis did not complete/);
     expect(cache.stats().errors).toBeGreaterThanOrEqual(2);
     await cache.close();
+  });
+});
+
+describe("with an ACL user allowed only redisCacheAclRules() on its prefix", () => {
+  const redis = useSingleNode();
+
+  test("every operation works, local tier included; other keys and channels are refused", async () => {
+    const admin = new Redis(redis.current.url);
+    const rules = redisCacheAclRules("acl-cache:").split(" ");
+    await admin.acl("SETUSER", "cache", "reset", "on", ">cache-user-password", ...rules);
+    const cache = createCache({
+      redis: { url: redis.current.url, username: "cache", password: "cache-user-password" },
+      prefix: "acl-cache:",
+      local: { maxEntries: 10 },
+    });
+    await expect(cache.getOrLoad("k", () => 1, { tags: ["t"] })).resolves.toBe(1);
+    await expect(cache.writeThrough("k", () => 2)).resolves.toBe(2);
+    await cache.set("j", 3);
+    await cache.invalidate(["k", "j"]);
+    await cache.invalidateTag("t");
+    for (let i = 0; i < 40 && !cache.subscribed; i++) await delay(50);
+    expect(cache.subscribed).toBe(true);
+    expect(cache.stats().errors).toBe(0);
+    const limited = new Redis(redis.current.url, {
+      username: "cache",
+      password: "cache-user-password",
+    });
+    await expect(limited.get("other:key")).rejects.toThrow(/NOPERM/);
+    await expect(limited.publish("other-channel", "x")).rejects.toThrow(/NOPERM/);
+    await limited.quit();
+    await cache.close();
+    await admin.quit();
   });
 });
