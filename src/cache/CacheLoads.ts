@@ -146,8 +146,11 @@ export class CacheLoads {
         log("waited %d ms for another load of a key: loading it here", WAIT_FOR_LOAD_MS);
         return this.direct(request, stale);
       }
-      // Woken by the holder's message, or when its lease would lapse (it died), plus a little.
-      await this.bus.waitFor(request.key, Math.max(10, reply[2]) + 10);
+      // Woken by the holder's message, or when its lease would lapse (it died), plus a little —
+      // but looking again after `waitMs` at the latest: a holder cut off from Redis (frozen,
+      // failing over) can neither report nor renew, and a waiter must not wait a lease out.
+      const lapse = Math.max(10, reply[2]) + 10;
+      await this.bus.waitFor(request.key, Math.min(lapse, this.redis.options.waitMs));
     }
   }
 
