@@ -1,26 +1,9 @@
 import { fileURLToPath } from "node:url";
-import type { CacheOptions, CacheStats } from "../../src/index.js";
+import type { CacheOptions } from "../../src/index.js";
+import type { BurstResult, WorkloadResult, WorkloadSettings } from "./protocol.js";
 import { ServerProcess } from "../ServerProcess.js";
 
 const script = fileURLToPath(new URL("./cacheWorker.ts", import.meta.url));
-
-/** What one burst of concurrent getOrLoad calls in a cache process gave. */
-export interface BurstResult {
-  results: { value?: unknown; error?: string; ms: number }[];
-  stats: CacheStats;
-}
-
-/** What a worker's random workload gave. */
-export interface WorkloadResult {
-  failed: { getOrLoad: number; writeThrough: number; invalidate: number };
-  errors: string[];
-  reads: number;
-  readP99Ms: number;
-  readMaxMs: number;
-  /** getOrLoad calls not settled when the workload ended. */
-  pending: number;
-  stats: CacheStats;
-}
 
 /** A process with a cache (see cacheWorker.ts), one instance of a fleet. */
 export class CacheProcess {
@@ -48,28 +31,21 @@ export class CacheProcess {
   }
 
   /** `count` concurrent getOrLoad calls of `key`. */
-  async burst(key: string, count: number): Promise<BurstResult> {
-    const response = await fetch(`${this.url}/burst`, {
-      method: "POST",
-      body: JSON.stringify({ key, count }),
-    });
-    return (await response.json()) as BurstResult;
+  burst(key: string, count: number): Promise<BurstResult> {
+    return this.#post("/burst", { key, count });
   }
 
   /** The worker's random workload (see cacheWorker.ts). */
-  async workload(settings: {
-    ops?: number;
-    durationMs?: number;
-    keys: number;
-    concurrency: number;
-    pauseMs: number;
-    reads?: number;
-  }): Promise<WorkloadResult> {
-    const response = await fetch(`${this.url}/workload`, {
+  workload(settings: WorkloadSettings): Promise<WorkloadResult> {
+    return this.#post("/workload", settings);
+  }
+
+  async #post<T>(path: string, body: unknown): Promise<T> {
+    const response = await fetch(`${this.url}${path}`, {
       method: "POST",
-      body: JSON.stringify(settings),
+      body: JSON.stringify(body),
     });
-    return (await response.json()) as WorkloadResult;
+    return (await response.json()) as T;
   }
 
   async stop(): Promise<void> {

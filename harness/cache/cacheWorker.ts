@@ -5,6 +5,7 @@
 import { createServer } from "node:http";
 import { createCache } from "../../src/index.js";
 import type { CacheOptions } from "../../src/index.js";
+import type { BurstResult, WorkloadResult, WorkloadSettings } from "./protocol.js";
 
 const options = JSON.parse(process.env.CACHE_OPTIONS ?? "{}") as CacheOptions;
 const instance = process.env.CACHE_INSTANCE ?? "cache";
@@ -18,7 +19,7 @@ async function fromDatabase(key: string): Promise<unknown> {
   return ((await response.json()) as { value: unknown }).value;
 }
 
-async function burst(key: string, count: number) {
+async function burst(key: string, count: number): Promise<BurstResult> {
   const started = Date.now();
   const results = await Promise.all(
     Array.from({ length: count }, async () => {
@@ -39,19 +40,6 @@ async function writeDatabase(key: string, value: unknown): Promise<void> {
   if (!response.ok) throw new Error(`database: ${response.status}`);
 }
 
-/** What the random workload is told. */
-interface WorkloadSettings {
-  /** Operations in all, or (with `durationMs`) until that time has passed. */
-  ops?: number;
-  durationMs?: number;
-  keys: number;
-  concurrency: number;
-  /** Longest pause between a database access and the cache's set, ms. */
-  pauseMs: number;
-  /** Share of getOrLoad among the operations (the rest write). */
-  reads?: number;
-}
-
 /**
  * Random operations over `keys` keys, `concurrency` at a time: getOrLoad (its loader pauses up
  * to `pauseMs` after reading the database, before the cache stores what it read), writeThrough
@@ -59,7 +47,7 @@ interface WorkloadSettings {
  * two; an invalidation that fails is retried until it succeeds, as an app must, else the cache
  * keeps the old value). Reports failures by kind and each getOrLoad's time.
  */
-async function workload(settings: WorkloadSettings) {
+async function workload(settings: WorkloadSettings): Promise<WorkloadResult> {
   const { keys, concurrency, pauseMs, reads = 0.6 } = settings;
   const until = settings.durationMs === undefined ? Infinity : Date.now() + settings.durationMs;
   const ops = settings.ops ?? Infinity;
