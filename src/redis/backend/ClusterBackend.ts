@@ -1,5 +1,5 @@
-import { Redis } from "ioredis";
-import type { Cluster } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
+import { nodeConnection } from "../cluster/nodeConnection.js";
 import { seedsOf } from "../createRedisClient.js";
 import { RetryableError } from "../../errors/internal/RetryableError.js";
 import type { CommandArgs } from "../CorkedCommands.js";
@@ -44,16 +44,9 @@ export class ClusterBackend implements Backend {
     const nodes = this.client.nodes("all").map(({ options }) => `${options.host}:${options.port}`);
     const addresses = nodes.length > 0 ? nodes : (seedsOf(this.client) ?? []);
     const address = addresses[Math.floor(Math.random() * addresses.length)] ?? "127.0.0.1:6379";
-    const separator = address.lastIndexOf(":");
-    const subscriber = new Redis({
-      ...this.client.options.redisOptions,
-      host: address.slice(0, separator),
-      port: Number(address.slice(separator + 1)),
-      retryStrategy: () => null,
+    return nodeConnection(this.client, address, "subscriber", {
       connectTimeout: SUBSCRIBER_CONNECT_TIMEOUT_MS,
     });
-    subscriber.on("error", () => undefined);
-    return subscriber;
   }
 
   send(command: string, args: CommandArgs): Promise<unknown> {

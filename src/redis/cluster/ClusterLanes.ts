@@ -1,5 +1,5 @@
-import { Redis } from "ioredis";
-import type { Cluster } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
+import { nodeConnection, slotMasters } from "./nodeConnection.js";
 import { debugFor } from "../debug.js";
 import type { LaneRouter } from "../LaneRouter.js";
 import { LanePool } from "../WriterLane.js";
@@ -67,7 +67,7 @@ export class ClusterLanes implements LaneRouter {
 
   /** Drops the pools of nodes that own no slot any more. */
   readonly #prune = (): void => {
-    const masters = new Set(this.cluster.slots.map((nodes) => nodes[0]));
+    const masters = slotMasters(this.cluster);
     for (const [address, pool] of this.#pools) {
       if (!masters.has(address)) this.#drop(address, pool);
     }
@@ -82,21 +82,13 @@ export class ClusterLanes implements LaneRouter {
 
   /** One writer connection to `address`; when it closes, its pool is dropped. */
   #open(address: string, pool: () => LanePool): Redis {
-    const separator = address.lastIndexOf(":");
-    const connection = new Redis({
-      ...this.cluster.options.redisOptions,
-      host: address.slice(0, separator),
-      port: Number(address.slice(separator + 1)),
-      // Never reconnected (see the class): what was queued or in flight fails, and is retried
-      // on the slot's master then.
-      retryStrategy: () => null,
+    // Never reconnected (see the class): what was queued or in flight fails, and is retried on
+    // the slot's master then.
+    const connection = nodeConnection(this.cluster, address, "writer", {
       maxRetriesPerRequest: null,
       enableAutoPipelining: false,
       connectTimeout: LANE_CONNECT_TIMEOUT_MS,
       socketTimeout: LANE_SOCKET_TIMEOUT_MS,
-    });
-    connection.on("error", (error: Error) => {
-      log("writer connection to %s: %s", address, error.message);
     });
     connection.on("close", () => this.#drop(address, pool()));
     return connection;

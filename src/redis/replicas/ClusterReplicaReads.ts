@@ -1,5 +1,5 @@
-import { Redis } from "ioredis";
-import type { Cluster } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
+import { nodeConnection, slotMasters } from "../cluster/nodeConnection.js";
 import { replicaConnection } from "../createRedisClient.js";
 import type { CorkedCommands } from "../CorkedCommands.js";
 import { keySlot } from "../cluster/keySlot.js";
@@ -77,11 +77,11 @@ export class ClusterReplicaReads implements ReplicaRouter {
    * first read of its slots), drops the shards of nodes that own no slot any more.
    */
   readonly #track = (): void => {
-    const masters = new Set(this.cluster.slots.map((nodes) => nodes[0]));
+    const masters = slotMasters(this.cluster);
     for (const [address, shard] of this.#shards) {
       if (!masters.has(address)) this.#drop(address, shard);
     }
-    for (const master of masters) if (master !== undefined) this.#shard(master);
+    for (const master of masters) this.#shard(master);
   };
 
   #drop(address: string, shard: ReplicaReads): void {
@@ -93,19 +93,11 @@ export class ClusterReplicaReads implements ReplicaRouter {
 
   /** The polling (and confirmed-deletion) connection to `address`; closing drops its shard. */
   #master(address: string, shard: () => ReplicaReads): Redis {
-    const separator = address.lastIndexOf(":");
-    const connection = new Redis({
-      ...this.cluster.options.redisOptions,
-      host: address.slice(0, separator),
-      port: Number(address.slice(separator + 1)),
-      retryStrategy: () => null,
+    const connection = nodeConnection(this.cluster, address, "replica reads' master", {
       maxRetriesPerRequest: null,
       enableAutoPipelining: false,
       connectTimeout: MASTER_CONNECT_TIMEOUT_MS,
       socketTimeout: MASTER_SOCKET_TIMEOUT_MS,
-    });
-    connection.on("error", (error: Error) => {
-      log("replica reads: connection to master %s: %s", address, error.message);
     });
     connection.on("close", () => this.#drop(address, shard()));
     return connection;
