@@ -56,25 +56,15 @@ export function decodeSession(
   const data: Record<string, unknown> = {};
   let uid: string | undefined;
   let touchedAt: number | undefined;
-  const take = (field: string, value: string) => {
-    fields.set(field, value);
-    const parsed = parseJson(value, `field ${JSON.stringify(field)}`);
-    if (field === "cookie" && isRecord(parsed)) withCookieDefaults(parsed, cookieDefaults);
-    // A field named "__proto__" stays a plain key, not the object's prototype. (Defined only then:
-    // an object without a prototype would be slower to read on every request.)
-    if (field === "__proto__") {
-      Object.defineProperty(data, field, { value: parsed, enumerable: true, writable: true });
-    } else {
-      data[field] = parsed;
-    }
-  };
   for (let i = 0; i + 1 < payload.length; i += 2) {
     const field = payload[i] ?? "";
     const value = payload[i + 1] ?? "";
-    if (!field.startsWith(META_PREFIX)) take(field, value);
+    if (!field.startsWith(META_PREFIX)) takeField(fields, data, field, value, cookieDefaults);
     else if (field === "$uid") uid = value;
     else if (field === "$touched") touchedAt = Number(value);
-    else if (field === "$pack") unpack(value, take);
+    else if (field === "$pack") {
+      unpack(value, (packed, json) => takeField(fields, data, packed, json, cookieDefaults));
+    }
   }
   const session = checkCookie(data);
   return {
@@ -85,6 +75,26 @@ export function decodeSession(
     uid,
     touchedAt,
   };
+}
+
+/** One stored field of a session into its encoding (`fields`) and its data. */
+function takeField(
+  fields: Map<string, string>,
+  data: Record<string, unknown>,
+  field: string,
+  value: string,
+  cookieDefaults: CookieDefaults,
+): void {
+  fields.set(field, value);
+  const parsed = parseJson(value, `field ${JSON.stringify(field)}`);
+  if (field === "cookie" && isRecord(parsed)) withCookieDefaults(parsed, cookieDefaults);
+  // A field named "__proto__" stays a plain key, not the object's prototype. (Defined only then:
+  // an object without a prototype would be slower to read on every request.)
+  if (field === "__proto__") {
+    Object.defineProperty(data, field, { value: parsed, enumerable: true, writable: true });
+  } else {
+    data[field] = parsed;
+  }
 }
 
 /**
