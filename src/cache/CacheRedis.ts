@@ -145,11 +145,11 @@ export class CacheRedis {
 
   /**
    * A change (see the change script), confirmed by `durability.replicas` replicas before it
-   * resolves; `args` with a placeholder at the deadline.
+   * resolves, within `changeWaitMs`; `args` with a placeholder at the deadline.
    */
   change(redisKey: string, args: (string | number)[], what: string): Promise<unknown> {
     const durable = this.#durable;
-    return withinDeadline(what, this.options.waitMs, async (deadline) => {
+    return withinDeadline(what, this.options.changeWaitMs, async (deadline) => {
       let reply: unknown;
       if (durable !== undefined) {
         reply = await durable.write(redisKey, args, deadline);

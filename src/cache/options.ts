@@ -82,6 +82,14 @@ export interface CacheUnavailableOptions {
    */
   waitMs?: number | undefined;
   /**
+   * How long a change — `writeThrough`, `set`, `invalidate`, `invalidateTag` — may wait for Redis
+   * (and its replicas' confirmation) before it rejects with `RedisUnavailableError`: as long as a
+   * session write, so that a change made during a failover waits it out rather than fail. A read
+   * never waits this long: past `waitMs` it goes to the loader.
+   * @default 10000
+   */
+  changeWaitMs?: number | undefined;
+  /**
    * Loaders one process runs at once, with or without Redis (while Redis is unavailable the
    * database takes the load the cache took: this bounds it); more wait for a free slot.
    * @default 16
@@ -97,6 +105,7 @@ export const CACHE_DEFAULTS = {
   ttlJitter: 0.1,
   localTtlSeconds: 10,
   waitMs: 250,
+  changeWaitMs: 10_000,
   loaderConcurrency: 16,
   /** Longest TTL plus stale TTL: tag invalidation times are kept this long. */
   maxLifetimeSeconds: 7 * 86_400,
@@ -115,6 +124,7 @@ export interface NormalizedCacheOptions {
   local: { maxEntries: number; ttlMs: number } | undefined;
   durability: NormalizedDurability;
   waitMs: number;
+  changeWaitMs: number;
   loaderConcurrency: number;
 }
 
@@ -205,12 +215,18 @@ function normalizeLocal(value: unknown, ttl: number): NormalizedCacheOptions["lo
   return { maxEntries: record.maxEntries, ttlMs: localTtl * 1000 };
 }
 
-function normalizeUnavailable(value: unknown): { waitMs: number; loaderConcurrency: number } {
+function normalizeUnavailable(value: unknown): {
+  waitMs: number;
+  changeWaitMs: number;
+  loaderConcurrency: number;
+} {
   const record = value === undefined ? {} : asRecord(value, "unavailable");
-  rejectUnknown(record, ["waitMs", "loaderConcurrency"], "unavailable.");
+  rejectUnknown(record, ["waitMs", "changeWaitMs", "loaderConcurrency"], "unavailable.");
   const waitMs = record.waitMs ?? CACHE_DEFAULTS.waitMs;
   positiveInteger(waitMs, "unavailable.waitMs", "ms");
+  const changeWaitMs = record.changeWaitMs ?? CACHE_DEFAULTS.changeWaitMs;
+  positiveInteger(changeWaitMs, "unavailable.changeWaitMs", "ms");
   const loaderConcurrency = record.loaderConcurrency ?? CACHE_DEFAULTS.loaderConcurrency;
   positiveInteger(loaderConcurrency, "unavailable.loaderConcurrency", "loaders");
-  return { waitMs, loaderConcurrency };
+  return { waitMs, changeWaitMs, loaderConcurrency };
 }

@@ -201,6 +201,12 @@ describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (top
       expect(() => createCache({ redis: redisOption(), local: { maxEntries: 0 } })).toThrow(
         /`local.maxEntries`/,
       );
+      expect(() =>
+        createCache({ redis: redisOption(), unavailable: { changeWait: 5 } } as never),
+      ).toThrow(/`unavailable.changeWait` is not a known option.*Did you mean `changeWaitMs`/);
+      expect(() => createCache({ redis: redisOption(), unavailable: { changeWaitMs: 0 } })).toThrow(
+        /`unavailable.changeWaitMs` must be/,
+      );
     });
 
     test("a value JSON cannot encode rejects with a TypeError naming the key and caches nothing", async () => {
@@ -238,16 +244,54 @@ describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (top
 });
 
 describe("Redis unreachable", () => {
-  test("getOrLoad calls the loader within the wait bound; invalidate rejects; nothing hangs", async () => {
-    const cache = createCache({ redis: "redis://127.0.0.1:1", unavailable: { waitMs: 200 } });
+  test("getOrLoad calls the loader within the wait bound; invalidate rejects past changeWaitMs; nothing hangs", async () => {
+    const cache = createCache({
+      redis: "redis://127.0.0.1:1",
+      unavailable: { waitMs: 200, changeWaitMs: 500 },
+    });
     const started = Date.now();
     await expect(cache.getOrLoad("k", () => "from the database")).resolves.toBe(
       "from the database",
     );
     expect(Date.now() - started).toBeLessThan(1_000);
+    const writer = { calls: 0 };
     await expect(cache.invalidate("k")).rejects.toThrow(/Redis did not complete/);
-    expect(cache.stats().errors).toBeGreaterThanOrEqual(2);
+    await expect(cache.writeThrough("k", () => ++writer.calls)).rejects.toThrow(
+      /Redis did not complete/,
+    );
+    // The write-through could not fence the key, so it did not write.
+    expect(writer.calls).toBe(0);
+    expect(cache.stats().errors).toBeGreaterThanOrEqual(3);
     await cache.close();
+  });
+});
+
+describe("Redis frozen for a second", () => {
+  const redis = useSingleNode();
+
+  test("a change made meanwhile waits it out and lands; a read meanwhile goes to the loader", async () => {
+    const cache = createCache({ redis: redis.current.url, unavailable: { waitMs: 200 } });
+    await cache.set("k", "old");
+    const { process } = redis.current.server;
+    process.pause();
+    let resumed = 0;
+    setTimeout(() => {
+      resumed = Date.now();
+      process.resume();
+    }, 1_000);
+    try {
+      const written = cache.writeThrough("k", () => "new");
+      await expect(cache.getOrLoad("other", () => "from the database")).resolves.toBe(
+        "from the database",
+      );
+      expect(resumed).toBe(0);
+      await expect(written).resolves.toBe("new");
+      expect(resumed).toBeGreaterThan(0);
+      await expect(cache.get("k")).resolves.toBe("new");
+    } finally {
+      process.resume();
+      await cache.close();
+    }
   });
 });
 

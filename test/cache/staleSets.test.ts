@@ -15,8 +15,8 @@ test("10 000 random concurrent writeThrough / getOrLoad / invalidate over 100 ke
   );
   const { cached, stale } = await fleet.staleKeys(100);
   // getOrLoad never fails (without Redis it calls the loader); a change may be refused when
-  // Redis takes longer than waitMs (250 ms) to confirm it on a loaded machine — a write-through
-  // then does not write, and the workload retries an invalidation: neither can leave a stale key.
+  // Redis takes longer than changeWaitMs (10 s) to confirm it — a write-through then does not
+  // write, and the workload retries an invalidation: neither can leave a stale key.
   const failed = runs.reduce((sum, run) => sum + run.failed.getOrLoad, 0);
   const refused = runs.reduce(
     (sum, run) => sum + run.failed.writeThrough + run.failed.invalidate,
