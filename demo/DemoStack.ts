@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import pg from "pg";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../harness/ports.js";
 import { HAProxy } from "../harness/HAProxy.js";
+import { PostgresServer } from "../harness/PostgresServer.js";
 import { ClusterStack } from "../harness/ClusterStack.js";
 import { redisInfo } from "../harness/redisCommand.js";
 import type { RedisServer } from "../harness/RedisServer.js";
@@ -22,15 +24,22 @@ export interface DemoStackOptions {
   onUnexpectedExit: (what: string) => void;
 }
 
+const PRODUCTS_SQL = new URL("./products.sql", import.meta.url);
+
 /**
  * The demo's processes: Redis master + 2 replicas (AOF) + 3 Sentinels, or a 3-shard Cluster of a
- * master and 2 replicas each, N app instances, HAProxy. Everything on 127.0.0.1, in one temp dir,
- * stopped and removed by stop().
+ * master and 2 replicas each, PostgreSQL with the products table, N app instances, HAProxy.
+ * Everything on 127.0.0.1, in temp dirs, stopped and removed by stop().
  */
 export class DemoStack {
   topology: SentinelStack | ClusterStack | undefined;
   /** Commands per second each Redis node processed over the last second, by port. */
   readonly commandRates = new Map<number, number>();
+  database: PostgresServer | undefined;
+  #databaseStarting: Promise<PostgresServer> | undefined;
+  #databaseSampler: { pool: pg.Pool; timer: NodeJS.Timeout } | undefined;
+  /** Queries the products database ran per second over the last second (null: not known now). */
+  databaseQueriesPerSecond: number | null = null;
   #sampler: NodeJS.Timeout | undefined;
   readonly instances: AppInstance[] = [];
   haproxy: HAProxy | undefined;
@@ -46,6 +55,13 @@ export class DemoStack {
   async start(): Promise<void> {
     const { progress } = this.options;
     this.#dir = await mkdtemp(join(tmpdir(), "rhs-demo-"));
+    progress("starting PostgreSQL with a seeded products table (1 000 rows)");
+    const database = PostgresServer.start(await readFile(PRODUCTS_SQL, "utf8")).then(
+      (server) => (this.database = server),
+    );
+    this.#databaseStarting = database;
+    // Should Redis fail to start, stop() still stops the database.
+    database.catch(() => undefined);
     if (this.options.cluster) {
       progress("starting a Redis Cluster: 3 masters × 2 replicas (AOF, cluster-node-timeout 2 s)");
       this.topology = await ClusterStack.start({ masters: 3, replicasPerMaster: 2 });
@@ -53,12 +69,15 @@ export class DemoStack {
       progress("starting Redis: master + 2 replicas (AOF), 3 Sentinels (quorum 2, down after 2 s)");
       this.topology = await SentinelStack.start();
     }
+    const { url: databaseUrl } = await database;
     this.#sampleCommandRates(this.topology.nodes);
+    this.#sampleDatabaseQueries(databaseUrl);
 
     progress(`starting ${this.options.instances} app instances`);
     const env = {
       SESSION_SECRET: randomBytes(32).toString("base64url"),
       DEMO_REDIS: JSON.stringify(this.topology.redisOption),
+      DEMO_DATABASE_URL: databaseUrl,
     };
     for (let i = 1; i <= this.options.instances; i++) {
       this.instances.push(
@@ -89,7 +108,15 @@ export class DemoStack {
     if (this.haproxy) this.haproxy.process.onExit = undefined;
     await this.haproxy?.stop();
     await Promise.all(this.instances.map((instance) => instance.stop()));
-    await this.topology?.stop();
+    clearInterval(this.#databaseSampler?.timer);
+    await this.#databaseSampler?.pool.end();
+    await Promise.all([
+      this.topology?.stop(),
+      this.#databaseStarting?.then(
+        (server) => server.stop(),
+        () => undefined,
+      ),
+    ]);
     if (this.#dir !== undefined) await rm(this.#dir, { recursive: true, force: true });
   }
 
@@ -122,6 +149,37 @@ export class DemoStack {
     this.#sampler.unref();
   }
 
+  /**
+   * Every second, how many queries the products database ran (pg_stat_statements counts each
+   * when it ends, whoever sent it; this sampler's own queries are left out).
+   */
+  #sampleDatabaseQueries(url: string): void {
+    const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 1_000 });
+    pool.on("error", () => undefined);
+    let last: { calls: number; at: number } | undefined;
+    const timer = setInterval(() => {
+      pool
+        .query<{ calls: string | null }>(
+          `SELECT sum(calls) AS calls FROM pg_stat_statements
+           WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND query NOT LIKE '%pg_stat_statements%'`,
+        )
+        .then(
+          ({ rows }) => {
+            const calls = Number(rows[0]?.calls ?? 0);
+            const at = Date.now();
+            const rate = last && at > last.at ? ((calls - last.calls) * 1000) / (at - last.at) : -1;
+            // Negative when the extension dropped entries it had counted: not known then.
+            this.databaseQueriesPerSecond = rate >= 0 ? Math.round(rate) : null;
+            last = { calls, at };
+          },
+          () => (this.databaseQueriesPerSecond = null),
+        );
+    }, 1_000);
+    timer.unref();
+    this.#databaseSampler = { pool, timer };
+  }
+
   /** What runs where, as the `--json` line and the control panel show it. */
   async describe(): Promise<DemoDescription> {
     const topology = this.topology;
@@ -136,6 +194,12 @@ export class DemoStack {
     const loadBalancer = {
       port: this.port,
       pid: this.haproxy?.process.running ? this.haproxy.process.pid : null,
+    };
+    const { database: db } = this;
+    const database = {
+      port: db?.port ?? 0,
+      pid: db?.process.running ? db.process.pid : null,
+      queriesPerSecond: this.databaseQueriesPerSecond,
     };
     if (topology instanceof ClusterStack) {
       const shards = (await topology.shards().catch(() => [])).sort(
@@ -153,6 +217,7 @@ export class DemoStack {
             replicas: shard.replicas.map(node),
           })),
         },
+        database,
         instances,
         loadBalancer,
       };
@@ -164,6 +229,7 @@ export class DemoStack {
         replicas: topology.servers.filter((server) => server !== master).map(node),
         sentinels: topology.sentinels.map(node),
       },
+      database,
       instances,
       loadBalancer,
     };
@@ -188,6 +254,8 @@ export interface DemoDescription {
     /** On a Cluster: each shard, by its slots. */
     shards?: { slots: string; master: NodeDescription; replicas: NodeDescription[] }[];
   };
+  /** PostgreSQL, with the queries it ran per second over the last second. */
+  database: { port: number; pid: number | null; queriesPerSecond: number | null };
   instances: { id: string; port: number; pid: number | null }[];
   loadBalancer: { port: number; pid: number | null };
 }

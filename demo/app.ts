@@ -5,10 +5,19 @@ import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import type { Logger } from "pino";
 import { pinoHttp } from "pino-http";
-import { healthCheck, login, logout, logoutEverywhere, redisSession } from "redis-ha-session";
-import type { RedisSessionMiddleware, RedisTopology } from "redis-ha-session";
+import {
+  createCache,
+  healthCheck,
+  login,
+  logout,
+  logoutEverywhere,
+  redisSession,
+} from "redis-ha-session";
+import type { RedisCache, RedisSessionMiddleware, RedisTopology } from "redis-ha-session";
+import { Catalogue } from "./catalogue.js";
 import { metricsHandler } from "./metrics.js";
 import { homePage, loginPage } from "./pages.js";
+import { productRoutes } from "./productRoutes.js";
 import { verifyPassword } from "./users.js";
 
 declare module "express-session" {
@@ -33,16 +42,22 @@ export interface DemoAppOptions {
   instance: string;
   redis: RedisTopology;
   secret: string;
+  /** The products database (PostgreSQL), as a connection string. */
+  databaseUrl: string;
   logger: Logger;
 }
 
 /**
- * The demo app: a login, a session-backed cart, logout and logout everywhere, as HTML pages and a
- * JSON API. It keeps nothing in memory: any instance can serve any request.
+ * The demo app: a login, a session-backed cart, logout and logout everywhere, and a product
+ * catalogue read through the DB cache, as HTML pages and a JSON API. It keeps nothing in memory
+ * but the cache's local tier, which every instance keeps coherent: any instance can serve any
+ * request.
  */
-export function createDemoApp({ instance, redis, secret, logger }: DemoAppOptions): {
+export function createDemoApp({ instance, redis, secret, databaseUrl, logger }: DemoAppOptions): {
   app: Express;
   sessions: RedisSessionMiddleware;
+  cache: RedisCache;
+  catalogue: Catalogue;
 } {
   const app = express();
   const sessions = redisSession({
@@ -54,6 +69,10 @@ export function createDemoApp({ instance, redis, secret, logger }: DemoAppOption
     // master has no replica to confirm writes. The demo waits that out rather than answer 503.
     unavailable: { waitMs: 20_000 },
   });
+  // Products: fresh for 5 minutes, kept 1 minute longer to be served if PostgreSQL fails; the
+  // hottest 1 000 also in each process for up to 10 s (dropped everywhere on every change).
+  const cache = createCache({ redis, staleTtl: 60, local: { maxEntries: 1_000, ttl: 10 } });
+  const catalogue = new Catalogue(databaseUrl);
   const csrf = csrfSync({
     getTokenFromRequest: (req) => (req.body as { _csrf?: string } | undefined)?._csrf,
     // JSON calls cannot be made cross-site without a CORS preflight, which this app never allows.
@@ -72,6 +91,15 @@ export function createDemoApp({ instance, redis, secret, logger }: DemoAppOption
   });
   // Prometheus scrapes each instance; in production keep this off the public listener.
   app.get("/metrics", metricsHandler(sessions.store, instance));
+  const products = productRoutes({
+    cache,
+    catalogue,
+    instance,
+    userName,
+    csrfToken: (req) => csrf.generateToken(req),
+  });
+  // Product reads need no session: not a single session command for them.
+  app.use(products.api);
   app.use(express.urlencoded({ extended: false, limit: "10kb" }));
   app.use(express.json({ limit: "10kb" }));
   app.use(sessions);
@@ -173,6 +201,8 @@ export function createDemoApp({ instance, redis, secret, logger }: DemoAppOption
     res.json({ cart: cart(req), instance });
   });
 
+  app.use(products.pages);
+
   app.post("/logout", async (req, res) => {
     await logout(req);
     if (wantsJson(req)) res.json({ user: null, instance });
@@ -185,15 +215,24 @@ export function createDemoApp({ instance, redis, secret, logger }: DemoAppOption
   });
 
   const onError: ErrorRequestHandler = (
-    error: { status?: number; message?: string },
+    error: { status?: number; message?: string; name?: string },
     req,
     res,
     _next,
   ) => {
-    const status = typeof error.status === "number" && error.status < 500 ? error.status : 500;
+    // Redis or the database did not answer in time: try again in a second.
+    const unavailable = error.status === 503 || error.name === "RedisUnavailableError";
+    const status =
+      typeof error.status === "number" && error.status < 500
+        ? error.status
+        : unavailable
+          ? 503
+          : 500;
     req.log.error({ err: error }, "request failed");
+    if (unavailable) res.set("Retry-After", "1");
     if (wantsJson(req))
       res.status(status).json({ error: status === 500 ? "internal error" : error.message });
+    else if (unavailable) res.status(503).send("Unavailable for a moment: try again.");
     else
       res
         .status(status)
@@ -202,5 +241,5 @@ export function createDemoApp({ instance, redis, secret, logger }: DemoAppOption
         );
   };
   app.use(onError);
-  return { app, sessions };
+  return { app, sessions, cache, catalogue };
 }

@@ -1,6 +1,6 @@
 // `npm run demo [-- --instances N --port P --control-port P --cluster --json]`: the whole
-// load-balanced stack on this machine (Sentinel, or with --cluster a 3-shard Redis Cluster), and a
-// control panel to break it.
+// load-balanced stack on this machine (Sentinel, or with --cluster a 3-shard Redis Cluster;
+// PostgreSQL behind the DB cache), and a control panel to break it.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import type { Server } from "node:http";
@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { freePort } from "../harness/ports.js";
+import { postgresBinaries } from "../harness/PostgresServer.js";
 import { createControlPanel } from "./control/server.js";
 import { DemoStack } from "./DemoStack.js";
 
@@ -37,10 +38,11 @@ if (!Number.isInteger(instances) || instances < 1 || instances > 20) {
 const missing = ["redis-server", "redis-sentinel", "haproxy"].filter(
   (binary) => spawnSync("sh", ["-c", `command -v ${binary}`]).status !== 0,
 );
+if (postgresBinaries() === undefined) missing.push("postgresql");
 if (missing.length > 0) {
   fail(
-    `The demo needs ${missing.join(", ")} on PATH. On Debian or Ubuntu:\n` +
-      "  sudo apt-get install -y redis-server redis-sentinel haproxy",
+    `The demo needs ${missing.join(", ")}. On Debian or Ubuntu:\n` +
+      "  sudo apt-get install -y redis-server redis-sentinel haproxy postgresql",
   );
 }
 
@@ -132,12 +134,14 @@ try {
         ? []
         : description.redis.replicas.map((r) => ["Redis replica", `127.0.0.1:${r.port}`, r.pid])),
       ...description.redis.sentinels.map((s) => ["Sentinel", `127.0.0.1:${s.port}`, s.pid]),
+      ["PostgreSQL (products)", `127.0.0.1:${description.database.port}`, description.database.pid],
     ];
     say("");
     for (const [what, where, pid] of rows)
       say(`  ${String(what).padEnd(26)} ${String(where).padEnd(24)} pid ${String(pid)}`);
     say("");
     say(`  App:           ${stack.url}   (log in as alice / alice-demo-password)`);
+    say(`  Products:      ${stack.url}/products/1   (read through the cache)`);
     say(`  Control panel: ${controlUrl}`);
     say("");
     say("  Ctrl-C stops everything.");

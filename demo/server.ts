@@ -7,12 +7,21 @@ const instance = process.env.DEMO_INSTANCE ?? "app";
 const logger = pino({ base: { instance } });
 const secret = process.env.SESSION_SECRET;
 const redis = process.env.DEMO_REDIS;
-if (secret === undefined || redis === undefined) {
-  logger.fatal("SESSION_SECRET and DEMO_REDIS must be set (the launcher sets them)");
+const databaseUrl = process.env.DEMO_DATABASE_URL;
+if (secret === undefined || redis === undefined || databaseUrl === undefined) {
+  logger.fatal(
+    "SESSION_SECRET, DEMO_REDIS and DEMO_DATABASE_URL must be set (the launcher sets them)",
+  );
   process.exit(1);
 }
 const topology = JSON.parse(redis) as RedisTopology;
-const { app, sessions } = createDemoApp({ instance, redis: topology, secret, logger });
+const { app, sessions, cache, catalogue } = createDemoApp({
+  instance,
+  redis: topology,
+  secret,
+  databaseUrl,
+  logger,
+});
 const port = Number(process.env.PORT ?? 0);
 // 127.0.0.1 unless told otherwise (the container image listens on 0.0.0.0).
 const host = process.env.HOST ?? "127.0.0.1";
@@ -25,7 +34,9 @@ const server = app.listen(port, host, () => {
 const shutdown = () => {
   server.close();
   server.closeAllConnections();
-  void sessions.store.close().finally(() => process.exit(0));
+  void Promise.allSettled([sessions.store.close(), cache.close(), catalogue.close()]).finally(() =>
+    process.exit(0),
+  );
 };
 process.on("SIGTERM", shutdown);
 process.on("SIGINT", shutdown);

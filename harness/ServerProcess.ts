@@ -18,6 +18,8 @@ export interface ServerProcessOptions {
   spawner?: Spawner;
   /** "pipe" keeps what the process writes to stderr in `stderr`; "inherit" passes it through. */
   stderr?: "pipe" | "inherit";
+  /** What stop() sends first: SIGTERM unless the server shuts down fast on another (PostgreSQL: SIGINT). */
+  stopSignal?: NodeJS.Signals;
 }
 
 /**
@@ -132,12 +134,12 @@ export class ServerProcess {
     this.#paused = false;
   }
 
-  /** SIGTERM, awaited; SIGKILL if it has not exited after `graceMs`. */
+  /** SIGTERM (or the `stopSignal`), awaited; SIGKILL if it has not exited after `graceMs`. */
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return;
     this.#stopping = true;
     if (this.#paused) this.resume();
-    this.#child?.kill("SIGTERM");
+    this.#child?.kill(this.options.stopSignal ?? "SIGTERM");
     const timer = setTimeout(() => this.#child?.kill("SIGKILL"), graceMs);
     await this.#exit;
     clearTimeout(timer);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a Debian/Ubuntu machine for the demo and the tests: the system packages they run
-# (Redis, Sentinel, HAProxy; Chromium, openssl, libfaketime and iptables for the tests), then the npm
-# dependencies.
+# (Redis, Sentinel, HAProxy, PostgreSQL; Chromium, openssl, libfaketime and iptables for the tests),
+# then the npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,11 @@ need redis-server redis-server
 need redis-sentinel redis-sentinel
 need redis-cli redis-tools
 need haproxy haproxy
+# The demo's database. Debian keeps its programs in /usr/lib/postgresql/<version>/bin, off PATH; the
+# demo starts its own server (initdb in a temp dir), never the package's system service.
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  packages+=(postgresql)
+fi
 need chromium chromium
 need openssl openssl
 # The clock-skew test shifts an app process's clock with libfaketime.

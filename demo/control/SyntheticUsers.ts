@@ -12,16 +12,25 @@ export interface Sample {
   p50: number | null;
   p99: number | null;
   users: number;
+  /** Product reads the cache answered, and those it missed (the app read PostgreSQL). */
+  cacheHits: number;
+  cacheMisses: number;
 }
 
+/** Products the users look at: 1–200, the low ids far more often (a few bestsellers). */
+const PRODUCTS = 200;
+const someProduct = () => 1 + Math.floor(PRODUCTS * Math.random() ** 2);
+
 /**
- * Simulated users clicking through the load balancer: each logs in, then keeps reading its page
- * and adding to its cart, a request every 100 ms or so. Counts requests, errors and latency.
+ * Simulated users clicking through the load balancer: each logs in, then keeps reading its page,
+ * looking at products (now and then changing a price) and adding to its cart, a request every
+ * 100 ms or so. Counts requests, errors, latency and the cache's hits and misses.
  */
 export class SyntheticUsers {
   #loops: { stop: boolean; done: Promise<void> }[] = [];
   #latencies: number[] = [];
   #errors = 0;
+  #cache = { hits: 0, misses: 0 };
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -71,9 +80,12 @@ export class SyntheticUsers {
       p50: pick(0.5),
       p99: pick(0.99),
       users: this.#loops.length,
+      cacheHits: this.#cache.hits,
+      cacheMisses: this.#cache.misses,
     });
     this.#latencies = [];
     this.#errors = 0;
+    this.#cache = { hits: 0, misses: 0 };
   }
 
   async #run(loop: { stop: boolean }, index: number): Promise<void> {
@@ -86,16 +98,27 @@ export class SyntheticUsers {
           ? (["POST", "/login", { username, password: demoPassword(username) }] as const)
           : step % 3 === 2
             ? (["POST", "/api/cart", { item: `item ${step}` }] as const)
-            : (["GET", "/api/me", undefined] as const);
+            : step % 3 === 0
+              ? (["GET", "/api/me", undefined] as const)
+              : step % 30 === 16
+                ? ([
+                    "PUT",
+                    `/api/products/${someProduct()}`,
+                    { priceCents: 100 + Math.floor(Math.random() * 4900) },
+                  ] as const)
+                : (["GET", `/api/products/${someProduct()}`, undefined] as const);
       const started = performance.now();
       let ok: boolean;
       try {
-        const { status } = await browser.request(`${this.url}${path}`, {
+        const { status, body } = await browser.request(`${this.url}${path}`, {
           method,
           json,
           timeoutMs: 20_000,
         });
         ok = status >= 200 && status < 300;
+        const { cache } = (body ?? {}) as { cache?: unknown };
+        if (ok && cache === "hit") this.#cache.hits++;
+        if (ok && cache === "miss") this.#cache.misses++;
         if (status === 401) browser.cookie = undefined;
       } catch {
         ok = false;

@@ -4,14 +4,20 @@ import { fileURLToPath } from "node:url";
 import express from "express";
 import type { Express, RequestHandler } from "express";
 import helmet from "helmet";
+import { createCache } from "redis-ha-session";
+import type { RedisCache } from "redis-ha-session";
 import { ClusterStack } from "../../harness/ClusterStack.js";
 import type { RedisServer } from "../../harness/RedisServer.js";
 import type { DemoStack } from "../DemoStack.js";
+import { PRODUCTS_TAG } from "../productRoutes.js";
 import { SyntheticUsers } from "./SyntheticUsers.js";
 import type { Sample } from "./SyntheticUsers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const uplot = dirname(createRequire(import.meta.url).resolve("uplot"));
+
+/** A second on the chart: what the users saw, and the queries the database ran meanwhile. */
+export type PanelSample = Sample & { dbQueries: number | null };
 
 /** Something that happened, marked on the chart. */
 export interface DemoEvent {
@@ -31,7 +37,7 @@ export function createControlPanel(stack: DemoStack): {
   close: () => Promise<void>;
 } {
   const app = express();
-  const samples: Sample[] = [];
+  const samples: PanelSample[] = [];
   const events: DemoEvent[] = [];
   const streams = new Set<(data: string) => void>();
   const broadcast = (kind: "sample" | "event", payload: unknown) => {
@@ -44,11 +50,22 @@ export function createControlPanel(stack: DemoStack): {
     if (events.length > 200) events.shift();
     broadcast("event", event);
   };
-  const users = new SyntheticUsers(stack.url, (sample) => {
+  const users = new SyntheticUsers(stack.url, (seen) => {
+    const sample = { ...seen, dbQueries: stack.databaseQueriesPerSecond };
     samples.push(sample);
     if (samples.length > HISTORY_SECONDS) samples.shift();
     broadcast("sample", sample);
   });
+  // The panel's own handle on the apps' cache, to flush it as an operator would.
+  let cache: RedisCache | undefined;
+  /** What "slow the database down" last set. */
+  let readDelayMs = 0;
+  const productCache = () => {
+    const redis = stack.topology?.redisOption;
+    if (redis === undefined) throw new Error("stack not started");
+    cache ??= createCache({ redis });
+    return cache;
+  };
   users.start();
   users.setCount(10);
 
@@ -96,7 +113,13 @@ export function createControlPanel(stack: DemoStack): {
   app.get("/vendor/uPlot.min.css", (_req, res) => res.sendFile(join(uplot, "uPlot.min.css")));
 
   app.get("/api/state", async (_req, res) => {
-    res.json({ ...(await stack.describe()), url: stack.url, users: users.count });
+    const description = await stack.describe();
+    res.json({
+      ...description,
+      database: { ...description.database, readDelayMs },
+      url: stack.url,
+      users: users.count,
+    });
   });
   // The tail of every Redis and Sentinel log, for when a failover does something unexpected.
   app.get("/api/logs", async (_req, res) => {
@@ -190,6 +213,29 @@ export function createControlPanel(stack: DemoStack): {
     }),
   );
   app.post(
+    "/api/cache/flush",
+    ...action(async () => {
+      await productCache().invalidateTag(PRODUCTS_TAG);
+      return "flushed the cache: every product invalidated";
+    }),
+  );
+  app.post(
+    "/api/database/slow",
+    ...action(async (req) => {
+      const delayMs = Math.min(
+        10_000,
+        Math.max(0, Math.round(Number((req.body as { delayMs?: unknown }).delayMs) || 0)),
+      );
+      const database = stack.database;
+      if (!database) throw new Error("the database is not started");
+      await database.query("demo", `UPDATE demo_settings SET read_delay_ms = ${delayMs}`);
+      readDelayMs = delayMs;
+      return delayMs === 0
+        ? "database back to full speed"
+        : `database slowed down: every product read takes ${delayMs} ms more`;
+    }),
+  );
+  app.post(
     "/api/users",
     ...action(async (req) => {
       const count = Math.min(
@@ -211,6 +257,7 @@ export function createControlPanel(stack: DemoStack): {
     close: async () => {
       clearInterval(watcher);
       await users.stop();
+      await cache?.close();
     },
   };
 }

@@ -95,3 +95,52 @@ test("a user stays logged in with the cart intact while an instance and the Redi
   await panel.waitForTimeout(2_000);
   await panel.screenshot({ path: "test-results/control-panel.png", fullPage: true });
 });
+
+test("the products page says whether the cache hit, a price saved through it shows at once, and the panel charts the cache", async () => {
+  const app = await browser.newPage();
+  await app.goto(`${demo.info.url}/products/700`);
+  await expect(app.locator("#cache").textContent()).resolves.toBe("miss");
+  await expect(app.locator("body").textContent()).resolves.toContain("Log in to change the price");
+  const name = await app.locator("#product-name").textContent();
+  for (let i = 0; i < 3; i++) {
+    await app.reload();
+    await expect(app.locator("#cache").textContent()).resolves.toBe("hit");
+    await expect(app.locator("#product-name").textContent()).resolves.toBe(name);
+  }
+
+  await app.goto(`${demo.info.url}/login`);
+  await app.fill('input[name="username"]', "bob");
+  await app.fill('input[name="password"]', "bob-demo-password");
+  await app.click('button[type="submit"]');
+  await app.waitForSelector("#user");
+  await app.click('a[href="/products/1"]');
+  await app.waitForSelector("#product-name");
+  await app.goto(`${demo.info.url}/products/700`);
+  await app.fill('input[name="priceCents"]', "1234");
+  await app.click('form[action="/products/700"] button');
+  await app.waitForURL(`${demo.info.url}/products/700`);
+  for (let i = 0; i < 3; i++) {
+    await expect(app.locator("#price").textContent()).resolves.toBe("12.34");
+    // Written through: the cache holds the new price, no database read needed.
+    await expect(app.locator("#cache").textContent()).resolves.toBe("hit");
+    await app.reload();
+  }
+  await app.screenshot({ path: "test-results/products-page.png", fullPage: true });
+
+  const panel = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+  await panel.goto(demo.info.control);
+  await panel.click("#flush-cache");
+  await panel.waitForSelector('#events li:has-text("flushed the cache")');
+  await panel.fill("#read-delay", "200");
+  await panel.click("#slow-database");
+  await panel.waitForSelector('#database td:has-text("200 ms")');
+  // The synthetic users' product reads: misses after the flush, the ratio climbing back.
+  await pollUntil("the cache chart's line to show a hit ratio and database queries", async () => {
+    const text = (await panel.locator("#cache-now").textContent()) ?? "";
+    return /hit ratio \d+(\.\d)? % · [1-9]\d* database queries\/s/.test(text);
+  });
+  await panel.waitForTimeout(3_000);
+  await panel.click("#fast-database");
+  await panel.waitForSelector('#database td:has-text("none")');
+  await panel.screenshot({ path: "test-results/control-panel-cache.png", fullPage: true });
+});

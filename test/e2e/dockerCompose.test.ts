@@ -31,11 +31,12 @@ async function compose(): Promise<Record<string, Service>> {
 }
 
 describe("docker-compose.yml", () => {
-  test("has the demo's shape: master, 2 replicas, 3 Sentinels, 3 app replicas, HAProxy", async () => {
+  test("has the demo's shape: master, 2 replicas, 3 Sentinels, PostgreSQL, 3 app replicas, HAProxy", async () => {
     const services = await compose();
     expect(Object.keys(services).sort()).toEqual([
       "app",
       "haproxy",
+      "postgres",
       "redis-master",
       "redis-replica-1",
       "redis-replica-2",
@@ -83,6 +84,31 @@ describe("docker-compose.yml", () => {
     expect(script).toContain("sentinel announce-hostnames yes");
     expect(script).toContain("sentinel monitor mymaster redis-master 6379 2");
     expect(script).toContain("sentinel down-after-milliseconds mymaster 2000");
+  });
+
+  test("the app reads its products from the postgres service, seeded by the launcher's own SQL", async () => {
+    const services = await compose();
+    expect(services.postgres?.image).toMatch(/^postgres:/);
+    expect(services.app?.depends_on?.postgres?.condition).toBe("service_healthy");
+    const url = new URL(
+      (services.app?.environment?.DEMO_DATABASE_URL ?? "").replace(/\$\{[^}]*\}/, "secret"),
+    );
+    expect([url.protocol, url.hostname, url.port, url.pathname]).toEqual([
+      "postgres:",
+      "postgres",
+      "5432",
+      "/demo",
+    ]);
+    const volumes = (services.postgres as { volumes?: string[] }).volumes ?? [];
+    expect(volumes).toContain("./demo/products.sql:/docker-entrypoint-initdb.d/products.sql:ro");
+    // The image is built with every module the app imports.
+    const dockerfile = await readFile(join(root, "Dockerfile"), "utf8");
+    const app = await readFile(join(root, "demo/app.ts"), "utf8");
+    for (const [, module] of app.matchAll(/from "\.\/([a-zA-Z]+)\.js"/g)) {
+      expect(dockerfile, `Dockerfile copies demo/${String(module)}.ts`).toContain(
+        `demo/${String(module)}.ts`,
+      );
+    }
   });
 
   test("HAProxy accepts its configuration, which health-checks /healthz", async () => {

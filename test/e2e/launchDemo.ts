@@ -3,11 +3,19 @@ import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import type { PanelSample } from "../../demo/control/server.js";
 import type { DemoDescription } from "../../demo/DemoStack.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
 export type DemoInfo = DemoDescription & { url: string; control: string };
+
+/** The control panel's /api/state. */
+export type PanelState = DemoDescription & {
+  url: string;
+  users: number;
+  database: DemoDescription["database"] & { readDelayMs: number };
+};
 
 /** `npm run demo -- --json`, as a user starts it, in its own process group like a terminal's. */
 export class LaunchedDemo {
@@ -66,8 +74,9 @@ export class LaunchedDemo {
 
   /** Every pid the ready line named. */
   get pids(): number[] {
-    const { redis, instances, loadBalancer } = this.info;
+    const { redis, database, instances, loadBalancer } = this.info;
     return [
+      database.pid,
       ...(redis.master ? [redis.master.pid] : []),
       ...redis.replicas.map((node) => node.pid),
       ...redis.sentinels.map((node) => node.pid),
@@ -115,8 +124,30 @@ export class LaunchedDemo {
     return fetch(`${this.info.control}/api/logs`).then((r) => r.text());
   }
 
-  async state(): Promise<DemoInfo> {
-    return (await fetch(`${this.info.control}/api/state`).then((r) => r.json())) as DemoInfo;
+  async state(): Promise<PanelState> {
+    return (await fetch(`${this.info.control}/api/state`).then((r) => r.json())) as PanelState;
+  }
+
+  /** The panel's history: the per-second samples and the marked events, as its page first gets them. */
+  async history(): Promise<{ samples: PanelSample[]; events: { label: string }[] }> {
+    const controller = new AbortController();
+    const response = await fetch(`${this.info.control}/api/stream`, { signal: controller.signal });
+    const reader = response.body?.getReader();
+    let text = "";
+    try {
+      for (;;) {
+        const chunk = await reader?.read();
+        if (chunk === undefined || chunk.done) break;
+        text += new TextDecoder().decode(chunk.value as Uint8Array);
+        const match = /event: history\ndata: (.*)\n\n/.exec(text);
+        if (match?.[1] !== undefined) {
+          return JSON.parse(match[1]) as { samples: PanelSample[]; events: { label: string }[] };
+        }
+      }
+    } finally {
+      controller.abort();
+    }
+    throw new Error("the panel's stream sent no history");
   }
 }
 

@@ -21,7 +21,9 @@ test("npm run demo -- --json: ready line within 20 s, every process alive, all g
     expect(demo.info.instances).toHaveLength(3);
     expect(demo.info.redis.replicas).toHaveLength(2);
     expect(demo.info.redis.sentinels).toHaveLength(3);
-    expect(demo.pids).toHaveLength(10);
+    expect(demo.info.database.port).toBeGreaterThan(0);
+    // PostgreSQL, 3 Redis nodes, 3 Sentinels, 3 instances, HAProxy.
+    expect(demo.pids).toHaveLength(11);
     for (const pid of demo.pids) expect(isAlive(pid)).toBe(true);
 
     const health = await fetch(`${demo.info.url}/healthz`);
@@ -106,7 +108,7 @@ test("--cluster: a 3-shard Cluster behind the same app, a shard's master killed 
     );
     // Past the failover: a few seconds of synthetic users on the new master.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const { samples, events } = await history(demo.info.control);
+    const { samples, events } = await demo.history();
     expect(events.map(({ label }) => label)).toEqual(
       expect.arrayContaining([
         `killed Redis master ${killed ?? ""}`,
@@ -126,30 +128,3 @@ test("--cluster: a 3-shard Cluster behind the same app, a shard's master killed 
     await demo.interrupt();
   }
 });
-
-/** The panel's history: the per-second samples and the marked events, as its page first gets them. */
-async function history(
-  control: string,
-): Promise<{ samples: { requests: number; errors: number }[]; events: { label: string }[] }> {
-  const controller = new AbortController();
-  const response = await fetch(`${control}/api/stream`, { signal: controller.signal });
-  const reader = response.body?.getReader();
-  let text = "";
-  try {
-    for (;;) {
-      const chunk = await reader?.read();
-      if (chunk === undefined || chunk.done) break;
-      text += new TextDecoder().decode(chunk.value as Uint8Array);
-      const match = /event: history\ndata: (.*)\n\n/.exec(text);
-      if (match?.[1] !== undefined) {
-        return JSON.parse(match[1]) as {
-          samples: { requests: number; errors: number }[];
-          events: { label: string }[];
-        };
-      }
-    }
-  } finally {
-    controller.abort();
-  }
-  throw new Error("the panel's stream sent no history");
-}

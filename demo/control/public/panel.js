@@ -3,8 +3,10 @@
 
 const $ = (selector) => document.querySelector(selector);
 const data = [[], [], [], [], []]; // t, requests/s, errors/s, p50, p99
+const cacheData = [[], [], [], []]; // t, requests/s, database queries/s, cache hit ratio %
 const events = [];
 let chart;
+let cacheChart;
 
 function post(path, body = {}) {
   return fetch(path, {
@@ -56,6 +58,16 @@ async function refresh() {
     );
     redis.append(row);
   }
+  const { database } = state;
+  const databaseRow = document.createElement("tr");
+  databaseRow.append(
+    cell("PostgreSQL (products)"),
+    cell(String(database.port)),
+    cell(database.pid ? String(database.pid) : "down", database.pid ? "" : "down"),
+    cell(database.queriesPerSecond == null ? "—" : String(database.queriesPerSecond)),
+    cell(database.readDelayMs ? `${database.readDelayMs} ms` : "none"),
+  );
+  $("#database tbody").replaceChildren(databaseRow);
   const instances = $("#instances tbody");
   instances.replaceChildren();
   for (const instance of state.instances) {
@@ -125,6 +137,18 @@ function addSample(sample) {
     `${sample.users} users · ${sample.requests} requests/s · ${sample.errors} errors/s · ` +
     `p50 ${sample.p50 ?? "–"} ms · p99 ${sample.p99 ?? "–"} ms`;
   chart?.setData(data);
+
+  const reads = sample.cacheHits + sample.cacheMisses;
+  const ratio = reads === 0 ? null : Math.round((1000 * sample.cacheHits) / reads) / 10;
+  cacheData[0].push(sample.t);
+  cacheData[1].push(sample.requests);
+  cacheData[2].push(sample.dbQueries);
+  cacheData[3].push(ratio);
+  if (cacheData[0].length > 300) for (const series of cacheData) series.shift();
+  $("#cache-now").textContent =
+    `${reads} product reads/s · cache hit ratio ${ratio ?? "–"} % · ` +
+    `${sample.dbQueries ?? "–"} database queries/s`;
+  cacheChart?.setData(cacheData);
 }
 
 function eventMarkers(u) {
@@ -146,27 +170,52 @@ function eventMarkers(u) {
   ctx.restore();
 }
 
-function makeChart() {
-  chart = new uPlot(
+/**
+ * A chart of per-second series against time, events marked: `series` on the left axis ("n"),
+ * `right` (one scale) on the right.
+ */
+function lineChart(target, values, height, series, right) {
+  return new uPlot(
     {
       width: Math.min(1100, document.body.clientWidth - 20),
-      height: 320,
-      series: [
-        {},
-        { label: "requests/s", stroke: "#0969da", scale: "n" },
-        { label: "errors/s", stroke: "#cf222e", scale: "n", width: 2 },
-        { label: "p50 ms", stroke: "#1a7f37", scale: "ms" },
-        { label: "p99 ms", stroke: "#9a6700", scale: "ms" },
-      ],
+      height,
+      series: [{}, ...series],
+      scales: right.range ? { [right.scale]: { range: right.range } } : {},
       axes: [
         {},
         { scale: "n", label: "per second" },
-        { scale: "ms", side: 1, label: "ms", grid: { show: false } },
+        { scale: right.scale, side: 1, label: right.label, grid: { show: false } },
       ],
       hooks: { draw: [eventMarkers] },
     },
-    data,
+    values,
+    target,
+  );
+}
+
+function makeCharts() {
+  chart = lineChart(
     $("#chart"),
+    data,
+    320,
+    [
+      { label: "requests/s", stroke: "#0969da", scale: "n" },
+      { label: "errors/s", stroke: "#cf222e", scale: "n", width: 2 },
+      { label: "p50 ms", stroke: "#1a7f37", scale: "ms" },
+      { label: "p99 ms", stroke: "#9a6700", scale: "ms" },
+    ],
+    { scale: "ms", label: "ms" },
+  );
+  cacheChart = lineChart(
+    $("#cache-chart"),
+    cacheData,
+    240,
+    [
+      { label: "requests/s", stroke: "#0969da", scale: "n" },
+      { label: "database queries/s", stroke: "#8250df", scale: "n", width: 2 },
+      { label: "cache hit ratio %", stroke: "#1a7f37", scale: "%", width: 2 },
+    ],
+    { scale: "%", label: "hit ratio %", range: [0, 100] },
   );
 }
 
@@ -174,7 +223,7 @@ function connect() {
   const stream = new EventSource("/api/stream");
   stream.addEventListener("history", (message) => {
     const history = JSON.parse(message.data);
-    for (const series of data) series.length = 0;
+    for (const series of [...data, ...cacheData]) series.length = 0;
     events.length = 0;
     for (const event of history.events) events.push(event);
     for (const sample of history.samples) addSample(sample);
@@ -187,12 +236,17 @@ $("#kill-master").addEventListener("click", () => post("/api/redis/master/kill")
 $("#freeze-master").addEventListener("click", () =>
   post("/api/redis/master/freeze", { seconds: Number($("#freeze-seconds").value) }),
 );
+$("#flush-cache").addEventListener("click", () => post("/api/cache/flush"));
+$("#slow-database").addEventListener("click", () =>
+  post("/api/database/slow", { delayMs: Number($("#read-delay").value) }),
+);
+$("#fast-database").addEventListener("click", () => post("/api/database/slow", { delayMs: 0 }));
 $("#users").addEventListener("input", (e) => ($("#users-count").value = e.target.value));
 $("#users").addEventListener("change", (e) =>
   post("/api/users", { count: Number(e.target.value) }),
 );
 
-makeChart();
+makeCharts();
 connect();
 refresh();
 setInterval(refresh, 2000);
