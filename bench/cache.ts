@@ -4,19 +4,23 @@
 // Redis store (@keyv/redis), one app process each on one Redis node, interleaved round by round
 // after every product was loaded once: cache hits. Per round: req/s, Redis commands per request
 // (INFO commandstats) and Redis CPU per request. The peers live in bench/peers/ (installed from
-// its lockfile on first use). Prints medians and paired ratios; writes
-// bench/results/<date>-cache.json.
+// its lockfile on first use). Prints medians and paired ratios. Then the fleet figures for each
+// library (bench/cacheFleet.ts): database reads per stampede, stale keys after a random workload.
+// `--cache-part speed` or `fleet` runs one of the two. Writes bench/results/<date>-cache.json.
 import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { createInterface } from "node:readline";
 import autocannon from "autocannon";
 import { Redis } from "ioredis";
 import { format } from "prettier";
 import { SingleNodeStack } from "../harness/stacks.js";
+import { cacheFleetBench } from "./cacheFleet.js";
+import type { FleetFigures } from "./cacheFleet.js";
 import { median, processCpuMicros, redisCpuMicros } from "./measure.js";
+import { CACHE_SECTION, withSection } from "./report.js";
 
 const LIBRARIES = [
   "redis-ha-session",
@@ -57,21 +61,112 @@ async function commandCalls(client: Redis): Promise<number> {
   return calls;
 }
 
-export async function cacheBench({
-  root,
-  rounds,
-  duration,
-  connections,
-}: {
+interface CacheBenchOptions {
   root: string;
   rounds: number;
   duration: number;
   connections: number;
-}): Promise<void> {
+  /** "speed" (hits through the route), "fleet" (stampede and stale sets), or both. */
+  parts: readonly string[];
+}
+
+export async function cacheBench(options: CacheBenchOptions): Promise<void> {
+  const { root, parts } = options;
   if (!existsSync(`${root}bench/peers/node_modules`)) {
     process.stdout.write("installing the peers (bench/peers, npm ci)…\n");
     execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: `${root}bench/peers` });
   }
+  const lines = [
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}`,
+    `command: npm run bench -- --cache --cache-part ${parts.join(",")} --rounds ${options.rounds} ` +
+      `--duration ${options.duration} --connections ${options.connections}`,
+  ];
+  let rounds: Round[] = [];
+  if (parts.includes("speed")) {
+    const speed = await speedBench(options);
+    rounds = speed.rounds;
+    lines.push(...speed.lines);
+  }
+  let fleet: FleetFigures[] = [];
+  if (parts.includes("fleet")) {
+    process.stdout.write("fleet figures: 4 processes per library on one Redis node\n");
+    fleet = await cacheFleetBench(root, (line) => process.stdout.write(`${line}\n`));
+    lines.push(...fleetLines(fleet));
+  }
+  process.stdout.write(`\n${lines.join("\n")}\n`);
+  const date = new Date().toISOString();
+  await mkdir(`${root}bench/results`, { recursive: true });
+  await writeFile(
+    `${root}bench/results/${date.slice(0, 10)}-cache.json`,
+    await format(JSON.stringify({ date, lines, rounds, fleet }), { parser: "json" }),
+  );
+  if (parts.includes("speed") && parts.includes("fleet")) {
+    const path = `${root}docs/benchmarks.md`;
+    const doc = await readFile(path, "utf8").catch(() => "# Benchmarks\n");
+    await writeFile(
+      path,
+      await format(withSection(doc, CACHE_SECTION, cacheSection(date, lines)), {
+        parser: "markdown",
+        proseWrap: "preserve",
+      }),
+    );
+  }
+}
+
+/** The DB cache section of docs/benchmarks.md: how it is measured, and this run's lines. */
+function cacheSection(date: string, lines: string[]): string {
+  return [
+    `## ${CACHE_SECTION}`,
+    "",
+    "`npm run bench -- --cache` (`bench/cache.ts`, `bench/cacheFleet.ts`) compares this library's",
+    "cache (Redis only, and with its local tier) with Bentocache 1.6.1 (its Redis tier, and two",
+    "tiers with its Redis bus) and cache-manager 7.2.9 with @keyv/redis 5.1.6, from `bench/peers/`",
+    "(a lockfile of its own: Bentocache needs ioredis 5), all on one Redis node on this machine.",
+    "",
+    "- **Hits**: one app process per library serving `GET /products/:id` over 1 000 products, all",
+    "  loaded once before; autocannon drives each in turn, rounds interleaved (the order reversed",
+    "  every other round); Redis commands from `INFO commandstats`, Redis and app CPU per request",
+    "  from `INFO cpu` and `/proc`. Ratios are medians of per-round paired ratios.",
+    "- **Fleet**: 4 processes per library, their loaders reading one database stand-in over HTTP.",
+    "  Stampede: 500 concurrent `getOrLoad` of one cold key in each process, the database read",
+    "  taking 100 ms; the database counts its reads (three cold keys). Stale sets: 10 000 random",
+    "  `getOrLoad`, write-throughs and update-then-invalidate over 100 keys (20 at a time per",
+    "  process, pauses of up to 20 ms between each database access and the cache's set); a",
+    "  peer's write-through is its documented pattern, the database write then its `set`. A",
+    "  second after the load stops, a key is stale if any process would serve a value other",
+    "  than the database's.",
+    "",
+    `Latest run: ${date}.`,
+    "",
+    "```text",
+    ...lines,
+    "```",
+  ].join("\n");
+}
+
+function fleetLines(fleet: FleetFigures[]): string[] {
+  const ours = fleet.filter((figures) => figures.library.startsWith("redis-ha-session"));
+  return [
+    "stampede (4 processes × 500 concurrent getOrLoad of a cold key, database read 100 ms), " +
+      "stale sets (10 000 random loads, write-throughs, invalidations over 100 keys, pauses ≤ 20 ms):",
+    ...fleet.map(
+      (figures) =>
+        `  ${figures.library.padEnd(24)} ${figures.stampedeLoads.join(", ")} database reads per ` +
+        `cold key · ${figures.staleKeys} of ${figures.cachedKeys} cached keys stale afterwards · ` +
+        `${figures.failedOperations} operations failed`,
+    ),
+    `  ${target(ours.every((figures) => figures.stampedeLoads.every((loads) => loads === 1)))}  ` +
+      "exactly 1 load per cold key across the fleet",
+    `  ${target(ours.every((figures) => figures.staleKeys === 0))}  0 stale keys after the workload`,
+  ];
+}
+
+async function speedBench({
+  root,
+  rounds,
+  duration,
+  connections,
+}: CacheBenchOptions): Promise<{ lines: string[]; rounds: Round[] }> {
   const topology = await SingleNodeStack.start();
   const admin = new Redis(topology.server.port, "127.0.0.1");
   const apps = new Map<string, { child: ChildProcess; url: string }>();
@@ -145,8 +240,6 @@ export async function cacheBench({
     );
   };
   const lines = [
-    `machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}`,
-    `command: npm run bench -- --cache --rounds ${rounds} --duration ${duration} --connections ${connections}`,
     `medians of ${rounds} rounds, GET /products/:id, every product cached (hits):`,
     ...LIBRARIES.map(
       (library) =>
@@ -162,14 +255,7 @@ export async function cacheBench({
     `  ${target(paired("redis-ha-session-local", "bentocache-two-tier") >= 1.3)}  local-tier hit req/s ≥ 1.3 × ` +
       `Bentocache two-tier: ${paired("redis-ha-session-local", "bentocache-two-tier").toFixed(2)}× (paired)`,
   ];
-  process.stdout.write(`\n${lines.join("\n")}\n`);
-  await mkdir(`${root}bench/results`, { recursive: true });
-  await writeFile(
-    `${root}bench/results/${new Date().toISOString().slice(0, 10)}-cache.json`,
-    await format(JSON.stringify({ date: new Date().toISOString(), lines, rounds: results }), {
-      parser: "json",
-    }),
-  );
+  return { lines, rounds: results };
 }
 
 function target(met: boolean): string {

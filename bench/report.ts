@@ -319,3 +319,31 @@ const WHY = [
   "  at 3 was 5 % slower than at 8), for ~1.5 µs more Redis master CPU per GET (2.5 → 4.0) in more",
   "  socket reads.",
 ];
+
+/** The heading of the section `npm run bench -- --cache` writes into docs/benchmarks.md. */
+export const CACHE_SECTION = "DB cache";
+
+/**
+ * `doc` with its `## <heading>` section (up to the next `## ` heading) replaced by `section`, or
+ * `section` added before "Why the code is as it is" (else at the end); `doc` as it is when
+ * `section` is undefined. The session bench rewrites docs/benchmarks.md and keeps the DB cache
+ * bench's section this way, and that bench writes its section into the file the same way.
+ */
+export function withSection(doc: string, heading: string, section: string | undefined): string {
+  if (section === undefined) return doc;
+  const body = `${section.trimEnd()}\n\n`;
+  const existing = sectionOf(doc, heading);
+  if (existing !== undefined) return doc.replace(existing, () => body);
+  const why = doc.indexOf(`\n${WHY[0] ?? ""}`);
+  return why < 0
+    ? `${doc.trimEnd()}\n\n${body}`
+    : `${doc.slice(0, why + 1)}${body}${doc.slice(why + 1)}`;
+}
+
+/** The `## <heading>` section of `doc`, heading line included, up to the next `## ` heading. */
+export function sectionOf(doc: string, heading: string): string | undefined {
+  const start = doc.indexOf(`\n## ${heading}\n`);
+  if (start < 0) return undefined;
+  const next = doc.indexOf("\n## ", start + 1);
+  return doc.slice(start + 1, next < 0 ? undefined : next + 1);
+}

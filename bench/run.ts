@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { cpus } from "node:os";
 import { readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -16,7 +16,7 @@ import { format } from "prettier";
 import { Redis } from "ioredis";
 import { SentinelStack } from "../harness/stacks.js";
 import { commandsPerRequest, peakRssMiB, processCpuMicros, redisCpuMicros } from "./measure.js";
-import { markdownReport, textTable } from "./report.js";
+import { CACHE_SECTION, markdownReport, sectionOf, textTable, withSection } from "./report.js";
 import type { BenchResult, Sample } from "./report.js";
 
 const ALL_STORES = ["redis-ha-session", "connect-redis", "connect-redis-7", "memory"] as const;
@@ -42,6 +42,8 @@ const { values } = parseArgs({
     cluster: { type: "boolean", default: false },
     // `--cache`: only the DB-cache comparison with Bentocache and cache-manager (bench/cache.ts).
     cache: { type: "boolean", default: false },
+    // With --cache: `speed` (hit req/s) or `fleet` (stampede, stale sets); both by default.
+    "cache-part": { type: "string", default: "speed,fleet" },
   },
 });
 const ROUTES = ALL_ROUTES.filter((route) => values.routes.split(",").includes(route.path));
@@ -110,6 +112,7 @@ if (values.cache) {
     rounds: Number(values.rounds),
     duration: Number(values.duration),
     connections: Number(values.connections),
+    parts: values["cache-part"].split(","),
   });
   process.exit(0);
 }
@@ -252,10 +255,12 @@ try {
   if (baseline === undefined) {
     await mkdir(`${root}docs`, { recursive: true });
     // Formatted as the repository's Prettier check expects.
-    const markdown = await format(markdownReport(result), {
-      parser: "markdown",
-      proseWrap: "preserve",
-    });
+    // The DB cache bench's section (`--cache`) is its own: kept as it is.
+    const before = await readFile(`${root}docs/benchmarks.md`, "utf8").catch(() => "");
+    const markdown = await format(
+      withSection(markdownReport(result), CACHE_SECTION, sectionOf(before, CACHE_SECTION)),
+      { parser: "markdown", proseWrap: "preserve" },
+    );
     await writeFile(`${root}docs/benchmarks.md`, markdown);
   }
 } finally {

@@ -3,13 +3,13 @@ import type { CacheStats } from "../../src/index.js";
 // What the test side (CacheProcess) and a cache worker process (cacheWorker.ts) exchange.
 
 /** What one burst of concurrent getOrLoad calls in a cache process gave. */
-export interface BurstResult {
+export interface BurstResult<S = CacheStats> {
   results: { value?: unknown; error?: string; ms: number }[];
-  stats: CacheStats;
+  stats: S;
 }
 
 /** What a worker's random workload gave. */
-export interface WorkloadResult {
+export interface WorkloadResult<S = CacheStats> {
   failed: { getOrLoad: number; writeThrough: number; invalidate: number };
   errors: string[];
   reads: number;
@@ -17,7 +17,7 @@ export interface WorkloadResult {
   readMaxMs: number;
   /** getOrLoad calls not settled when the workload ended. */
   pending: number;
-  stats: CacheStats;
+  stats: S;
 }
 
 /** What the random workload is told. */
