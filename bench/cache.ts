@@ -38,6 +38,9 @@ interface Round {
   redisCpuMicrosPerRequest: number;
   /** The app process's CPU per request: on 2 cores the load generator bounds req/s first. */
   appCpuMicrosPerRequest: number;
+  /** The cache alone, in the app's process without HTTP: getOrLoad hits per second. */
+  inProcessHitsPerSecond: number;
+  inProcessCpuMicrosPerHit: number;
 }
 
 async function startApp(root: string, library: string, port: number) {
@@ -220,12 +223,20 @@ async function speedBench({
         const errors = result.errors + result.non2xx;
         if (errors > 0) throw new Error(`${library}: ${errors} failed requests`);
         const requests = result.requests.total;
+        const alone = (await (await fetch(`${url}/hit-loop?calls=50000`)).json()) as {
+          callsPerSecond: number;
+          cpuMicrosPerCall: number;
+          databaseReads: number;
+        };
+        if (alone.databaseReads > 0) throw new Error(`${library}: the hit loop missed`);
         results.push({
           library,
           requestsPerSecond: result.requests.average,
           commandsPerRequest: calls / requests,
           redisCpuMicrosPerRequest: (cpuAfter - cpuBefore) / requests,
           appCpuMicrosPerRequest: (appAfter - appBefore) / requests,
+          inProcessHitsPerSecond: alone.callsPerSecond,
+          inProcessCpuMicrosPerHit: alone.cpuMicrosPerCall,
         });
         process.stdout.write(
           `round ${round} · ${library.padEnd(24)} · ${Math.round(result.requests.average)} req/s · ` +
@@ -240,14 +251,17 @@ async function speedBench({
   }
   const of = (library: string, pick: (round: Round) => number) =>
     median(results.filter((round) => round.library === library).map(pick));
-  /** The median over rounds of `library`'s req/s over `other`'s in the same round. */
-  const paired = (library: string, other: string) => {
+  /** The median over rounds of `library`'s figure over `other`'s in the same round. */
+  const paired = (
+    library: string,
+    other: string,
+    pick: (round: Round) => number = (round) => round.requestsPerSecond,
+  ) => {
     const mine = results.filter((round) => round.library === library);
     const theirs = results.filter((round) => round.library === other);
-    return median(
-      mine.map((round, i) => round.requestsPerSecond / (theirs[i]?.requestsPerSecond ?? NaN)),
-    );
+    return median(mine.map((round, i) => pick(round) / (theirs[i] ? pick(theirs[i]) : NaN)));
   };
+  const alone = (round: Round) => round.inProcessHitsPerSecond;
   const lines = [
     `medians of ${rounds} rounds, GET /products/:id, every product cached (hits):`,
     ...LIBRARIES.map(
@@ -263,6 +277,14 @@ async function speedBench({
       `${paired("redis-ha-session", "cache-manager").toFixed(2)}× (paired)`,
     `  ${target(paired("redis-ha-session-local", "bentocache-two-tier") >= 1.3)}  local-tier hit req/s ≥ 1.3 × ` +
       `Bentocache two-tier: ${paired("redis-ha-session-local", "bentocache-two-tier").toFixed(2)}× (paired)`,
+    "the cache alone, in each app's process without HTTP (50 000 getOrLoad hits, 20 at a time):",
+    ...LIBRARIES.map(
+      (library) =>
+        `  ${library.padEnd(24)} ${Math.round(of(library, alone))} hits/s, ` +
+        `${of(library, (r) => r.inProcessCpuMicrosPerHit).toFixed(1)} µs CPU per hit`,
+    ),
+    `  ${paired("redis-ha-session", "cache-manager", alone).toFixed(2)}× cache-manager's hits/s, local tier ` +
+      `${paired("redis-ha-session-local", "bentocache-two-tier", alone).toFixed(2)}× Bentocache two-tier's (paired)`,
   ];
   return { lines, rounds: results };
 }
