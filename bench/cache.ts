@@ -29,6 +29,8 @@ const LIBRARIES = [
   "bentocache-two-tier",
   "cache-manager",
 ] as const;
+/** The speed part also runs the route with no cache at all: the ceiling any cache can reach here. */
+const SPEED_RUNS = [...LIBRARIES, "no-cache"] as const;
 const PRODUCTS = 1_000;
 
 interface Round {
@@ -146,7 +148,9 @@ function cacheSection(date: string, lines: string[]): string {
     "the peer to spend about a quarter of each request in its cache. On this 2-core machine,",
     "where autocannon shares the cores, a response written in the same turn as its request",
     "costs more in `writev` (17.7 % of the app's CPU with the local tier, 12.1 % after a Redis",
-    "round trip), which is why the local tier is not faster than Redis-only here.",
+    "round trip), which is why the local tier is not faster than Redis-only here. The `no-cache`",
+    "row is the same route answering from a `Map`, no cache at all: the most any cache can reach",
+    "on this route and machine.",
     "",
     `Latest run: ${date}.`,
     "",
@@ -184,7 +188,7 @@ async function speedBench({
   const apps = new Map<string, { child: ChildProcess; url: string }>();
   const results: Round[] = [];
   try {
-    for (const library of LIBRARIES) {
+    for (const library of SPEED_RUNS) {
       const app = await startApp(root, library, topology.server.port);
       apps.set(library, app);
       // Every product loaded once: what follows are hits.
@@ -195,7 +199,7 @@ async function speedBench({
       }
     }
     for (let round = 1; round <= rounds; round++) {
-      const order = round % 2 === 1 ? [...LIBRARIES] : [...LIBRARIES].reverse();
+      const order = round % 2 === 1 ? [...SPEED_RUNS] : [...SPEED_RUNS].reverse();
       for (const library of order) {
         const app = apps.get(library);
         const url = app?.url ?? "";
@@ -264,7 +268,7 @@ async function speedBench({
   const alone = (round: Round) => round.inProcessHitsPerSecond;
   const lines = [
     `medians of ${rounds} rounds, GET /products/:id, every product cached (hits):`,
-    ...LIBRARIES.map(
+    ...SPEED_RUNS.map(
       (library) =>
         `  ${library.padEnd(24)} ${Math.round(of(library, (r) => r.requestsPerSecond))} req/s, ` +
         `${of(library, (r) => r.commandsPerRequest).toFixed(2)} Redis commands and ` +
@@ -277,6 +281,9 @@ async function speedBench({
       `${paired("redis-ha-session", "cache-manager").toFixed(2)}× (paired)`,
     `  ${target(paired("redis-ha-session-local", "bentocache-two-tier") >= 1.3)}  local-tier hit req/s ≥ 1.3 × ` +
       `Bentocache two-tier: ${paired("redis-ha-session-local", "bentocache-two-tier").toFixed(2)}× (paired)`,
+    `  the route with no cache at all (the product from a Map): ` +
+      `${paired("no-cache", "bentocache-two-tier").toFixed(2)}× Bentocache two-tier, local tier ` +
+      `${paired("redis-ha-session-local", "no-cache").toFixed(2)}× no cache (paired)`,
     "the cache alone, in each app's process without HTTP (50 000 getOrLoad hits, 20 at a time):",
     ...LIBRARIES.map(
       (library) =>
