@@ -181,6 +181,25 @@ describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (top
       await expect(cache.getOrLoad("w", () => db)).resolves.toBe("v1");
     });
 
+    test("a write-through that never ends (its process died): another instance's reads load the database's value and store nothing", async () => {
+      const writer = newCache();
+      const reader = newCache({ prefix: `c${prefixes}:` });
+      let db = "old";
+      await reader.getOrLoad("d", () => db);
+      // The writer commits to the database and then never reaches Redis again.
+      void writer.writeThrough("d", () => {
+        db = "new";
+        return new Promise<string>(() => undefined);
+      });
+      await delay(50);
+      const loader = countingLoader(() => db);
+      await expect(reader.getOrLoad("d", loader)).resolves.toBe("new");
+      await expect(reader.getOrLoad("d", loader)).resolves.toBe("new");
+      expect(loader.calls).toBe(2);
+      await expect(reader.get("d")).resolves.toBeUndefined();
+      expect(reader.stats().rejectedStaleSets).toBe(2);
+    });
+
     test("invalidateTag: values stored with the tag before it are gone, others stay", async () => {
       const cache = newCache();
       await cache.getOrLoad("a", () => "a1", { tags: ["catalogue"] });
