@@ -275,8 +275,10 @@ async function monitored(act: () => Promise<void>): Promise<{ port: number; comm
       const link = /addr=(\S+)/.exec(
         String(await node.call("CLIENT", "LIST", "TYPE", "master")),
       )?.[1];
+      // monitor() opens a connection of its own: `node` is closed once it is there.
+      const monitor = await node.monitor();
       node.disconnect();
-      const monitor = await new Redis(server.port, "127.0.0.1").monitor();
+      monitor.on("error", () => undefined);
       monitor.on("monitor", (_time: string, args: string[], source: string) => {
         const command = String(args[0]).toLowerCase();
         if (source === "lua" || source === link || command === "cluster") return;
