@@ -82,8 +82,7 @@ export function createTestApp(
   });
   app.post("/remember", (req, res) => {
     req.session.cookie.maxAge = Number((req.body as { maxAge?: unknown }).maxAge);
-    // express-session works originalMaxAge out from the clock, read twice: a millisecond or so
-    // short of maxAge whenever the clock ticks in between. The response tells what it came to.
+    // express-session works originalMaxAge out from the clock: the response tells what it came to.
     res.json({ instance, originalMaxAge: req.session.cookie.originalMaxAge });
   });
   // A cookie setting changed for this session only.

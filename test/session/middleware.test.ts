@@ -16,12 +16,16 @@ import { createTestApp, TEST_SECRET } from "../../harness/app/testApp.js";
 // express-session's maxAge setter works originalMaxAge out from the clock, read twice: whenever the
 // clock ticks in between, originalMaxAge comes out a millisecond short (touch() sets maxAge from
 // originalMaxAge, so it drifts there too). Here every reading of the clock is a millisecond later,
-// as on a slow machine.
-function tickingClock(): () => void {
+// as on a slow machine, while `act` runs.
+async function onTickingClock<T>(act: () => Promise<T>): Promise<T> {
   const real = Date.now.bind(Date);
   let ticks = 0;
   const spy = vi.spyOn(Date, "now").mockImplementation(() => real() + ++ticks);
-  return () => spy.mockRestore();
+  try {
+    return await act();
+  } finally {
+    spy.mockRestore();
+  }
 }
 
 // The middleware on a single node, and on a Cluster of 3 shards (a master and a replica each).
@@ -72,15 +76,10 @@ describe.each(["a single node", "a Cluster"] as const)("on %s", (topology) => {
       const key = `sess:${sessionIdOf(browser) ?? ""}`;
       // Path, HttpOnly, SameSite=Lax and secure "auto" are redisSession's: nothing but the max-age.
       expect(await client.hget(key, "cookie")).toBe('{"originalMaxAge":null}');
-      // Stored as the session had it, which express-session makes a millisecond or so short of the
-      // maxAge set whenever the clock ticks (so it is made to tick here, as it did in one CI run).
-      const restore = tickingClock();
-      let remembered;
-      try {
-        remembered = await browser.post("/remember").send({ maxAge: 3_600_000 });
-      } finally {
-        restore();
-      }
+      // Stored as the session had it: a millisecond or so short of the maxAge set on a ticking clock.
+      const remembered = await onTickingClock(() =>
+        browser.post("/remember").send({ maxAge: 3_600_000 }),
+      );
       const { originalMaxAge } = remembered.body as { originalMaxAge: number };
       expect(3_600_000 - originalMaxAge).toBeGreaterThan(0);
       expect(3_600_000 - originalMaxAge).toBeLessThan(1_000);
@@ -230,12 +229,8 @@ describe.each(["a single node", "a Cluster"] as const)("on %s", (topology) => {
       await client.set(`sess:${sid}`, JSON.stringify({ cookie, user: "dora" }), "EX", 86_400);
       const browser = agentOn(server.app);
       setSessionCookie(browser, `s:${sign(sid, TEST_SECRET)}`);
-      const restore = tickingClock();
-      try {
-        expect((await browser.get("/me")).body).toMatchObject({ user: "dora" });
-      } finally {
-        restore();
-      }
+      const response = await onTickingClock(() => browser.get("/me"));
+      expect(response.body).toMatchObject({ user: "dora" });
       expect(await client.type(`sess:${sid}`)).toBe("string");
     });
 
@@ -245,12 +240,8 @@ describe.each(["a single node", "a Cluster"] as const)("on %s", (topology) => {
       // A cookie with a maxAge ("remember me"): one without has no originalMaxAge to come out short.
       await browser.post("/remember").send({ maxAge: 86_400_000 });
       const before = await client.hgetall(key);
-      const restore = tickingClock();
-      try {
-        expect((await browser.get("/me")).body).toMatchObject({ user: "erin" });
-      } finally {
-        restore();
-      }
+      const response = await onTickingClock(() => browser.get("/me"));
+      expect(response.body).toMatchObject({ user: "erin" });
       expect(await client.hgetall(key)).toEqual(before);
     });
   });
