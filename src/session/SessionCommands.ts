@@ -160,8 +160,8 @@ export class SessionCommands {
   /**
    * Applies a write and, if durability asks for it, waits until enough replicas have it.
    * `ttlMs` undefined leaves the TTL as it is ("update" mode only); `waitMs` is what the request
-   * may still wait. `checks` (field, value read: "" for none) are applied only if every field
-   * still holds what this request read (see the write script).
+   * may still wait. `checks` (field, value read: "" for none): applied only if every field still
+   * holds what this request read, or what this write gives it (see the write script).
    * @returns whether it was written (false: the session was destroyed meanwhile)
    * @throws NotDurableError when replicas did not confirm within the wait bound
    * @throws RedisUnavailableError when a checked field holds something else

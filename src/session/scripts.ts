@@ -97,12 +97,13 @@ return 1
  * wrote.
  * 8 n, the number of field/value pairs to set. 9 m, the number of fields to check. Then the n
  * pairs (the caller includes `$touched`); then m field/value pairs, each the value the field
- * must hold for the write to apply ("": the field must not exist); then the fields to delete.
+ * must hold for the write to apply ("": the field must not exist), or else the value this write
+ * gives it (a try of the same write landed before); then the fields to delete.
  * A request sends fields to check when it read the session from a master no Sentinel majority
  * named (see SessionCommands): that read may be older than what the majority's master holds, and
  * its delta must not be put over newer values.
  * Returns, per key, 1 if written, 0 if the session was gone, -1 if it came after its deadline,
- * -2 if a checked field did not hold what the request read.
+ * -2 if a checked field held neither what the request read nor what the write gives it.
  */
 const WRITE = `
 local time = redis.call('TIME')
@@ -139,9 +140,16 @@ local function write(key, base, last)
   local pairsEnd = base + 9 + 2 * tonumber(ARGV[base + 8])
   local checksEnd = pairsEnd + 2 * tonumber(ARGV[base + 9])
   local names, packed = unpacked(key)
-  for i = pairsEnd + 1, checksEnd, 2 do
-    local held = redis.call('HGET', key, ARGV[i]) or packed[ARGV[i]] or ''
-    if held ~= ARGV[i + 1] then return -2 end
+  if checksEnd > pairsEnd then
+    -- What this write leaves in each field: an earlier try of it that landed (and was sent again,
+    -- unacknowledged) left the checked fields so.
+    local target = {}
+    for i = base + 10, pairsEnd, 2 do target[ARGV[i]] = ARGV[i + 1] end
+    for i = checksEnd + 1, last do target[ARGV[i]] = '' end
+    for i = pairsEnd + 1, checksEnd, 2 do
+      local held = redis.call('HGET', key, ARGV[i]) or packed[ARGV[i]] or ''
+      if held ~= ARGV[i + 1] and held ~= target[ARGV[i]] then return -2 end
+    end
   end
   local repack = false
   if mode ~= 'update' then
