@@ -44,6 +44,10 @@ export function createTestApp(
     loop.reset();
     res.json({ eventLoopP99Ms: p99, rssBytes: process.memoryUsage.rss() });
   });
+  // The app's wall clock, which the clock-skew test shifts.
+  app.get("/clock", (_req, res) => {
+    res.json({ now: Date.now() });
+  });
   app.get("/store-events", (_req, res) => {
     res.json(storeEvents);
   });
@@ -106,6 +110,62 @@ export function createTestApp(
     const cart = req.session.cart ?? [];
     req.session.cart = [...cart, String((req.body as { item?: unknown }).item)];
     res.json({ instance, user, count: cart.length + 1 });
+  });
+  // The same cart change, stored through each way a route can save a session: the middleware at
+  // the end (`end`), the route's own save() (`save`), express-session's login idiom of regenerate
+  // then save() (`regenerate`), login() (`login`), and logout() then login() (`relogin`).
+  app.post("/cart/:via", async (req, res, next) => {
+    const { user } = req.session;
+    if (user === undefined) {
+      res.status(401).json({ instance, error: "not logged in" });
+      return;
+    }
+    const cart = [...(req.session.cart ?? []), String((req.body as { item?: unknown }).item)];
+    // A string by /login, an object by login().
+    const name = typeof user === "string" ? user : (user as { id: string }).id;
+    const answer = () => res.json({ instance, user, count: cart.length });
+    const saved = (error: unknown) => {
+      if (error) next(error);
+      else answer();
+    };
+    try {
+      switch (req.params.via) {
+        case "end":
+          req.session.cart = cart;
+          answer();
+          return;
+        case "save":
+          req.session.cart = cart;
+          req.session.save(saved);
+          return;
+        case "regenerate":
+          req.session.regenerate((error) => {
+            if (error) {
+              next(error);
+              return;
+            }
+            req.session.user = user;
+            req.session.cart = cart;
+            req.session.save(saved);
+          });
+          return;
+        case "login":
+          req.session.cart = cart;
+          await login(req, { id: name }, { keep: ["cart"] });
+          answer();
+          return;
+        case "relogin":
+          await logout(req);
+          await login(req, { id: name });
+          req.session.cart = cart;
+          answer();
+          return;
+        default:
+          res.status(404).json({ instance, error: "no such way to save" });
+      }
+    } catch (error) {
+      next(error);
+    }
   });
   // Checkout: the cart is emptied.
   app.delete("/cart", (req, res) => {

@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { CacheBus } from "./CacheBus.js";
 import type { CacheCounters } from "./CacheCounters.js";
-import { Budget } from "./CacheRedis.js";
-import type { CacheRedis } from "./CacheRedis.js";
+import type { Budget, CacheRedis } from "./CacheRedis.js";
 import { decodeEntry, encodeValue } from "./entry.js";
 import type { StoredEntry } from "./entry.js";
 import type { Limiter } from "./Limiter.js";
@@ -141,7 +140,9 @@ export class CacheLoads {
         continue;
       }
       if (stored !== "" && !overwrite) stale ??= this.decode(request.redisKey, stored);
-      if (kind === "lease") return this.#underLease(request, token, reply[2], reply[3], stale);
+      if (kind === "lease") {
+        return this.#underLease(request, token, reply[2], reply[3], stale, budget);
+      }
       if (Date.now() >= giveUpAt) {
         log("waited %d ms for another load of a key: loading it here", WAIT_FOR_LOAD_MS);
         return this.direct(request, stale);
@@ -172,12 +173,17 @@ export class CacheLoads {
     }
   }
 
+  /**
+   * Runs the loader under the key's lease, then stores its value within what the call has left
+   * of its Redis budget (the loader's own time is not Redis': not charged).
+   */
   async #underLease(
     request: LoadRequest,
     token: string,
     fence: string,
     began: number,
     stale: StoredEntry | undefined,
+    budget: Budget,
   ): Promise<Answer> {
     const { redisKey } = request;
     const { options, keys } = this.redis;
@@ -185,8 +191,9 @@ export class CacheLoads {
       this.redis.renew(redisKey, token, LEASE_MS).catch(() => undefined);
     }, RENEW_MS);
     renewal.unref();
-    // Gives the lease back and wakes the waiters; stores `json` if given and still fresh.
-    const fill = (json: string, freshMs: number) =>
+    // Gives the lease back and wakes the waiters; stores `json` if given and still fresh. A lease
+    // given back in the background (the caller has its answer) has a budget of its own.
+    const fill = (json: string, freshMs: number, within = this.redis.budget()) =>
       this.redis.fill(
         redisKey,
         [
@@ -201,7 +208,7 @@ export class CacheLoads {
           keys.channel,
           request.key,
         ],
-        new Budget(options.waitMs),
+        within,
       );
     let value: unknown;
     try {
@@ -229,7 +236,7 @@ export class CacheLoads {
     const freshMs = Math.max(1, Math.round(ttl * (1 - options.ttlJitter * Math.random())));
     let stored: number;
     try {
-      stored = await fill(json, freshMs);
+      stored = await fill(json, freshMs, budget);
     } catch (error) {
       this.#redisFailed("fill", error);
       return { value, entry: undefined };

@@ -10,6 +10,7 @@ import type { Backend } from "../redis/backend/Backend.js";
 import type { ConnectionEvents, OutageWatch } from "../redis/ConnectionMonitor.js";
 import { debugFor } from "../redis/debug.js";
 import { withinDeadline } from "../redis/deadline.js";
+import type { WaitContext } from "../redis/deadline.js";
 import type { RedisConnection } from "../redis/RedisConnection.js";
 import { RoutedWriter } from "../redis/RoutedWriter.js";
 import type { ServerClock } from "../redis/ServerClock.js";
@@ -27,14 +28,17 @@ const REPORTED_LIMIT = 1_000;
  * load is not spending it).
  */
 export class Budget {
-  constructor(public remainingMs: number) {}
+  constructor(
+    public remainingMs: number,
+    private readonly context: WaitContext,
+  ) {}
 
   spend<T>(what: string, attempt: (deadline: number) => Promise<T>): Promise<T> {
     const started = Date.now();
     const charge = () => {
       this.remainingMs -= Date.now() - started;
     };
-    const result = withinDeadline(what, Math.max(1, this.remainingMs), attempt);
+    const result = withinDeadline(what, Math.max(1, this.remainingMs), this.context, attempt);
     result.then(charge, charge);
     return result;
   }
@@ -49,6 +53,9 @@ export class CacheRedis {
   readonly #clock: ServerClock;
   readonly #durable: RoutedWriter | undefined;
   readonly #reported = new Set<string>();
+  /** What bounds a read's waits (`budget()`), and a change's. */
+  readonly #reads: WaitContext;
+  readonly #changes: WaitContext;
 
   constructor(
     connection: RedisConnection,
@@ -59,10 +66,19 @@ export class CacheRedis {
     this.backend = connection.backend;
     this.keys = new CacheKeys(options.prefix);
     this.outages = connection.monitor.watch(options.waitMs, events);
+    this.#reads = { setBy: "option `unavailable.waitMs`", connection: connection.monitor };
+    this.#changes = { setBy: "option `unavailable.changeWaitMs`", connection: connection.monitor };
     this.#clock = connection.clock;
     if (!this.#clock.current) void this.#clock.measure().catch(() => undefined);
     const { replicas, timeoutMs } = options.durability;
     if (replicas === 0) return;
+    if (replicas !== "all") {
+      connection.expectReplicas(
+        replicas,
+        "every change (writeThrough, set, invalidate, invalidateTag) waits for confirmations " +
+          `it cannot get and fails after \`unavailable.changeWaitMs\` (${options.changeWaitMs} ms)`,
+      );
+    }
     const quorum = this.backend.sentinelWatch?.quorum();
     if (replicas === "all" && quorum === undefined) {
       throw new UnsupportedTopologyError(
@@ -76,6 +92,11 @@ export class CacheRedis {
       counters: new StoreCounters(),
       vouches: quorum === undefined ? undefined : (master) => quorum.vouches(addressOf(master)),
     });
+  }
+
+  /** The Redis wait budget of one call: `unavailable.waitMs` for all its commands together. */
+  budget(): Budget {
+    return new Budget(this.options.waitMs, this.#reads);
   }
 
   /** Now on the server's clock, as last measured. */
@@ -149,7 +170,7 @@ export class CacheRedis {
    */
   change(redisKey: string, args: (string | number)[], what: string): Promise<unknown> {
     const durable = this.#durable;
-    return withinDeadline(what, this.options.changeWaitMs, async (deadline) => {
+    return withinDeadline(what, this.options.changeWaitMs, this.#changes, async (deadline) => {
       let reply: unknown;
       if (durable !== undefined) {
         reply = await durable.write(redisKey, args, deadline);

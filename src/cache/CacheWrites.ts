@@ -4,9 +4,10 @@ import type { CacheCounters } from "./CacheCounters.js";
 import type { CacheRedis } from "./CacheRedis.js";
 import { encodeTags, encodeValue } from "./entry.js";
 import type { LocalTier } from "./LocalTier.js";
-import { CACHE_DEFAULTS, callTtlMs } from "./options.js";
+import { CACHE_DEFAULTS, checkCallOptions } from "./options.js";
 import type { CacheCallOptions } from "./options.js";
 import { debugFor } from "../redis/debug.js";
+import { describe } from "../redis/validate.js";
 
 const log = debugFor("cache");
 
@@ -26,10 +27,11 @@ export class CacheWrites {
   ) {}
 
   /** Stores `value` for `key`, confirmed by replicas as `durability` says. */
-  async set(key: string, value: unknown, options: CacheCallOptions = {}): Promise<void> {
+  async set(key: string, value: unknown, options?: CacheCallOptions): Promise<void> {
+    checkCallOptions(options, "set", this.redis.options.staleTtlMs);
     const redisKey = this.redis.keys.entry(key);
-    const tags = encodeTags(options.tags);
-    const freshMs = this.#freshMs(callTtlMs(options.ttl, this.redis.options.staleTtlMs));
+    const tags = encodeTags(options?.tags);
+    const freshMs = this.#freshMs(secondsToMs(options?.ttl));
     const json = encodeValue(key, value);
     this.local?.delete(key);
     await this.#change(redisKey, "set", key, FENCE_TTL_MS, [
@@ -50,11 +52,15 @@ export class CacheWrites {
   async writeThrough<T>(
     key: string,
     writer: () => Promise<T> | T,
-    options: CacheCallOptions = {},
+    options?: CacheCallOptions,
   ): Promise<T> {
+    checkCallOptions(options, "writeThrough", this.redis.options.staleTtlMs);
+    if (typeof writer !== "function") {
+      throw new TypeError(`writeThrough's writer must be a function; got ${typeof writer}`);
+    }
     const redisKey = this.redis.keys.entry(key);
-    const tags = encodeTags(options.tags);
-    const ttlMs = callTtlMs(options.ttl, this.redis.options.staleTtlMs);
+    const tags = encodeTags(options?.tags);
+    const ttlMs = secondsToMs(options?.ttl);
     const token = randomBytes(12).toString("base64url");
     this.local?.delete(key);
     const [fence, began] = (await this.#change(redisKey, "begin", key, FENCE_TTL_MS, [
@@ -96,6 +102,12 @@ export class CacheWrites {
 
   /** Deletes the values of `keys` and refuses loads in flight for them, on every instance. */
   async invalidate(keys: string | readonly string[]): Promise<void> {
+    const given = keys as unknown;
+    if (typeof given !== "string" && !Array.isArray(given)) {
+      throw new TypeError(
+        `invalidate: \`keys\` must be a key or an array of keys; got ${describe(given)}`,
+      );
+    }
     const list = typeof keys === "string" ? [keys] : keys;
     const redisKeys = list.map((key) => this.redis.keys.entry(key));
     for (const key of list) this.local?.delete(key);
@@ -136,4 +148,8 @@ export class CacheWrites {
     this.counters.errors++;
     log("cache %s failed: %s", what, error instanceof Error ? error.message : String(error));
   }
+}
+
+function secondsToMs(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : seconds * 1000;
 }

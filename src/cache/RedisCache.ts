@@ -4,15 +4,16 @@ import { CacheCounters } from "./CacheCounters.js";
 import type { CacheStats } from "./CacheCounters.js";
 import { CacheLoads } from "./CacheLoads.js";
 import type { Answer, Found, LoadRequest } from "./CacheLoads.js";
-import { Budget, CacheRedis } from "./CacheRedis.js";
+import { CacheRedis } from "./CacheRedis.js";
 import { encodeTags } from "./entry.js";
 import { CacheWrites } from "./CacheWrites.js";
 import { Limiter } from "./Limiter.js";
 import { LocalTier } from "./LocalTier.js";
-import { callTtlMs, normalizeCacheOptions } from "./options.js";
+import { checkCallOptions, normalizeCacheOptions } from "./options.js";
 import type { CacheCallOptions, CacheOptions, NormalizedCacheOptions } from "./options.js";
 import { RedisConnection } from "../redis/RedisConnection.js";
 import type { Backend } from "../redis/backend/Backend.js";
+import type { ConnectionState } from "../redis/deadline.js";
 import { debugFor } from "../redis/debug.js";
 
 const log = debugFor("cache");
@@ -83,11 +84,12 @@ export class RedisCache {
    * Redis (past `unavailable.waitMs`) the loader is called directly.
    * @throws TypeError for a bad key, or a value JSON cannot encode (nothing is cached)
    */
-  getOrLoad<T>(
-    key: string,
-    loader: () => Promise<T> | T,
-    options: CacheCallOptions = {},
-  ): Promise<T> {
+  getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheCallOptions): Promise<T> {
+    try {
+      checkCallOptions(options, "getOrLoad", this.#options.staleTtlMs);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
+    }
     // A key in the local tier or in flight was checked when it got there.
     const local = this.#local?.get(key, Date.now());
     if (local !== undefined) {
@@ -113,21 +115,17 @@ export class RedisCache {
   /** The cached value of `key`, or undefined (also while Redis is unavailable: counted). */
   async get<T = unknown>(
     key: string,
-    options: Pick<CacheCallOptions, "tags"> = {},
+    options?: Pick<CacheCallOptions, "tags">,
   ): Promise<T | undefined> {
+    checkCallOptions(options, "get", this.#options.staleTtlMs);
     const redisKey = this.#redis.keys.entry(key);
-    encodeTags(options.tags);
     const local = this.#local?.get(key, Date.now());
     if (local !== undefined) {
       this.#counters.localHits++;
       return local.value as T;
     }
     try {
-      const found = await this.#loads.find(
-        redisKey,
-        options.tags,
-        new Budget(this.#options.waitMs),
-      );
+      const found = await this.#loads.find(redisKey, options?.tags, this.#redis.budget());
       if (found.fresh === undefined) {
         this.#counters.misses++;
         return undefined;
@@ -141,7 +139,7 @@ export class RedisCache {
   }
 
   /** Stores `value` for `key`, confirmed by replicas as `durability` says. */
-  set(key: string, value: unknown, options: CacheCallOptions = {}): Promise<void> {
+  set(key: string, value: unknown, options?: CacheCallOptions): Promise<void> {
     return this.#writes.set(key, value, options);
   }
 
@@ -155,7 +153,7 @@ export class RedisCache {
   writeThrough<T>(
     key: string,
     writer: () => Promise<T> | T,
-    options: CacheCallOptions = {},
+    options?: CacheCallOptions,
   ): Promise<T> {
     return this.#writes.writeThrough(key, writer, options);
   }
@@ -191,6 +189,11 @@ export class RedisCache {
     return this.#connection.backend;
   }
 
+  /** @internal What is known of the connection's errors (for healthCheck). */
+  get connectionState(): ConnectionState {
+    return this.#connection.monitor;
+  }
+
   /**
    * Whether changes made elsewhere are known to reach this process now (subscribed to the
    * cache's channel and, with a local tier, its pings coming back); the local tier is used only
@@ -215,17 +218,19 @@ export class RedisCache {
     return this.#closed;
   }
 
-  #request(key: string, loader: () => unknown, options: CacheCallOptions): LoadRequest {
+  /** A miss's request, of options already checked. */
+  #request(key: string, loader: () => unknown, options: CacheCallOptions | undefined): LoadRequest {
     if (typeof loader !== "function") {
       throw new TypeError(`getOrLoad's loader must be a function; got ${typeof loader}`);
     }
+    const ttl = options?.ttl;
     return {
       key,
       redisKey: this.#redis.keys.entry(key),
       loader,
-      freshMs: callTtlMs(options.ttl, this.#options.staleTtlMs),
-      tags: encodeTags(options.tags),
-      tagList: options.tags,
+      freshMs: ttl === undefined ? undefined : ttl * 1000,
+      tags: encodeTags(options?.tags),
+      tagList: options?.tags,
     };
   }
 
@@ -244,7 +249,7 @@ export class RedisCache {
       this.#counters.errors++;
       return (await this.#loads.direct(request, undefined)).value;
     }
-    const budget = new Budget(this.#options.waitMs);
+    const budget = this.#redis.budget();
     const generation = this.#bus.generation;
     let found: Found;
     try {

@@ -35,35 +35,69 @@ export function decodeEntry(stored: string): StoredEntry {
 }
 
 /**
- * A value as JSON.
- * @throws TypeError naming the key when JSON cannot encode it (a BigInt, a cycle, a function)
+ * A value as JSON, which gives it back as it was: plain objects and arrays of strings, finite
+ * numbers, booleans and null. Whatever JSON would change on the way — a Date (back as a string),
+ * a Map or Set (back as `{}`), a class instance (back without its class), `undefined` in an array
+ * (back as null), NaN or Infinity (null), a function (dropped) — is refused, so that a hit never
+ * gives back something else than the miss did. An object property that is `undefined` is left out,
+ * as it reads the same.
+ * @throws TypeError naming the key and what cannot be stored
  */
 export function encodeValue(key: string, value: unknown): string {
-  const cannot = (why: string, cause?: unknown) =>
-    new TypeError(
-      `the value for cache key "${key.slice(0, 80)}" cannot be stored as JSON: ${why}`,
-      cause === undefined ? undefined : { cause },
-    );
-  // What JSON.stringify turns into nothing at all.
-  if (value === undefined || typeof value === "function" || typeof value === "symbol") {
-    throw cannot(`a ${typeof value}`);
-  }
   try {
-    return JSON.stringify(value);
+    if (value === undefined) throw new Unrepresentable("undefined (which caches nothing)");
+    return JSON.stringify(value, keepsItsShape);
   } catch (error) {
-    throw cannot(error instanceof Error ? error.message : String(error), error);
+    const why = error instanceof Error ? error.message : String(error);
+    throw new TypeError(
+      `the value for cache key "${key.slice(0, 80)}" cannot be stored as JSON: ${why}`,
+      error instanceof Unrepresentable ? undefined : { cause: error },
+    );
   }
 }
 
-/** Tags as the scripts take them: a JSON array, or "" for none. */
-export function encodeTags(tags: readonly string[] | undefined): string {
-  if (tags === undefined || tags.length === 0) return "";
-  for (const tag of tags) {
-    if (typeof tag !== "string" || tag === "") {
-      throw new TypeError(
-        `tags must be non-empty strings; got ${typeof tag === "string" ? "an empty one" : typeof tag}`,
+/** Something JSON would not give back as it was. */
+class Unrepresentable extends Error {}
+
+/**
+ * JSON.stringify's replacer: sees each value as it was (`holder[name]`, before `toJSON`) and
+ * refuses what JSON would change; allocates nothing for what it lets through.
+ */
+function keepsItsShape(this: unknown, name: string, encoded: unknown): unknown {
+  const holder = this as Record<string, unknown>;
+  const value = holder[name];
+  const where = name === "" ? "" : Array.isArray(holder) ? ` at index ${name}` : ` at "${name}"`;
+  switch (typeof value) {
+    case "object": {
+      if (value === null || Array.isArray(value)) return encoded;
+      const prototype = Object.getPrototypeOf(value) as object | null;
+      if ((prototype === Object.prototype || prototype === null) && !("toJSON" in value)) {
+        return encoded;
+      }
+      const kind = (value as { constructor?: { name?: unknown } }).constructor?.name;
+      throw new Unrepresentable(
+        (typeof kind === "string" && kind !== "" ? `a ${kind}` : "an object with a toJSON") +
+          `${where} would come back as ${kind === "Date" ? "a string" : "a plain object"} ` +
+          "(store plain data: a Date as its getTime() or toISOString(), a Map as an object or entries)",
       );
     }
+    case "number":
+      if (Number.isFinite(value)) return encoded;
+      throw new Unrepresentable(`${String(value)}${where} would come back as null`);
+    case "bigint":
+      throw new Unrepresentable(`a BigInt${where} (store it as a string)`);
+    case "undefined":
+      if (name !== "" && !Array.isArray(holder)) return encoded;
+      throw new Unrepresentable(`undefined${where} would come back as null`);
+    case "function":
+    case "symbol":
+      throw new Unrepresentable(`a ${typeof value}${where} would be left out`);
+    default:
+      return encoded;
   }
-  return JSON.stringify(tags);
+}
+
+/** Tags (validated: see checkCallOptions) as the scripts take them: a JSON array, or "" for none. */
+export function encodeTags(tags: readonly string[] | undefined): string {
+  return tags === undefined || tags.length === 0 ? "" : JSON.stringify(tags);
 }

@@ -1,5 +1,8 @@
 import type { Cluster, Redis } from "ioredis";
 import { debugFor } from "./debug.js";
+import { isConfigurationError } from "./deadline.js";
+import type { ConnectionState } from "./deadline.js";
+import type { Notices } from "./Notices.js";
 
 const log = debugFor("store");
 
@@ -19,6 +22,14 @@ export interface ConnectionEvents {
   failover(event: FailoverEvent): void;
 }
 
+/** How ioredis reports a `SELECT` that failed on connecting (the client goes on in database 0). */
+const NO_SUCH_DATABASE = "DB index is out of range";
+
+/** Whether an error says the database the client asked for does not exist. */
+export function isNoSuchDatabase(error: unknown): boolean {
+  return error instanceof Error && error.message.includes(NO_SUCH_DATABASE);
+}
+
 /**
  * Watches a client's connection for everyone sharing it: counts connections (so a write and its
  * WAIT can be checked to have met the same master) and notices master changes — on a Cluster, a
@@ -26,8 +37,13 @@ export interface ConnectionEvents {
  * now; slots moved between masters are no failover). Each user watches
  * for outages with its own bound (`watch`): a failover the client rides through within it is no
  * event, a longer outage is `disconnect`, then `connect`.
+ *
+ * It also tells the connection's users and its operator what is wrong with it: the last error
+ * (for a wait that failed), Redis unreachable before it ever answered, a configuration Redis
+ * refuses (credentials, ACL rules, a database that does not exist) — each said once through
+ * `notices`, without `DEBUG`.
  */
-export class ConnectionMonitor {
+export class ConnectionMonitor implements ConnectionState {
   /** Incremented on every (re)connection. */
   epoch = 0;
   /** `host:port` of the master the client is connected to, when known. */
@@ -36,17 +52,77 @@ export class ConnectionMonitor {
   readonly #watches = new Set<OutageWatch>();
   /** A Cluster's masters and their replicas, as of the last slot map. */
   #shards = new Map<string, Set<string>>();
+  /** The last error of the connection since it was last ready. */
+  lastError: Error | undefined;
+  /** Set for good when Redis refuses the connection's configuration (see ConnectionState). */
+  refusal: Error | undefined;
+  /** Whether the client has been ready once. */
+  #everReady = false;
 
   constructor(
     private readonly client: Redis | Cluster,
     /** `host:port` of the master the client is connected to; undefined where there is none. */
     private readonly masterAddress: () => string | undefined,
+    /** Where the client connects (`redis://host:port/db`, a Sentinel group…), for notices. */
+    readonly where: string,
+    readonly notices: Notices,
   ) {
     client.on("ready", this.#onReady);
     client.on("close", this.#onLost);
     client.on("end", this.#onLost);
+    client.on("error", this.#onError);
     if (client.status === "ready") this.#onReady();
     if (client.isCluster) client.on("refresh", this.#onRefresh);
+  }
+
+  /** A command failed because of the connection's configuration: said once. */
+  misconfigured(error: Error): void {
+    this.notices.once(
+      `Redis at ${this.where} refuses this connection's configuration: ${error.message} — ` +
+        "check the credentials (and ACL rules) given in `redis`; session requests answer 503 " +
+        "and cache calls go to the loader meanwhile",
+      `misconfigured:${error.message.split(" ")[0] ?? ""}`,
+    );
+  }
+
+  readonly #onError = (error: Error): void => {
+    this.lastError = error;
+    if (isNoSuchDatabase(error)) {
+      this.#noSuchDatabase(error);
+    } else if (isConfigurationError(error)) {
+      this.misconfigured(error);
+    } else if (!this.#everReady) {
+      this.notices.once(
+        `cannot reach Redis at ${this.where}: ${error.message} — retrying; until it answers, ` +
+          "session requests answer 503 after `unavailable.waitMs` and cache calls go to the loader",
+        "unreachable",
+      );
+    }
+  };
+
+  /**
+   * The database asked for does not exist: ioredis would carry on in database 0, so the
+   * connection is refused for good (the library's own clients are closed, see createRedisClient)
+   * and said once, with the server's number of databases when it tells it.
+   */
+  #noSuchDatabase(error: Error): void {
+    if (this.refusal !== undefined) return;
+    const db = (this.client.options as { db?: number }).db ?? 0;
+    const refuse = (limit: string) => {
+      this.refusal = new Error(
+        `database ${db} (asked for by \`redis\`: ${this.where}) does not exist on the server` +
+          `${limit} (${error.message})`,
+      );
+    };
+    refuse("");
+    void databasesOf(this.client).then((count) => {
+      if (count !== undefined) refuse(`, which has ${count} (0 to ${count - 1})`);
+      this.notices.once(
+        `${this.refusal?.message ?? ""}: every session and cache operation on it fails — ` +
+          "give a database number the server has",
+        "no-such-database",
+      );
+    });
   }
 
   /** Reports outages longer than `waitMs`, and failovers, to `events` until `stop`ped. */
@@ -62,11 +138,18 @@ export class ConnectionMonitor {
     this.client.off("ready", this.#onReady);
     this.client.off("close", this.#onLost);
     this.client.off("end", this.#onLost);
+    this.client.off("error", this.#onError);
     this.client.off("refresh", this.#onRefresh);
   }
 
   readonly #onReady = (): void => {
     this.epoch++;
+    this.lastError = undefined;
+    this.#everReady = true;
+    if (this.notices.said("unreachable")) {
+      this.notices.cleared("unreachable");
+      this.notices.once(`Redis at ${this.where} answers now`, "reachable");
+    }
     for (const watch of this.#watches) watch.ready();
     const address = this.masterAddress();
     if (address === undefined) return;
@@ -103,6 +186,31 @@ export class ConnectionMonitor {
   readonly #onLost = (): void => {
     for (const watch of this.#watches) watch.lost();
   };
+}
+
+/**
+ * The number of databases of the server `client` connects to (`CONFIG GET databases`, asked on a
+ * connection of its own to database 0), or undefined if it does not say within a second (ACL
+ * rules may forbid CONFIG).
+ */
+async function databasesOf(client: Redis | Cluster): Promise<number | undefined> {
+  if (client.isCluster) return undefined;
+  const probe = (client as Redis).duplicate({
+    db: 0,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1_000,
+    commandTimeout: 1_000,
+  });
+  probe.on("error", () => undefined);
+  try {
+    const [, count] = (await probe.config("GET", "databases")) as [string, string];
+    return Number(count) || undefined;
+  } catch {
+    return undefined;
+  } finally {
+    probe.disconnect();
+  }
 }
 
 /** One user's view of the connection: whether Redis has been unreachable longer than its bound. */

@@ -2,7 +2,9 @@ import type { Cluster, Redis } from "ioredis";
 import type { Backend } from "./backend/Backend.js";
 import { backendFor } from "./backend/backendFor.js";
 import { ConnectionMonitor } from "./ConnectionMonitor.js";
-import { clientFor } from "./createRedisClient.js";
+import { clientFor, seedsOf } from "./createRedisClient.js";
+import { replicationHealth } from "./health.js";
+import { Notices } from "./Notices.js";
 import { ServerClock } from "./ServerClock.js";
 import type { ParsedTopology } from "./topology.js";
 import type { LaneRouter } from "./LaneRouter.js";
@@ -23,6 +25,8 @@ export class RedisConnection {
   readonly monitor: ConnectionMonitor;
   /** The server's clock as seen on the client's connection. */
   readonly clock: ServerClock;
+  /** What the set's operator is told without `DEBUG` (see Notices). */
+  readonly notices = new Notices();
   #users = 1;
   #lanes: LaneRouter | undefined;
 
@@ -31,8 +35,42 @@ export class RedisConnection {
     private readonly ownsClient: boolean,
   ) {
     this.backend = backendFor(client);
-    this.monitor = new ConnectionMonitor(client, () => this.backend.masterAddress());
+    this.monitor = new ConnectionMonitor(
+      client,
+      () => this.backend.masterAddress(),
+      whereOf(client),
+      this.notices,
+    );
     this.clock = new ServerClock(client, () => this.monitor.epoch);
+  }
+
+  /**
+   * A user's durability asks `required` replicas to confirm each of its writes: once the client
+   * is connected, says so (once) if the master — on a Cluster, some shard's — has fewer in sync,
+   * as every such write would wait for confirmations it cannot get and fail.
+   */
+  expectReplicas(required: number, consequence: string): void {
+    const check = () => {
+      void replicationHealth(this.backend, 2_000).then((health) => {
+        if (!health.answered) return;
+        const shards = this.backend.shards();
+        const fewest =
+          shards === undefined
+            ? health.replicas
+            : Math.min(...shards.map((shard) => shard.replicas));
+        if (fewest === null || fewest >= required) return;
+        const master = shards === undefined ? "the master" : "a shard's master";
+        this.notices.once(
+          `\`durability.replicas\` is ${required}, but ${master} at ${this.monitor.where} has ` +
+            `${fewest} replica${fewest === 1 ? "" : "s"} in sync: ${consequence} until ` +
+            `${required} are — lower \`durability.replicas\` (0 where there is no replica) or ` +
+            "add replicas",
+          `replicas:${required}`,
+        );
+      });
+    };
+    if (this.client.status === "ready") check();
+    else this.client.once("ready", check);
   }
 
   /**
@@ -70,4 +108,19 @@ export class RedisConnection {
     if (this.client.status === "ready") await this.client.quit();
     else this.client.disconnect();
   }
+}
+
+/** Where a client connects, for what the library says of it (never a password). */
+function whereOf(client: Redis | Cluster): string {
+  if (client.isCluster) {
+    const seeds = seedsOf(client as Cluster);
+    return seeds === undefined ? "the Cluster" : `the Cluster of ${seeds.join(", ")}`;
+  }
+  const { host, port, db, sentinels, name } = (client as Redis).options;
+  // ioredis sets `sentinels` to null, not undefined, for a plain connection.
+  if (Array.isArray(sentinels) && sentinels.length > 0) {
+    const list = sentinels.map((sentinel) => `${sentinel.host ?? ""}:${sentinel.port ?? ""}`);
+    return `the master "${name ?? ""}" of the Sentinels ${list.join(", ")}`;
+  }
+  return `redis://${host ?? "localhost"}:${port ?? 6379}${db ? `/${db}` : ""}`;
 }

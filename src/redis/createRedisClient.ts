@@ -1,6 +1,7 @@
 import type { EventEmitter } from "node:events";
 import { Cluster, Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
+import { isNoSuchDatabase } from "./ConnectionMonitor.js";
 import { debugFor } from "./debug.js";
 import { REDIS_DEFAULTS } from "./options.js";
 import { SentinelWatch } from "./SentinelWatch.js";
@@ -57,7 +58,7 @@ export function duplicateClient(client: Redis): Redis {
  * at once (the read goes to the master instead of waiting).
  */
 export function replicaConnection(
-  { username, password, tls }: RedisOptions,
+  { username, password, tls, db }: RedisOptions,
   host: string,
   port: number,
   readOnly = false,
@@ -69,6 +70,7 @@ export function replicaConnection(
       username,
       password,
       tls,
+      db,
       readOnly,
       retryStrategy: stepBackoff,
       enableOfflineQueue: false,
@@ -193,9 +195,13 @@ function withSentinelErrorListeners(client: Redis): Redis {
 
 function withErrorListener<T extends Redis | Cluster>(client: T): T {
   // Connection errors are expected during a failover and retried; without a listener ioredis
-  // would print each one. They are reported through `debug` instead.
+  // would print each one. They are reported through `debug` instead (and what an operator must
+  // know, by the connection's monitor).
   client.on("error", (error: Error) => {
     log("redis client error: %s", error.message);
+    // ioredis carries on in database 0 when the one asked for does not exist: closed before it
+    // sends anything there (commands already queued fail with it). See ConnectionMonitor.
+    if (isNoSuchDatabase(error)) client.disconnect();
   });
   return client;
 }

@@ -3,6 +3,40 @@ import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
 
 import { RetryableError } from "../errors/internal/RetryableError.js";
 
+/** What a connection's users are told of it when a wait fails. */
+export interface ConnectionState {
+  /** A configuration error that refuses every command (a database that does not exist). */
+  readonly refusal: Error | undefined;
+  /** The last error of the connection since it was last ready (ECONNREFUSED, WRONGPASS, …). */
+  readonly lastError: Error | undefined;
+  /** A command failed with a configuration error (WRONGPASS, NOAUTH, NOPERM): report it. */
+  misconfigured(error: Error): void;
+}
+
+/** What bounds a wait, for what it does and for its errors. */
+export interface WaitContext {
+  /** What set the bound, as an error names it: "option `unavailable.waitMs`". */
+  readonly setBy: string;
+  /** The connection waited for, whose errors explain a wait that failed. */
+  readonly connection?: ConnectionState | undefined;
+  /** Called before each retry. */
+  readonly onRetry?: (() => void) | undefined;
+}
+
+/**
+ * Error replies that no wait cures: the connection's configuration is wrong (credentials, ACL
+ * rules). A command failing with one fails at once, as RedisUnavailableError (a 503), and the
+ * connection reports it.
+ */
+const CONFIGURATION_REPLIES = ["WRONGPASS", "NOAUTH", "NOPERM", "ERR invalid password"];
+
+/** Whether Redis refused a command because of the connection's configuration. */
+export function isConfigurationError(error: unknown): boolean {
+  return (
+    error instanceof Error && CONFIGURATION_REPLIES.some((reply) => error.message.startsWith(reply))
+  );
+}
+
 /**
  * Redis error replies that a failover or restart produces and that clear up by themselves, by
  * their first word, with why: retried until the deadline.
@@ -52,8 +86,10 @@ const RETRY_DELAY_MS = 100;
 
 /**
  * Runs `attempt` until it succeeds, retrying transient errors every 100 ms, for at most `waitMs`
- * in all; then fails with RedisUnavailableError. A command that never answers (a frozen
- * master, Redis down and the command queued) counts the same as one that errs.
+ * in all; then fails with RedisUnavailableError naming what set the bound and the last error
+ * (the attempt's, else the connection's). A command that never answers (a frozen master, Redis
+ * down and the command queued) counts the same as one that errs. A connection refused for its
+ * configuration, or a command refused for it, fails at once.
  *
  * Two phases. The first attempt, on every command, costs one promise and an entry in the shared
  * deadline sweep (no timer of its own, no async function). Only once it fails does `retryUntil`
@@ -64,21 +100,23 @@ const RETRY_DELAY_MS = 100;
 export function withinDeadline<T>(
   what: string,
   waitMs: number,
+  context: WaitContext,
   attempt: (deadline: number) => Promise<T>,
-  onRetry?: () => void,
 ): Promise<T> {
+  const refusal = context.connection?.refusal;
+  if (refusal !== undefined) return Promise.reject(refused(what, refusal));
   const deadline = Date.now() + waitMs;
   // The first attempt outside an async function and with one promise of its own: on every
   // request it is the only one, and this runs for every command.
   return new Promise<T>((resolve, reject) => {
-    const watch = new Watch(deadline, what, waitMs, reject);
+    const watch = new Watch(deadline, what, waitMs, context, reject);
     attempt(deadline).then(
       (value) => {
         if (watch.end()) resolve(value);
       },
       (error: unknown) => {
         if (watch.end()) {
-          retryUntil(what, waitMs, deadline, attempt, error, onRetry).then(resolve, reject);
+          retryUntil(what, waitMs, deadline, context, attempt, error).then(resolve, reject);
         }
       },
     );
@@ -89,33 +127,54 @@ async function retryUntil<T>(
   what: string,
   waitMs: number,
   deadline: number,
+  context: WaitContext,
   attempt: (deadline: number) => Promise<T>,
   firstError: unknown,
-  onRetry: (() => void) | undefined,
 ): Promise<T> {
   let error = firstError;
   let lastError: unknown;
   for (;;) {
     if (error instanceof TimedOut) break;
+    if (isConfigurationError(error)) {
+      context.connection?.misconfigured(error as Error);
+      throw refused(what, error as Error);
+    }
     if (!isTransient(error)) throw error;
     lastError = error;
     if (deadline - Date.now() <= RETRY_DELAY_MS) break;
     await delay(RETRY_DELAY_MS);
-    onRetry?.();
+    const refusal = context.connection?.refusal;
+    if (refusal !== undefined) throw refused(what, refusal);
+    context.onRetry?.();
     try {
       return await raceDeadline(attempt(deadline), deadline);
     } catch (next) {
       error = next;
     }
   }
-  throw unavailable(what, waitMs, lastError);
+  throw unavailable(what, waitMs, context, lastError);
 }
 
-function unavailable(what: string, waitMs: number, lastError: unknown): RedisUnavailableError {
-  const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
+function unavailable(
+  what: string,
+  waitMs: number,
+  { setBy, connection }: WaitContext,
+  lastError: unknown,
+): RedisUnavailableError {
+  const cause = lastError instanceof Error ? lastError : connection?.lastError;
+  const detail = cause === undefined ? "" : ` (last error: ${cause.message})`;
   return new RedisUnavailableError(
-    `Redis did not complete the ${what} within ${waitMs} ms (option \`unavailable.waitMs\`)${detail}`,
-    { cause: lastError },
+    `Redis did not complete the ${what} within ${waitMs} ms (${setBy})${detail}`,
+    { cause },
+  );
+}
+
+/** A command refused for the connection's configuration: no wait would help. */
+function refused(what: string, cause: Error): RedisUnavailableError {
+  return new RedisUnavailableError(
+    `Redis refused the ${what} (a configuration error; see the message the library logged): ` +
+      cause.message,
+    { cause },
   );
 }
 
@@ -139,6 +198,7 @@ class Watch {
     /** What the attempt does, for the error; undefined: fail with TimedOut (a retry). */
     private readonly what: string | undefined,
     private readonly waitMs: number,
+    private readonly context: WaitContext | undefined,
     private readonly reject: (error: Error) => void,
   ) {
     pending.add(this);
@@ -152,8 +212,12 @@ class Watch {
 
   expire(): void {
     pending.delete(this);
-    const { what } = this;
-    this.reject(what === undefined ? new TimedOut() : unavailable(what, this.waitMs, undefined));
+    const { what, context } = this;
+    this.reject(
+      what === undefined || context === undefined
+        ? new TimedOut()
+        : unavailable(what, this.waitMs, context, undefined),
+    );
   }
 }
 
@@ -169,7 +233,7 @@ function sweep(): void {
 /** A retry's attempt, failed with TimedOut at the deadline. */
 function raceDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const watch = new Watch(deadline, undefined, 0, reject);
+    const watch = new Watch(deadline, undefined, 0, undefined, reject);
     promise.then(
       (value) => {
         if (watch.end()) resolve(value);

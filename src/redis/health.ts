@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
 import type { Backend } from "./backend/Backend.js";
 import { withinDeadline } from "./deadline.js";
+import type { ConnectionState } from "./deadline.js";
 
 /** What the master says of itself and its replicas, as {@link replicationHealth} reads it. */
 export type ReplicationHealth =
@@ -26,10 +27,14 @@ const IN_SYNC_LAG_S = 2;
 export async function replicationHealth(
   backend: Backend,
   timeoutMs: number,
+  connection?: ConnectionState,
 ): Promise<ReplicationHealth> {
   const started = performance.now();
   try {
-    const info = await withinDeadline("health check", timeoutMs, () => backend.replicationInfo());
+    const context = { setBy: "the health check's `timeoutMs`", connection };
+    const info = await withinDeadline("health check", timeoutMs, context, () =>
+      backend.replicationInfo(),
+    );
     const latencyMs = Math.round((performance.now() - started) * 10) / 10;
     const role = info === undefined ? null : (/^role:(\w+)/m.exec(info)?.[1] ?? null);
     const replicas = info === undefined ? null : replicasInSync(info);

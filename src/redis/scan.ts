@@ -1,10 +1,26 @@
 import type { Redis } from "ioredis";
 
-/** Every key on one node matching `pattern`, in batches, walked with SCAN (never KEYS, which blocks Redis). */
-export async function* scanNode(node: Redis, pattern: string): AsyncGenerator<string[]> {
+/**
+ * Runs one command of a longer walk within its wait bound (retried through a failover: a SCAN
+ * step is sent again with the same cursor).
+ */
+export type BoundStep = <T>(what: string, attempt: () => Promise<T>) => Promise<T>;
+
+/**
+ * Every key on one node matching `pattern`, in batches, walked with SCAN (never KEYS, which
+ * blocks Redis), each step within `bound`.
+ */
+export async function* scanNode(
+  node: Redis,
+  pattern: string,
+  bound: BoundStep,
+): AsyncGenerator<string[]> {
   let cursor = "0";
   do {
-    const [next, keys] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    const from = cursor;
+    const [next, keys] = await bound("key scan", () =>
+      node.scan(from, "MATCH", pattern, "COUNT", 1000),
+    );
     cursor = next;
     if (keys.length > 0) yield keys;
   } while (cursor !== "0");

@@ -7,12 +7,13 @@ import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "./options
 import type { Backend } from "../redis/backend/Backend.js";
 import { RedisConnection } from "../redis/RedisConnection.js";
 import { liveStores } from "./liveStores.js";
-import { chargeWait, withinRequest } from "./requestBudget.js";
-import type { WaitBound } from "./requestBudget.js";
+import { chargeWait, recordToken, requestOf, withinRequest } from "./requestState.js";
+import type { WaitBound } from "./requestState.js";
 import { RequestSnapshots } from "./RequestSnapshots.js";
 import { settle } from "./settle.js";
 import type { Callback } from "./settle.js";
 import type { FailoverEvent } from "../redis/ConnectionMonitor.js";
+import type { ConnectionState } from "../redis/deadline.js";
 import { SessionCommands } from "./SessionCommands.js";
 import { SessionRecords } from "./SessionRecords.js";
 import type { StoreStats } from "../redis/stats.js";
@@ -38,12 +39,10 @@ export class RedisSessionStore extends Store {
   readonly #snapshots = new RequestSnapshots();
   readonly #records: SessionRecords;
   readonly #users: UserSessions;
-  /** The wait bound of this store's requests (see requestBudget.ts). */
+  /** The wait bound of this store's requests (see requestState.ts). */
   readonly #bound: WaitBound;
   /** The causal token of the request whose session express-session reads now (see withReadToken). */
   #readToken = 0;
-  /** The causal token of each session's last acknowledged write (readFrom "replica"). */
-  readonly #tokens = new WeakMap<object, number>();
   /** The hash tag the next id of a request logging in must start with (Cluster). */
   readonly #loginTags = new WeakMap<Request, string>();
 
@@ -62,7 +61,7 @@ export class RedisSessionStore extends Store {
     });
     this.#bound = { waitMs: this.#options.waitMs, counters: this.#redis.counters };
     this.#records = new SessionRecords(this.#redis, this.#options, this.#snapshots);
-    this.#users = new UserSessions(this.client, this.#redis, this.#options);
+    this.#users = new UserSessions(this.#redis, this.#options);
     liveStores.add(this);
   }
 
@@ -77,29 +76,44 @@ export class RedisSessionStore extends Store {
 
   /**
    * @internal Used by login(): the next regenerate() of `req` issues an id in the slot of the
-   * user's index (on a Cluster; elsewhere any id is).
+   * user's index (on a Cluster; elsewhere any id is). Within what the request may still wait.
    */
   async prepareLogin(req: Request, userId: string): Promise<void> {
-    const tag = await this.#users.tagOf(userId);
+    const tag = await withinRequest(req, "login", this.#bound, (waitMs) =>
+      this.#users.tagOf(userId, waitMs),
+    );
     if (tag !== "") this.#loginTags.set(req, tag);
   }
 
   /**
-   * express-session's regenerate (destroy, then a new id and session), but for a request logging
-   * in on a Cluster the new id starts with the user's hash tag, whatever made it (`genid`).
+   * express-session's regenerate (destroy, then a new id and session), the destroy within what
+   * the request may still wait; for a request logging in on a Cluster the new id starts with the
+   * user's hash tag, whatever made it (`genid`).
    */
   override regenerate(req: Request, callback: (error?: unknown) => void): void {
     const tag = this.#loginTags.get(req);
     this.#loginTags.delete(req);
-    super.regenerate(req, (error?: unknown) => {
+    settle(this.destroyFor(req), (error?: unknown) => {
+      // express-session's own (it sets `generate` on the store it is given).
+      (this as unknown as { generate(req: Request): void }).generate(req);
       if (tag !== undefined && !req.sessionID.startsWith(tag)) {
         const { cookie } = req.session;
         req.sessionID = tag + req.sessionID;
         // express-session's own: a new, empty session under the id (not one read from Redis).
         super.createSession(req, { cookie });
       }
-      callback(error);
+      callback(error ?? undefined);
     });
+  }
+
+  /**
+   * @internal Deletes the request's session within what the request may still wait (logout(),
+   * regenerate).
+   */
+  destroyFor(req: Request): Promise<void> {
+    return withinRequest(req, "session delete", this.#bound, (waitMs) =>
+      this.#redis.destroy(req.sessionID, waitMs),
+    );
   }
 
   /** The user id a session was bound to by login(), if any. */
@@ -107,14 +121,23 @@ export class RedisSessionStore extends Store {
     return this.#snapshots.userIdOf(session);
   }
 
-  /** The user's live sessions, from the per-user index. */
+  /**
+   * The user's live sessions, from the per-user index, within `unavailable.waitMs`.
+   * @throws RedisUnavailableError when Redis does not answer within it
+   */
   sessionsOf(userId: string): Promise<UserSession[]> {
     return this.#users.list(userId);
   }
 
-  /** Deletes every session of the user; returns how many there were. */
-  destroyUserSessions(userId: string): Promise<number> {
-    return this.#users.destroyAll(userId);
+  /**
+   * Deletes every session of the user; returns how many there were. Within what `req` may still
+   * wait, given one; else within `unavailable.waitMs`.
+   * @throws RedisUnavailableError when Redis does not answer within it
+   */
+  destroyUserSessions(userId: string, req?: Request): Promise<number> {
+    return withinRequest(req, "logout everywhere", this.#bound, (waitMs) =>
+      this.#users.destroyAll(userId, waitMs),
+    );
   }
 
   /** False during a lasting outage (after `disconnect`, until `connect`). */
@@ -168,16 +191,12 @@ export class RedisSessionStore extends Store {
     }
   }
 
-  /** @internal The causal token of the session's last write this request made, if any. */
-  tokenOf(session: SessionData): number | undefined {
-    return this.#tokens.get(session);
-  }
-
   override set(sid: string, session: SessionData, callback?: Callback): void {
     this.#records.undoMaxAgeDrift(sid, session);
+    const req = requestOf(session);
     settle(
-      withinRequest(session, "session write", this.#bound, (waitMs) =>
-        this.#records.save(sid, session, waitMs, (offset) => this.#tokens.set(session, offset)),
+      withinRequest(req, "session write", this.#bound, (waitMs) =>
+        this.#records.save(sid, session, waitMs, (offset) => recordToken(req, offset)),
       ),
       callback,
     );
@@ -191,7 +210,7 @@ export class RedisSessionStore extends Store {
       return;
     }
     settle(
-      withinRequest(session, "session touch", this.#bound, (waitMs) =>
+      withinRequest(requestOf(session), "session touch", this.#bound, (waitMs) =>
         this.#records.renew(sid, session, waitMs),
       ),
       callback,
@@ -250,6 +269,11 @@ export class RedisSessionStore extends Store {
   /** @internal The topology's backend, for the health check. */
   get backend(): Backend {
     return this.#redis.backend;
+  }
+
+  /** @internal What is known of the connection's errors, for the health check. */
+  get connectionState(): ConnectionState {
+    return this.#connection.monitor;
   }
 
   /**

@@ -3,6 +3,7 @@ import type { NormalizedStoreOptions } from "./options.js";
 import type { ConnectionEvents, OutageWatch } from "../redis/ConnectionMonitor.js";
 import { RetryableError } from "../errors/internal/RetryableError.js";
 import { withinDeadline } from "../redis/deadline.js";
+import type { WaitContext } from "../redis/deadline.js";
 import { RoutedWriter } from "../redis/RoutedWriter.js";
 import { StoreCounters } from "../redis/stats.js";
 import type { Backend } from "../redis/backend/Backend.js";
@@ -45,6 +46,8 @@ export class SessionCommands {
   readonly #replicas: ReplicaRouter | undefined;
   /** What `store.stats()` reports. */
   readonly counters = new StoreCounters();
+  /** What bounds the store's waits, and the connection they wait for. */
+  readonly #context: WaitContext;
 
   constructor(
     connection: RedisConnection,
@@ -63,7 +66,19 @@ export class SessionCommands {
       },
     });
     this.#clock = connection.clock;
+    this.#context = {
+      setBy: "option `unavailable.waitMs`",
+      connection: connection.monitor,
+      onRetry: () => this.counters.retries++,
+    };
     const { replicas, timeoutMs } = options.durability;
+    if (typeof replicas === "number" && replicas > 0) {
+      connection.expectReplicas(
+        replicas,
+        `every session write waits for confirmations it cannot get and answers 503 after ` +
+          `\`unavailable.waitMs\` (${options.waitMs} ms)`,
+      );
+    }
     const watch = backend.sentinelWatch;
     // Durable writes on Sentinel are acknowledged only on the master a Sentinel majority names.
     const quorum =
@@ -98,7 +113,7 @@ export class SessionCommands {
 
   /** Reads a session and renews its TTL in the same command (see the read script for `ttlMs`). */
   readAndRenew(sid: string, ttlMs: number, defaultTtlMs: number): Promise<SessionRead> {
-    return this.#bounded("session read", () =>
+    return this.bounded("session read", () =>
       this.#readScript(sid, ttlMs, defaultTtlMs).then(this.#fence.sessionRead),
     );
   }
@@ -129,10 +144,10 @@ export class SessionCommands {
         },
       );
     const replica = this.#replicas?.pick(token, key);
-    if (replica === undefined) return this.#bounded("session read", fromMaster);
+    if (replica === undefined) return this.bounded("session read", fromMaster);
     // A replica that has what the reader needs; a miss (or anything else) is read on the master:
     // lag must never log anyone out.
-    return this.#bounded("session read", () =>
+    return this.bounded("session read", () =>
       replica.send("HGETALL", [key]).then((reply) => {
         const read = hashReply(reply);
         return read === null ? fromMaster() : { reply: read, vouched: true };
@@ -144,7 +159,7 @@ export class SessionCommands {
    * Sets a session's TTL and records when (`$touched`); does nothing for a session that is gone.
    */
   renew(sid: string, ttlMs: number, waitMs = this.options.waitMs): Promise<void> {
-    return this.#bounded(
+    return this.bounded(
       "session touch",
       async () => {
         await this.backend.runScript(
@@ -188,7 +203,7 @@ export class SessionCommands {
   ): Promise<boolean> {
     const key = this.keys.session(sid);
     const durable = this.#durable;
-    return this.#bounded(
+    return this.bounded(
       "session write",
       (deadline) => {
         const now = Date.now();
@@ -236,26 +251,33 @@ export class SessionCommands {
   }
 
   /** Deletes a session and takes it out of its user's index. */
-  destroy(sid: string): Promise<void> {
-    return this.#bounded("session delete", async () => {
-      await this.#deletion(
-        SESSION_SCRIPTS.destroy,
-        [this.keys.session(sid)],
-        [this.keys.indexArgFor(sid), sid],
-      );
-    });
+  destroy(sid: string, waitMs = this.options.waitMs): Promise<void> {
+    return this.bounded(
+      "session delete",
+      async () => {
+        await this.#deletion(
+          SESSION_SCRIPTS.destroy,
+          [this.keys.session(sid)],
+          [this.keys.indexArgFor(sid), sid],
+        );
+      },
+      waitMs,
+    );
   }
 
   /** Deletes every session in a user's index, and the index; returns how many it listed. */
-  destroyUser(index: string): Promise<number> {
-    return this.#bounded("logout everywhere", async () =>
-      Number(await this.#deletion(SESSION_SCRIPTS.destroyUser, [index], [this.keys.prefix])),
+  destroyUser(index: string, waitMs = this.options.waitMs): Promise<number> {
+    return this.bounded(
+      "logout everywhere",
+      async () =>
+        Number(await this.#deletion(SESSION_SCRIPTS.destroyUser, [index], [this.keys.prefix])),
+      waitMs,
     );
   }
 
   /** Deletes keys (one command each: in a Cluster they may sit in different slots). */
   delete(...keys: string[]): Promise<void> {
-    return this.#bounded("session delete", async () => {
+    return this.bounded("session delete", async () => {
       await Promise.all(keys.map((key) => this.client.unlink(key)));
     });
   }
@@ -277,14 +299,19 @@ export class SessionCommands {
     );
   }
 
-  #bounded<T>(
+  /**
+   * Runs `attempt` (given its deadline) until it succeeds, retrying what a failover causes, for
+   * at most `waitMs`; counted in the store's stats.
+   * @throws RedisUnavailableError past `waitMs`
+   */
+  bounded<T>(
     what: string,
     attempt: (deadline: number) => Promise<T>,
     waitMs = this.options.waitMs,
   ): Promise<T> {
     const rest = waitMs < this.options.waitMs ? " in what the request had left of its wait" : "";
     const { counters } = this;
-    return withinDeadline(`${what}${rest}`, waitMs, attempt, () => counters.retries++).catch(
+    return withinDeadline(`${what}${rest}`, waitMs, this.#context, attempt).catch(
       (error: unknown) => {
         counters.count(error);
         throw error;

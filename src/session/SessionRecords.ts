@@ -9,6 +9,7 @@ import type { SessionCommands } from "./SessionCommands.js";
 import { fingerprint } from "./settle.js";
 import { TtlPolicy } from "./ttl.js";
 import { CorruptSessionError } from "../errors/internal/CorruptSessionError.js";
+import type { BoundStep } from "../redis/scan.js";
 
 const log = debugFor("store");
 
@@ -70,7 +71,12 @@ export class SessionRecords {
       // The read script renewed the TTL already.
       touchedAt = now;
     } else if (this.#ttl.renewalDue(touchedAt, sessionTtlMs, now)) {
-      await this.#redis.renew(sid, sessionTtlMs);
+      // Within what the read left of the wait bound.
+      await this.#redis.renew(
+        sid,
+        sessionTtlMs,
+        Math.max(1, this.options.waitMs - (now - started)),
+      );
       touchedAt = now;
     }
     const cookie = data.cookie as unknown as Record<string, unknown>;
@@ -194,11 +200,11 @@ export class SessionRecords {
     return this.snapshots.of(session, sid)?.ttlMs === this.#ttl.ttlFor(session.cookie);
   }
 
-  /** Every session id under the prefix, walked with SCAN. */
+  /** Every session id under the prefix, walked with SCAN, each step within the wait bound. */
   async ids(): Promise<string[]> {
     const ids: string[] = [];
     const { keys } = this.#redis;
-    for await (const batch of this.#redis.backend.scan(keys.pattern)) {
+    for await (const batch of this.#redis.backend.scan(keys.pattern, this.#step)) {
       for (const key of batch) {
         const sid = keys.sidOf(key);
         if (sid !== undefined) ids.push(sid);
@@ -224,16 +230,19 @@ export class SessionRecords {
     return sessions;
   }
 
-  /** Deletes every session under the prefix. */
+  /** Deletes every session under the prefix; each step within the wait bound. */
   async removeAll(): Promise<void> {
     const { keys } = this.#redis;
-    for await (const batch of this.#redis.backend.scan(keys.pattern)) {
+    for await (const batch of this.#redis.backend.scan(keys.pattern, this.#step)) {
       // The users' hash-tag key stays: instances hold it, and a new one would move every user's
       // index to another slot.
       const doomed = batch.filter((key) => key !== keys.userTagKey);
       if (doomed.length > 0) await this.#redis.delete(...doomed);
     }
   }
+
+  /** One step of a walk over every session, within `unavailable.waitMs`. */
+  readonly #step: BoundStep = (what, attempt) => this.#redis.bounded(what, attempt);
 
   #key(sid: string): string {
     return this.#redis.keys.session(sid);

@@ -1,7 +1,5 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { RetryableError } from "../errors/internal/RetryableError.js";
-import { withinDeadline } from "../redis/deadline.js";
-import type { Cluster, Redis } from "ioredis";
 import type { Cookie } from "express-session";
 import type { NormalizedStoreOptions } from "./options.js";
 import { TtlPolicy } from "./ttl.js";
@@ -32,63 +30,65 @@ export interface UserSession {
  */
 export class UserSessions {
   readonly #ttl: TtlPolicy;
-  private readonly waitMs: number;
   /** The key of the users' hash tags, once read (Cluster only). */
   #tagKey: Promise<string> | undefined;
 
   constructor(
-    private readonly client: Redis | Cluster,
     private readonly commands: SessionCommands,
     options: NormalizedStoreOptions,
   ) {
     this.#ttl = new TtlPolicy(options);
-    this.waitMs = options.waitMs;
   }
 
-  /** The user's live sessions; ids whose session is gone are pruned from the index. */
-  async list(userId: string): Promise<UserSession[]> {
-    const index = this.commands.keys.index(userId, await this.tagOf(userId));
-    const sids = await this.client.smembers(index);
-    const sessions: UserSession[] = [];
-    const stale: string[] = [];
-    for (const sid of sids) {
-      const key = this.commands.keys.session(sid);
-      const [[, fields], [, pttl]] = (await this.client
-        .pipeline()
-        .hmget(key, "$uid", "$created", "cookie", "userAgent", "$pack")
-        .pttl(key)
-        .exec()) as [[Error | null, (string | null)[]], [Error | null, number]];
-      const [uid, created, cookie, plainAgent, pack] = fields;
-      let userAgent = plainAgent;
-      // A user agent over 64 bytes is in the session's $pack (see the write script); a pack cut
-      // short (corrupt) gives what it holds before the cut.
-      if (userAgent == null && pack != null) {
-        try {
-          unpack(pack, (field, value) => {
-            if (field === "userAgent") userAgent = value;
-          });
-        } catch {
-          // the entries before the cut were taken
+  /**
+   * The user's live sessions; ids whose session is gone are pruned from the index. Every command
+   * of it together within `unavailable.waitMs`.
+   * @throws RedisUnavailableError when Redis does not answer within it
+   */
+  list(userId: string): Promise<UserSession[]> {
+    const { commands } = this;
+    return commands.bounded("sessionsOf", async (deadline) => {
+      const index = commands.keys.index(userId, await this.tagOf(userId, deadline - Date.now()));
+      const sids = (await commands.backend.send("SMEMBERS", [index])) as string[];
+      // One round trip for all of them: the commands of one turn go out together.
+      const read = await Promise.all(
+        sids.map((sid) => {
+          const key = commands.keys.session(sid);
+          return Promise.all([
+            commands.backend.send("HMGET", [key, ...USER_FIELDS]) as Promise<(string | null)[]>,
+            commands.backend.send("PTTL", [key]) as Promise<number>,
+          ]);
+        }),
+      );
+      const sessions: UserSession[] = [];
+      const stale: string[] = [];
+      read.forEach(([fields, pttl], i) => {
+        const sid = sids[i] ?? "";
+        const [uid, created, cookie, plainAgent, pack] = fields;
+        if (pttl < 0 || uid !== userId) {
+          stale.push(sid);
+          return;
         }
-      }
-      if (pttl < 0 || uid !== userId) {
-        stale.push(sid);
-        continue;
-      }
-      sessions.push({
-        id: sid,
-        createdAt: created ? new Date(Number(created)) : undefined,
-        lastSeenAt: this.#lastSeen(cookie ?? null, pttl),
-        userAgent: parseString(userAgent ?? null),
+        sessions.push({
+          id: sid,
+          createdAt: created ? new Date(Number(created)) : undefined,
+          lastSeenAt: this.#lastSeen(cookie ?? null, pttl),
+          userAgent: parseString(plainAgent ?? packedAgent(pack ?? null)),
+        });
       });
-    }
-    if (stale.length > 0) await this.client.srem(index, ...stale);
-    return sessions;
+      if (stale.length > 0) await commands.backend.send("SREM", [index, ...stale]);
+      return sessions;
+    });
   }
 
-  /** Deletes every session of the user; returns how many there were. */
-  async destroyAll(userId: string): Promise<number> {
-    return this.commands.destroyUser(this.commands.keys.index(userId, await this.tagOf(userId)));
+  /** Deletes every session of the user within `waitMs`; returns how many there were. */
+  async destroyAll(userId: string, waitMs: number): Promise<number> {
+    const started = Date.now();
+    const tag = await this.tagOf(userId, waitMs);
+    return this.commands.destroyUser(
+      this.commands.keys.index(userId, tag),
+      waitMs - (Date.now() - started),
+    );
   }
 
   /**
@@ -97,24 +97,29 @@ export class UserSessions {
    */
   #readTagKey(): Promise<string> {
     const key = this.commands.keys.userTagKey;
-    return withinDeadline("user tag key", this.waitMs, async () => {
-      await this.client.hsetnx(key, "key", randomBytes(32).toString("base64url"));
-      const stored = await this.client.hget(key, "key");
-      if (stored === null) throw new RetryableError("the user tag key was not stored");
+    const { backend } = this.commands;
+    return this.commands.bounded("user tag key read", async () => {
+      await backend.send("HSETNX", [key, "key", randomBytes(32).toString("base64url")]);
+      const stored = await backend.send("HGET", [key, "key"]);
+      if (typeof stored !== "string") throw new RetryableError("the user tag key was not stored");
       return stored;
     });
   }
 
-  /** The user's hash tag on a Cluster (see the class); "" on other topologies. */
-  async tagOf(userId: string): Promise<string> {
+  /**
+   * The user's hash tag on a Cluster (see the class), known within `waitMs`; "" on other
+   * topologies.
+   */
+  async tagOf(userId: string, waitMs: number): Promise<string> {
     if (!this.commands.keys.tagged) return "";
+    // One read shared by every caller, whatever each may wait.
     this.#tagKey ??= this.#readTagKey().catch((error: unknown) => {
       this.#tagKey = undefined;
       throw error;
     });
-    const digest = createHmac("sha256", await this.#tagKey)
-      .update(userId)
-      .digest("base64url");
+    const tagKey = this.#tagKey;
+    const key = await this.commands.bounded("user tag key read", () => tagKey, waitMs);
+    const digest = createHmac("sha256", key).update(userId).digest("base64url");
     return `{${digest.slice(0, 2)}}`;
   }
 
@@ -122,6 +127,26 @@ export class UserSessions {
     const stored = cookie === null ? undefined : (JSON.parse(cookie) as Cookie);
     return new Date(Date.now() + pttl - this.#ttl.ttlFor(stored));
   }
+}
+
+/** The fields sessionsOf reads of each session. */
+const USER_FIELDS = ["$uid", "$created", "cookie", "userAgent", "$pack"];
+
+/**
+ * A user agent over 64 bytes is in the session's $pack (see the write script); a pack cut short
+ * (corrupt) gives what it holds before the cut.
+ */
+function packedAgent(pack: string | null): string | null {
+  if (pack === null) return null;
+  let agent: string | null = null;
+  try {
+    unpack(pack, (field, value) => {
+      if (field === "userAgent") agent = value;
+    });
+  } catch {
+    // the entries before the cut were taken
+  }
+  return agent;
 }
 
 function parseString(json: string | null): string | undefined {

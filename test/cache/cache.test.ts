@@ -240,6 +240,79 @@ describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (top
       await expect(cache.getOrLoad("big", () => 1)).resolves.toBe(1);
     });
 
+    test("a call's options are checked as the factory's: a TypeError naming the call and the option, and the loader is not run", async () => {
+      const cache = newCache({ local: { maxEntries: 10 } });
+      const loader = countingLoader(() => "loaded");
+      const calls: [string, () => Promise<unknown>, RegExp][] = [
+        [
+          "tags as a string (plain JavaScript)",
+          () => cache.getOrLoad("k", loader, { tags: "catalogue" } as never),
+          /getOrLoad: `tags` must be an array of non-empty strings.*got "catalogue"/,
+        ],
+        [
+          "an empty tag",
+          () => cache.getOrLoad("k", loader, { tags: ["a", ""] }),
+          /getOrLoad: `tags` must hold non-empty strings/,
+        ],
+        [
+          "a misspelt option",
+          () => cache.getOrLoad("k", loader, { tag: ["a"] } as never),
+          /getOrLoad: `tag` is not a known option.*Did you mean `tags`/,
+        ],
+        [
+          "a ttl in a string",
+          () => cache.writeThrough("k", loader, { ttl: "60" } as never),
+          /writeThrough: `ttl` must be a positive whole number of seconds; got "60"/,
+        ],
+        ["options not an object", () => cache.set("k", 1, 5 as never), /set: `options` must be/],
+        ["ttl on get", () => cache.get("k", { ttl: 5 } as never), /get: `ttl` is not a known/],
+        ["a number for keys", () => cache.invalidate(5 as never), /invalidate: `keys` must be/],
+      ];
+      for (const [what, run, message] of calls) {
+        await expect(run(), what).rejects.toThrow(TypeError);
+        await expect(run(), what).rejects.toThrow(message);
+      }
+      expect(loader.calls).toBe(0);
+      // Also on a local-tier hit: the same call fails the same way, whatever is cached.
+      await cache.getOrLoad("k", () => "cached");
+      await expect(cache.getOrLoad("k", loader, { tags: "catalogue" } as never)).rejects.toThrow(
+        /`tags` must be an array/,
+      );
+      await expect(cache.getOrLoad("k", loader)).resolves.toBe("cached");
+    });
+
+    test("a value JSON would not give back as it was is refused with a TypeError naming the key and what: a hit returns what the miss did", async () => {
+      const cache = newCache();
+      class Product {
+        constructor(readonly id: number) {}
+      }
+      const refused: [unknown, RegExp][] = [
+        [{ at: new Date(0) }, /a Date at "at" would come back as a string/],
+        [{ m: new Map([[1, 2]]) }, /a Map at "m" would come back as a plain object/],
+        [{ s: new Set([1]) }, /a Set at "s"/],
+        [[1, undefined], /undefined at index 1 would come back as null/],
+        [{ price: Number.NaN }, /NaN at "price" would come back as null/],
+        [new Product(1), /a Product would come back as a plain object/],
+        [{ run: () => 1 }, /a function at "run" would be left out/],
+        [{ big: 10n }, /a BigInt at "big"/],
+      ];
+      for (const [value, why] of refused) {
+        await expect(cache.getOrLoad("v", () => value)).rejects.toThrow(TypeError);
+        await expect(cache.getOrLoad("v", () => value)).rejects.toThrow(
+          /the value for cache key "v" cannot be stored as JSON/,
+        );
+        await expect(cache.getOrLoad("v", () => value)).rejects.toThrow(why);
+        await expect(cache.set("v", value)).rejects.toThrow(why);
+      }
+      await expect(cache.get("v")).resolves.toBeUndefined();
+      // Plain data round-trips; a property that is undefined reads the same, left out.
+      const plain = { id: 1, tags: ["a"], nested: { at: "1970-01-01T00:00:00.000Z", n: null } };
+      const missed = await cache.getOrLoad("p", () => ({ ...plain, gone: undefined }));
+      const hit = await cache.getOrLoad("p", () => "not loaded again");
+      expect(hit).toEqual(missed);
+      expect(hit).toEqual(plain);
+    });
+
     test("keys: empty, too long or starting with } are refused", async () => {
       const cache = newCache();
       await expect(cache.getOrLoad("", () => 1)).rejects.toThrow(/non-empty/);

@@ -4,6 +4,7 @@ import type { LaneRouter } from "../LaneRouter.js";
 import type { ReplicaRouter } from "../replicas/ReplicaRouter.js";
 import type { Script } from "../scripts.js";
 import type { SentinelWatch } from "../SentinelWatch.js";
+import type { BoundStep } from "../scan.js";
 
 /**
  * What the layers above need from a topology, so they hold no `isCluster` branch: one
@@ -52,8 +53,8 @@ export interface Backend {
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown>;
-  /** Every key matching `pattern`, in batches, over every master. */
-  scan(pattern: string): AsyncGenerator<string[]>;
+  /** Every key matching `pattern`, in batches, over every master; each step within `bound`. */
+  scan(pattern: string, bound: BoundStep): AsyncGenerator<string[]>;
   /** The `host:port` of the master the client is connected to, where there is one. */
   masterAddress(): string | undefined;
   /**

@@ -4,6 +4,7 @@ import { seedsOf } from "../createRedisClient.js";
 import { RetryableError } from "../../errors/internal/RetryableError.js";
 import type { CommandArgs } from "../CorkedCommands.js";
 import { scanNode } from "../scan.js";
+import type { BoundStep } from "../scan.js";
 import { runScript } from "../scripts.js";
 import type { Script } from "../scripts.js";
 import type { Backend, ShardHealth } from "./Backend.js";
@@ -75,8 +76,8 @@ export class ClusterBackend implements Backend {
     throw error;
   };
 
-  async *scan(pattern: string): AsyncGenerator<string[]> {
-    for (const node of this.client.nodes("master")) yield* scanNode(node, pattern);
+  async *scan(pattern: string, bound: BoundStep): AsyncGenerator<string[]> {
+    for (const node of this.client.nodes("master")) yield* scanNode(node, pattern, bound);
   }
 
   shards(): ShardHealth[] {
@@ -97,7 +98,7 @@ export class ClusterBackend implements Backend {
 
   /** No single master answers for a Cluster; a PING says it is reachable. */
   async replicationInfo(): Promise<undefined> {
-    await this.client.ping();
+    await this.client.ping().catch(this.#explained);
     return undefined;
   }
 }

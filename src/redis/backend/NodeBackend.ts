@@ -6,6 +6,7 @@ import { LanePool } from "../WriterLane.js";
 import { CorkedCommands } from "../CorkedCommands.js";
 import type { CommandArgs } from "../CorkedCommands.js";
 import { scanNode } from "../scan.js";
+import type { BoundStep } from "../scan.js";
 import { ReplicaReads } from "../replicas/ReplicaReads.js";
 import type { ReplicaRouter } from "../replicas/ReplicaRouter.js";
 import { runScript } from "../scripts.js";
@@ -51,8 +52,8 @@ export class NodeBackend implements Backend {
     return runScript(this.client, script, keys, args);
   }
 
-  scan(pattern: string): AsyncGenerator<string[]> {
-    return scanNode(this.client, pattern);
+  scan(pattern: string, bound: BoundStep): AsyncGenerator<string[]> {
+    return scanNode(this.client, pattern, bound);
   }
 
   masterAddress(): string | undefined {

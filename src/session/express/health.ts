@@ -31,7 +31,10 @@ export interface HealthReport {
   lastFailoverAt: string | null;
   /** Round trip of the check, in ms; null when Redis did not answer. */
   latencyMs: number | null;
-  /** Why it is unavailable. */
+  /**
+   * Why it is unavailable: what bounded the check, and the cause Redis or the network gave
+   * (ECONNREFUSED, WRONGPASS, a database that does not exist…).
+   */
   error?: string;
   /**
    * On a Cluster: each shard's master and the replicas the slot map lists for it; `replicas` is
@@ -66,7 +69,7 @@ export async function healthCheck(
     requiredReplicas,
     lastFailoverAt: lastFailoverAt?.toISOString() ?? null,
   };
-  const health = await replicationHealth(store.backend, timeoutMs);
+  const health = await replicationHealth(store.backend, timeoutMs, store.connectionState);
   if (!health.answered) {
     return {
       ...base,

@@ -39,10 +39,11 @@ export async function login(
   const userId = userIdOf(user);
   const store = storeOf(req);
   const keep = options.keep ?? [];
-  const before = req.session as Session & Record<string, unknown>;
+  // No session after a logout() in the same request: a new one is made all the same.
+  const before = ((req as { session?: Session }).session ?? {}) as Record<string, unknown>;
   const carried = keep.filter((key) => key in before).map((key) => [key, before[key]] as const);
   await store.prepareLogin(req, userId);
-  await promisify(before.regenerate.bind(before))();
+  await promisify(store.regenerate.bind(store))(req);
   const session = req.session as Session & Record<string, unknown>;
   for (const [key, value] of carried) session[key] = value;
   session.user = user;
@@ -51,13 +52,16 @@ export async function login(
 }
 
 /**
- * Logs this session out: destroys it in Redis (and in its user's index). Requests of the same
- * session still in flight cannot bring it back.
+ * Logs this session out: destroys it in Redis (and in its user's index), within what the request
+ * may still wait for Redis. Requests of the same session still in flight cannot bring it back.
+ * @throws RedisUnavailableError when Redis does not confirm it in time
  */
 export async function logout(req: Request): Promise<void> {
-  const session = req.session as Session | undefined;
-  if (session === undefined) return;
-  await promisify(session.destroy.bind(session))();
+  if ((req.session as Session | undefined) === undefined) return;
+  const store = storeOf(req);
+  // As express-session's own destroy() does.
+  delete (req as { session?: Session }).session;
+  await store.destroyFor(req);
 }
 
 /**
@@ -81,7 +85,7 @@ export async function logoutEverywhere(
     const owner = storeOf(target);
     const userId = owner.userIdOf(session as unknown as SessionData);
     if (userId === undefined) return 0;
-    const ended = await owner.destroyUserSessions(userId);
+    const ended = await owner.destroyUserSessions(userId, target);
     await logout(target);
     return ended;
   }

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
 import type { RedisSessionStore } from "../RedisSessionStore.js";
+import { tokenOf } from "../requestState.js";
 
 /** Answers a request whose session could not be saved (one function for all requests). */
 export type SaveFailure = (req: Request, res: Response, next: NextFunction, error: unknown) => void;
@@ -8,7 +9,9 @@ export type SaveFailure = (req: Request, res: Response, next: NextFunction, erro
  * Holds the response back until a changed session is saved. express-session saves only after it
  * has sent the status line, so a failed save would still reach the user as a success; here the
  * first `write`/`end` waits for the save, and a failed save is handed to `fail` instead of the
- * handler's response being sent.
+ * handler's response being sent. With `readFrom: "replica"`, the response then carries the causal
+ * token of the request's last write, whoever made it (this gate, the route's own `save()`,
+ * `login()`, a `regenerate`).
  */
 
 export function saveBeforeResponse(
@@ -64,6 +67,7 @@ class ResponseGate {
     const session = this.req.session as Request["session"] | undefined;
     if (this.res.headersSent || session === undefined || !hasChanges(this.store, session)) {
       this.#state = "done";
+      this.#setToken();
       return this.#call(method, args);
     }
     this.#held = [[method, args]];
@@ -82,14 +86,7 @@ class ResponseGate {
   #saved(session: Request["session"], error: unknown): void {
     this.#state = "done";
     if (error === undefined || error === null) {
-      const token = this.tokenCookie === undefined ? undefined : this.store.tokenOf(session);
-      if (token !== undefined && !this.res.headersSent) {
-        const secure = this.req.secure ? "; Secure" : "";
-        this.res.append(
-          "Set-Cookie",
-          `${this.tokenCookie ?? ""}=${token}; Path=/; HttpOnly; SameSite=Lax${secure}`,
-        );
-      }
+      this.#setToken();
       for (const [method, args] of this.#held?.splice(0) ?? []) this.#call(method, args);
       return;
     }
@@ -100,6 +97,16 @@ class ResponseGate {
     // The handler's headers (Location, Content-Type, …) described a success that did not happen.
     for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
     this.fail(this.req, this.res, this.next, error);
+  }
+
+  /** readFrom "replica": the causal token of the request's last write, if it made one. */
+  #setToken(): void {
+    const name = this.tokenCookie;
+    if (name === undefined || this.res.headersSent) return;
+    const token = tokenOf(this.req);
+    if (token === undefined) return;
+    const secure = this.req.secure ? "; Secure" : "";
+    this.res.append("Set-Cookie", `${name}=${token}; Path=/; HttpOnly; SameSite=Lax${secure}`);
   }
 
   #call(method: "write" | "end", args: unknown[]): unknown {
