@@ -4,6 +4,9 @@ import { expect, test } from "vitest";
 import { pollUntil } from "../../harness/poll.js";
 import { isAlive, LaunchedDemo } from "./launchDemo.js";
 
+/** How soon the README promises every process of the demo is gone after Ctrl-C or a signal. */
+const STOP_BOUND_MS = 5_000;
+
 /** The temp dirs the demo's processes live in (every one this project makes starts with `rhs-`). */
 async function tempDirs(): Promise<Set<string>> {
   return new Set((await readdir(tmpdir())).filter((name) => name.startsWith("rhs-")));
@@ -36,9 +39,7 @@ test("npm run demo -- --json: ready line within 20 s, every process alive, all g
     await pollUntil(
       "every process of the demo to be gone",
       () => pids.every((pid) => !isAlive(pid)),
-      {
-        timeoutMs: 10_000,
-      },
+      { timeoutMs: STOP_BOUND_MS },
     );
     console.log(
       `all ${pids.length} processes gone ${Math.round(performance.now() - stopped)} ms after SIGINT`,
@@ -63,7 +64,7 @@ test.each(["SIGINT", "SIGTERM"] as const)(
       await pollUntil(
         `every process of the demo to be gone after ${signal} to npm`,
         () => pids.every((pid) => !isAlive(pid)),
-        { timeoutMs: 10_000 },
+        { timeoutMs: STOP_BOUND_MS },
       );
       console.log(
         `${signal} to npm: npm and all ${pids.length - 1} processes of the demo gone after ${Math.round(performance.now() - signalled)} ms`,

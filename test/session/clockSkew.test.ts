@@ -63,6 +63,13 @@ describe.each(setups)("$name", (setup) => {
     beforeAll(async () => {
       const options = { redis: stack.redis, unavailable: { waitMs } } as const;
       app = await AppProcess.start(`skewed${seconds}`, options, shiftedClock(seconds));
+      // The shift took (libfaketime is there and preloaded): else every case below would run on
+      // the real clock and prove nothing.
+      const asked = Date.now();
+      const { now } = (await (await fetch(`${app.url}/clock`)).json()) as { now: number };
+      const offsetMs = now - (asked + Date.now()) / 2;
+      console.log(`app clock ${seconds} s off: measured ${Math.round(offsetMs)} ms`);
+      expect(Math.abs(offsetMs - seconds * 1000)).toBeLessThan(2_000);
     });
     afterAll(async () => {
       await app.stop();
