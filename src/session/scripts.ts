@@ -10,8 +10,10 @@ import { script } from "../redis/scripts.js";
 // over 64 bytes is a hashtable whatever else it holds, and each hashtable entry costs about 50
 // bytes of its own: a large session is then a few entries instead of one per key.
 // The per-user index `<prefix>user:<uid>` is a set of session ids whose TTL is kept at least as
-// long as its sessions'. Index upkeep needs keys the scripts compute themselves, so it is done
-// only outside Redis Cluster (index prefix "" turns it off).
+// long as its sessions'. The scripts build its key from the index prefix they are given (see
+// SessionKeys.indexArgFor): on a Cluster `<prefix>{xy}user:`, where `{xy}` is the user's hash
+// tag that the ids login() issues there start with, so a session and its index share a slot;
+// "" (a Cluster session login() did not issue: no user, no index) turns index upkeep off.
 
 /**
  * Reads a session and refreshes its TTL (and its user index's) in one round trip. Used when
