@@ -314,10 +314,10 @@ const WHY = [
   "## Why the code is as it is",
   "",
   "- `CorkedCommands` writes the socket after 8 held commands (`FLUSH_AT`), not only once per turn",
-  "  of the event loop: the first requests of a burst then need not wait for the last to be parsed",
-  "  (POST /change +4.7 % req/s, 8 of 8 paired rounds faster than writing once per turn; flushing",
-  "  at 3 was 5 % slower than at 8), for ~1.5 µs more Redis master CPU per GET (2.5 → 4.0) in more",
-  "  socket reads.",
+  "  of the event loop: the first requests of a burst then need not wait for the last to be parsed.",
+  "  Measured with `--baseline` when it was written (commit aff772e; no result file was kept): more",
+  "  POST /change req/s than writing once per turn in every paired round, and fewer than flushing",
+  "  at 3, for a little more Redis master CPU per GET in more socket reads.",
 ];
 
 /** The heading of the section `npm run bench -- --cache` writes into docs/benchmarks.md. */

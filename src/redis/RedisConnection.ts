@@ -59,9 +59,15 @@ export class RedisConnection {
             ? health.replicas
             : Math.min(...shards.map((shard) => shard.replicas));
         if (fewest === null || fewest >= required) return;
-        const master = shards === undefined ? "the master" : "a shard's master";
+        const { where } = this.monitor;
+        const master =
+          shards !== undefined
+            ? `a shard's master in ${where}`
+            : where.startsWith("Sentinel")
+              ? `the master of ${where}`
+              : `the master at ${where}`;
         this.notices.once(
-          `\`durability.replicas\` is ${required}, but ${master} at ${this.monitor.where} has ` +
+          `\`durability.replicas\` is ${required}, but ${master} has ` +
             `${fewest} replica${fewest === 1 ? "" : "s"} in sync: ${consequence} until ` +
             `${required} are — lower \`durability.replicas\` (0 where there is no replica) or ` +
             "add replicas",
@@ -120,7 +126,7 @@ function whereOf(client: Redis | Cluster): string {
   // ioredis sets `sentinels` to null, not undefined, for a plain connection.
   if (Array.isArray(sentinels) && sentinels.length > 0) {
     const list = sentinels.map((sentinel) => `${sentinel.host ?? ""}:${sentinel.port ?? ""}`);
-    return `the master "${name ?? ""}" of the Sentinels ${list.join(", ")}`;
+    return `Sentinel group "${name ?? ""}" (via ${list.join(", ")})`;
   }
   return `redis://${host ?? "localhost"}:${port ?? 6379}${db ? `/${db}` : ""}`;
 }
