@@ -1,3 +1,4 @@
+import { hint } from "../redis/didYouMean.js";
 import { normalizeDurability } from "../redis/options.js";
 import type { DurabilityOptions, NormalizedDurability } from "../redis/options.js";
 import { parseTopology } from "../redis/topology.js";
@@ -210,7 +211,13 @@ export function checkCallOptions(
   if (value === undefined) return;
   try {
     const record = asRecord(value, "options");
-    rejectUnknown(record, CALL_KEYS[call] ?? [], "");
+    const known = CALL_KEYS[call] ?? [];
+    // for…in rather than rejectUnknown's Object.keys: no array per call.
+    for (const key in record) {
+      if (Object.hasOwn(record, key) && !known.includes(key)) {
+        throw new TypeError(`\`${key}\` is not a known option.${hint(key, known)}`);
+      }
+    }
     checkCallTtl(record.ttl, staleTtlMs);
     checkTags(record.tags);
   } catch (error) {
