@@ -19,7 +19,7 @@ export type {
   RedisTopology,
   SentinelTopology,
   SingleNodeTopology,
-} from "./redis/topology.js";
+} from "./redis/options/topology.js";
 export type { RedisSessionStoreOptions } from "./session/options.js";
 export type { RedisSessionOptions } from "./session/express/sessionOptions.js";
 export { login, logout, logoutEverywhere, sessionsOf } from "./session/express/helpers.js";
@@ -28,9 +28,9 @@ export type { UserSession } from "./session/UserSessions.js";
 export { healthCheck, healthHandler } from "./session/express/health.js";
 export type { HealthReport } from "./session/express/health.js";
 export type { ShardHealth } from "./redis/backend/Backend.js";
-export type { FailoverEvent } from "./redis/ConnectionMonitor.js";
+export type { FailoverEvent } from "./redis/connection/ConnectionMonitor.js";
 export type { HistogramSnapshot, StoreStats } from "./redis/stats.js";
-export type { DurabilityOptions, UnavailableOptions } from "./redis/options.js";
+export type { DurabilityOptions, UnavailableOptions } from "./redis/options/options.js";
 export { NotDurableError } from "./errors/NotDurableError.js";
 export { RedisUnavailableError } from "./errors/RedisUnavailableError.js";
 export { SessionTooLargeError } from "./errors/SessionTooLargeError.js";

@@ -7,7 +7,7 @@ import type { LocalTier } from "./LocalTier.js";
 import { CACHE_DEFAULTS, checkCallOptions } from "./options.js";
 import type { CacheCallOptions } from "./options.js";
 import { debugFor } from "../redis/debug.js";
-import { describe } from "../redis/validate.js";
+import { describe } from "../redis/options/validate.js";
 
 const log = debugFor("cache");
 

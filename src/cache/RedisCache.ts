@@ -13,7 +13,7 @@ import { checkCallOptions, normalizeCacheOptions } from "./options.js";
 import type { CacheCallOptions, CacheOptions, NormalizedCacheOptions } from "./options.js";
 import { RedisConnection } from "../redis/RedisConnection.js";
 import type { Backend } from "../redis/backend/Backend.js";
-import type { ConnectionState } from "../redis/deadline.js";
+import type { ConnectionState } from "../redis/connection/deadline.js";
 import { debugFor } from "../redis/debug.js";
 
 const log = debugFor("cache");

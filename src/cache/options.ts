@@ -1,8 +1,8 @@
-import { hint } from "../redis/didYouMean.js";
-import { normalizeDurability } from "../redis/options.js";
-import type { DurabilityOptions, NormalizedDurability } from "../redis/options.js";
-import { parseTopology } from "../redis/topology.js";
-import type { ParsedTopology, RedisTopology } from "../redis/topology.js";
+import { hint } from "../redis/options/didYouMean.js";
+import { normalizeDurability } from "../redis/options/options.js";
+import type { DurabilityOptions, NormalizedDurability } from "../redis/options/options.js";
+import { parseTopology } from "../redis/options/topology.js";
+import type { ParsedTopology, RedisTopology } from "../redis/options/topology.js";
 import {
   asRecord,
   describe,
@@ -10,7 +10,7 @@ import {
   nonNegativeInteger,
   positiveInteger,
   rejectUnknown,
-} from "../redis/validate.js";
+} from "../redis/options/validate.js";
 
 /** Options of {@link createCache}. */
 export interface CacheOptions {

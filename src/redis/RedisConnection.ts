@@ -1,13 +1,13 @@
 import type { Cluster, Redis } from "ioredis";
 import type { Backend } from "./backend/Backend.js";
 import { backendFor } from "./backend/backendFor.js";
-import { ConnectionMonitor } from "./ConnectionMonitor.js";
+import { ConnectionMonitor } from "./connection/ConnectionMonitor.js";
 import { clientFor, seedsOf } from "./createRedisClient.js";
 import { replicationHealth } from "./health.js";
-import { Notices } from "./Notices.js";
-import { ServerClock } from "./ServerClock.js";
-import type { ParsedTopology } from "./topology.js";
-import type { LaneRouter } from "./LaneRouter.js";
+import { Notices } from "./connection/Notices.js";
+import { ServerClock } from "./connection/ServerClock.js";
+import type { ParsedTopology } from "./options/topology.js";
+import type { LaneRouter } from "./writes/LaneRouter.js";
 
 /** The connection set of each client in use, so that every user of a client shares one. */
 const sets = new WeakMap<Redis | Cluster, RedisConnection>();

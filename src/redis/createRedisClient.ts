@@ -1,12 +1,12 @@
 import type { EventEmitter } from "node:events";
 import { Cluster, Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
-import { isNoSuchDatabase } from "./ConnectionMonitor.js";
+import { isNoSuchDatabase } from "./connection/ConnectionMonitor.js";
 import { debugFor } from "./debug.js";
-import { REDIS_DEFAULTS } from "./options.js";
-import { SentinelWatch } from "./SentinelWatch.js";
-import { parseTopology } from "./topology.js";
-import type { ParsedTopology, RedisTopology } from "./topology.js";
+import { REDIS_DEFAULTS } from "./options/options.js";
+import { SentinelWatch } from "./sentinel/SentinelWatch.js";
+import { parseTopology } from "./options/topology.js";
+import type { ParsedTopology, RedisTopology } from "./options/topology.js";
 
 const log = debugFor("redis");
 

@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import type { Backend } from "./backend/Backend.js";
-import { withinDeadline } from "./deadline.js";
-import type { ConnectionState } from "./deadline.js";
+import { withinDeadline } from "./connection/deadline.js";
+import type { ConnectionState } from "./connection/deadline.js";
 
 /** What the master says of itself and its replicas, as {@link replicationHealth} reads it. */
 export type ReplicationHealth =

@@ -1,6 +1,6 @@
 import { RetryableError } from "../errors/internal/RetryableError.js";
 import type { Backend } from "../redis/backend/Backend.js";
-import type { SentinelQuorum } from "../redis/SentinelQuorum.js";
+import type { SentinelQuorum } from "../redis/sentinel/SentinelQuorum.js";
 import type { SessionRead } from "./replies.js";
 import type { ReadReply } from "./scripts.js";
 

@@ -6,14 +6,13 @@ import { normalizeStoreOptions } from "./options.js";
 import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "./options.js";
 import type { Backend } from "../redis/backend/Backend.js";
 import { RedisConnection } from "../redis/RedisConnection.js";
-import { liveStores } from "./liveStores.js";
 import { chargeWait, recordToken, requestOf, withinRequest } from "./requestState.js";
 import type { WaitBound } from "./requestState.js";
 import { RequestSnapshots } from "./RequestSnapshots.js";
 import { settle } from "./settle.js";
 import type { Callback } from "./settle.js";
-import type { FailoverEvent } from "../redis/ConnectionMonitor.js";
-import type { ConnectionState } from "../redis/deadline.js";
+import type { FailoverEvent } from "../redis/connection/ConnectionMonitor.js";
+import type { ConnectionState } from "../redis/connection/deadline.js";
 import { SessionCommands } from "./SessionCommands.js";
 import { SessionRecords } from "./SessionRecords.js";
 import type { StoreStats } from "../redis/stats.js";
@@ -30,6 +29,14 @@ import type { UserSession } from "./UserSessions.js";
  * app.use(session({ store, secret: process.env.SESSION_SECRET!, resave: false }));
  */
 export class RedisSessionStore extends Store {
+  /** Stores not yet closed: the helpers that take a user id use the one there is. */
+  static readonly #open = new Set<RedisSessionStore>();
+
+  /** @internal The stores not yet closed in this process (for the helpers given a user id). */
+  static get open(): ReadonlySet<RedisSessionStore> {
+    return RedisSessionStore.#open;
+  }
+
   /** The ioredis client sessions go through. */
   readonly client: Redis | Cluster;
   readonly #options: NormalizedStoreOptions;
@@ -62,7 +69,7 @@ export class RedisSessionStore extends Store {
     this.#bound = { waitMs: this.#options.waitMs, counters: this.#redis.counters };
     this.#records = new SessionRecords(this.#redis, this.#options, this.#snapshots);
     this.#users = new UserSessions(this.#redis, this.#options);
-    liveStores.add(this);
+    RedisSessionStore.#open.add(this);
   }
 
   /**
@@ -282,7 +289,7 @@ export class RedisSessionStore extends Store {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      liveStores.delete(this);
+      RedisSessionStore.#open.delete(this);
       this.#redis.close();
       await this.#connection.release();
     })();

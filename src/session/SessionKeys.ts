@@ -1,4 +1,4 @@
-import { escapeGlob } from "../redis/scan.js";
+import { escapeGlob } from "../redis/backend/scan.js";
 
 /** A Cluster hash tag at the start of a session id, as login() issues it there: `{xy}`. */
 const TAG = /^\{[A-Za-z0-9_-]{2}\}/;

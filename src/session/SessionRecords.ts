@@ -9,7 +9,7 @@ import type { SessionCommands } from "./SessionCommands.js";
 import { fingerprint } from "./settle.js";
 import { TtlPolicy } from "./ttl.js";
 import { CorruptSessionError } from "../errors/internal/CorruptSessionError.js";
-import type { BoundStep } from "../redis/scan.js";
+import type { BoundStep } from "../redis/backend/scan.js";
 
 const log = debugFor("store");
 

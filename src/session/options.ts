@@ -1,14 +1,14 @@
 import { EXPRESS_COOKIE_DEFAULTS } from "./codec.js";
 import type { CookieDefaults } from "./codec.js";
-import { parseTopology } from "../redis/topology.js";
-import type { ParsedTopology, RedisTopology } from "../redis/topology.js";
-import { normalizeDurability, normalizeUnavailable } from "../redis/options.js";
+import { parseTopology } from "../redis/options/topology.js";
+import type { ParsedTopology, RedisTopology } from "../redis/options/topology.js";
+import { normalizeDurability, normalizeUnavailable } from "../redis/options/options.js";
 import type {
   DurabilityOptions,
   NormalizedDurability,
   UnavailableOptions,
-} from "../redis/options.js";
-import { didYouMean } from "../redis/didYouMean.js";
+} from "../redis/options/options.js";
+import { didYouMean } from "../redis/options/didYouMean.js";
 import { UnsupportedTopologyError } from "../errors/UnsupportedTopologyError.js";
 import {
   asRecord,
@@ -17,7 +17,7 @@ import {
   nonNegativeInteger,
   positiveInteger,
   rejectUnknown,
-} from "../redis/validate.js";
+} from "../redis/options/validate.js";
 
 /** Options of {@link RedisSessionStore}. */
 export interface RedisSessionStoreOptions {

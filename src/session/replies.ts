@@ -1,6 +1,6 @@
 import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
 import { RetryableError } from "../errors/internal/RetryableError.js";
-import type { OffsetReply } from "../redis/DurableWriter.js";
+import type { OffsetReply } from "../redis/writes/DurableWriter.js";
 import type { ReadReply } from "./scripts.js";
 
 // What the store's commands answer, as the store takes it.

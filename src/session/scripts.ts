@@ -1,4 +1,4 @@
-import type { BatchScript } from "../redis/batchCalls.js";
+import type { BatchScript } from "../redis/writes/batchCalls.js";
 import { script } from "../redis/scripts.js";
 
 // Beside its own fields a session hash holds metadata under a `$` no session key may use:

@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { CorkedCommands } from "../../src/redis/CorkedCommands.js";
+import { CorkedCommands } from "../../src/redis/connection/CorkedCommands.js";
 import { useSingleNode } from "../support/hooks.js";
 
 // What CorkedCommands relies on in ioredis' internals (see the top of CorkedCommands.ts): these

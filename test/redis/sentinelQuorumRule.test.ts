@@ -1,6 +1,6 @@
 import { expect, test } from "vitest";
-import { vouchedMaster } from "../../src/redis/SentinelQuorum.js";
-import type { SentinelAnswer } from "../../src/redis/SentinelQuorum.js";
+import { vouchedMaster } from "../../src/redis/sentinel/SentinelQuorum.js";
+import type { SentinelAnswer } from "../../src/redis/sentinel/SentinelQuorum.js";
 
 // Which master a Sentinel majority vouches for, from the Sentinels' answers. The answers below
 // are those an instance saw in the flapping partition test (round 5 of a failing run): s1 had

@@ -3,7 +3,7 @@ import { Cluster, Redis } from "ioredis";
 import { describe, expect, test } from "vitest";
 import { createRedisClient, RedisSessionStore } from "../../src/index.js";
 import type { RedisTopology } from "../../src/index.js";
-import { parseTopology } from "../../src/redis/topology.js";
+import { parseTopology } from "../../src/redis/options/topology.js";
 import { useCluster, useSentinel, useSingleNode } from "../support/hooks.js";
 
 const single = useSingleNode();

@@ -1,10 +1,10 @@
 import type { Cluster, Redis } from "ioredis";
-import type { CommandArgs } from "../CorkedCommands.js";
-import type { LaneRouter } from "../LaneRouter.js";
+import type { CommandArgs } from "../connection/CorkedCommands.js";
+import type { LaneRouter } from "../writes/LaneRouter.js";
 import type { ReplicaRouter } from "../replicas/ReplicaRouter.js";
 import type { Script } from "../scripts.js";
-import type { SentinelWatch } from "../SentinelWatch.js";
-import type { BoundStep } from "../scan.js";
+import type { SentinelWatch } from "../sentinel/SentinelWatch.js";
+import type { BoundStep } from "./scan.js";
 
 /**
  * What the layers above need from a topology, so they hold no `isCluster` branch: one

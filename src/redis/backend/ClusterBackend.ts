@@ -2,14 +2,14 @@ import type { Cluster, Redis } from "ioredis";
 import { nodeConnection } from "../cluster/nodeConnection.js";
 import { seedsOf } from "../createRedisClient.js";
 import { RetryableError } from "../../errors/internal/RetryableError.js";
-import type { CommandArgs } from "../CorkedCommands.js";
-import { scanNode } from "../scan.js";
-import type { BoundStep } from "../scan.js";
+import type { CommandArgs } from "../connection/CorkedCommands.js";
+import { scanNode } from "./scan.js";
+import type { BoundStep } from "./scan.js";
 import { runScript } from "../scripts.js";
 import type { Script } from "../scripts.js";
 import type { Backend, ShardHealth } from "./Backend.js";
 import { ClusterLanes } from "../cluster/ClusterLanes.js";
-import type { LaneRouter } from "../LaneRouter.js";
+import type { LaneRouter } from "../writes/LaneRouter.js";
 import { ClusterReplicaReads } from "../replicas/ClusterReplicaReads.js";
 import type { ReplicaRouter } from "../replicas/ReplicaRouter.js";
 

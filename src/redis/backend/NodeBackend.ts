@@ -1,18 +1,18 @@
 import type { Redis } from "ioredis";
 import { duplicateClient, sentinelWatchOf } from "../createRedisClient.js";
-import { SinglePoolRouter } from "../LaneRouter.js";
-import type { LaneRouter } from "../LaneRouter.js";
-import { LanePool } from "../WriterLane.js";
-import { CorkedCommands } from "../CorkedCommands.js";
-import type { CommandArgs } from "../CorkedCommands.js";
-import { scanNode } from "../scan.js";
-import type { BoundStep } from "../scan.js";
+import { SinglePoolRouter } from "../writes/LaneRouter.js";
+import type { LaneRouter } from "../writes/LaneRouter.js";
+import { LanePool } from "../writes/WriterLane.js";
+import { CorkedCommands } from "../connection/CorkedCommands.js";
+import type { CommandArgs } from "../connection/CorkedCommands.js";
+import { scanNode } from "./scan.js";
+import type { BoundStep } from "./scan.js";
 import { ReplicaReads } from "../replicas/ReplicaReads.js";
 import type { ReplicaRouter } from "../replicas/ReplicaRouter.js";
 import { runScript } from "../scripts.js";
 import type { Script } from "../scripts.js";
-import { addressOf } from "../SentinelWatch.js";
-import type { SentinelWatch } from "../SentinelWatch.js";
+import { addressOf } from "../sentinel/SentinelWatch.js";
+import type { SentinelWatch } from "../sentinel/SentinelWatch.js";
 import type { Backend } from "./Backend.js";
 
 /** A single node or a Sentinel topology: one master at a time, every key on it. */

@@ -1,8 +1,8 @@
 import type { Cluster, Redis } from "ioredis";
 import { nodeConnection, slotMasters } from "./nodeConnection.js";
 import { debugFor } from "../debug.js";
-import type { LaneRouter } from "../LaneRouter.js";
-import { LanePool } from "../WriterLane.js";
+import type { LaneRouter } from "../writes/LaneRouter.js";
+import { LanePool } from "../writes/WriterLane.js";
 import { keySlot } from "./keySlot.js";
 
 const log = debugFor("redis");

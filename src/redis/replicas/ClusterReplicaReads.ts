@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from "ioredis";
 import { nodeConnection, slotMasters } from "../cluster/nodeConnection.js";
 import { replicaConnection } from "../createRedisClient.js";
-import type { CorkedCommands } from "../CorkedCommands.js";
+import type { CorkedCommands } from "../connection/CorkedCommands.js";
 import { keySlot } from "../cluster/keySlot.js";
 import { debugFor } from "../debug.js";
 import { RetryableError } from "../../errors/internal/RetryableError.js";

@@ -1,10 +1,10 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { duplicateClient, replicaConnection } from "../createRedisClient.js";
-import { CorkedCommands } from "../CorkedCommands.js";
+import { CorkedCommands } from "../connection/CorkedCommands.js";
 import { debugFor } from "../debug.js";
-import { connectedReplicas } from "../WriterLane.js";
-import { addressOf } from "../SentinelWatch.js";
+import { connectedReplicas } from "../writes/WriterLane.js";
+import { addressOf } from "../sentinel/SentinelWatch.js";
 import type { ReplicaRouter } from "./ReplicaRouter.js";
 
 const log = debugFor("redis");

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { CorkedCommands } from "../CorkedCommands.js";
+import type { CorkedCommands } from "../connection/CorkedCommands.js";
 
 /**
  * Where `readFrom: "replica"` sends reads: the replicas of the one master on Sentinel

@@ -1,7 +1,6 @@
 import { promisify } from "node:util";
 import type { Request } from "express";
 import type { Session, SessionData } from "express-session";
-import { liveStores } from "../liveStores.js";
 import { RedisSessionStore } from "../RedisSessionStore.js";
 import type { UserSession } from "../UserSessions.js";
 
@@ -125,14 +124,14 @@ function storeOf(req: Request): RedisSessionStore {
 
 function defaultStore(store: RedisSessionStore | undefined): RedisSessionStore {
   if (store !== undefined) return store;
-  if (liveStores.size !== 1) {
+  const open = RedisSessionStore.open;
+  const [only] = open;
+  if (open.size !== 1 || only === undefined) {
     throw new TypeError(
-      `${liveStores.size === 0 ? "no" : String(liveStores.size)} RedisSessionStores are open: ` +
+      `${open.size === 0 ? "no" : String(open.size)} RedisSessionStores are open: ` +
         "pass the store (e.g. `sessions.store`) as the second argument",
     );
   }
-  const [only] = liveStores;
-  if (only === undefined) throw new TypeError("no RedisSessionStore is open");
   return only;
 }
 

@@ -11,7 +11,7 @@ import {
   nonEmptyString,
   positiveInteger,
   rejectUnknown,
-} from "../../redis/validate.js";
+} from "../../redis/options/validate.js";
 
 /**
  * Options of {@link redisSession}: everything express-session takes except `store`, plus the

@@ -1,8 +1,9 @@
 import { Cluster, Redis } from "ioredis";
 import type { ConnectionOptions } from "node:tls";
-import type { ClusterNode, ClusterOptions, RedisOptions } from "ioredis";
+import type { ClusterOptions, RedisOptions } from "ioredis";
 import { checkPort, describe } from "./validate.js";
 import { parseUrlTopology } from "./parseUrl.js";
+import type { ParsedTopology } from "./ParsedTopology.js";
 
 /** A Redis or Sentinel address. */
 export interface RedisAddress {
@@ -59,12 +60,7 @@ export interface ClusterTopology {
 export type RedisTopology =
   string | SingleNodeTopology | SentinelTopology | ClusterTopology | Redis | Cluster;
 
-/** A topology after validation: what createRedisClient builds from. */
-export type ParsedTopology =
-  | { kind: "client"; client: Redis | Cluster }
-  | { kind: "single"; options: RedisOptions }
-  | { kind: "sentinel"; options: RedisOptions }
-  | { kind: "cluster"; nodes: ClusterNode[]; options: ClusterOptions };
+export type { ParsedTopology } from "./ParsedTopology.js";
 
 const SINGLE_KEYS = ["url", "username", "password", "tls", "options"];
 const SENTINEL_KEYS = [

@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
-import { debugFor } from "./debug.js";
+import { debugFor } from "../debug.js";
 
 const log = debugFor("redis");
 

@@ -1,4 +1,4 @@
-import { UnsupportedTopologyError } from "../errors/UnsupportedTopologyError.js";
+import { UnsupportedTopologyError } from "../../errors/UnsupportedTopologyError.js";
 import type { ParsedTopology } from "./topology.js";
 import {
   asRecord,

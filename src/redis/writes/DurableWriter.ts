@@ -8,13 +8,13 @@
 // deadline passed while queued here are not sent at all.
 import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
-import { NotDurableError } from "../errors/NotDurableError.js";
+import { NotDurableError } from "../../errors/NotDurableError.js";
 import { asError, groupedBatch, isError, sendBatch, waitError } from "./batchCalls.js";
 import type { BatchScript, WriteArguments } from "./batchCalls.js";
 import { connectedReplicas } from "./WriterLane.js";
 import type { LanePool, WriterLane } from "./WriterLane.js";
-import { RetryableError } from "../errors/internal/RetryableError.js";
-import type { StoreCounters } from "./stats.js";
+import { RetryableError } from "../../errors/internal/RetryableError.js";
+import type { StoreCounters } from "../stats.js";
 
 const REPLY_MARGIN_MS = 100;
 /** How often an unconfirmed write looks again at its replicas. */

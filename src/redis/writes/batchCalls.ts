@@ -1,7 +1,7 @@
-import type { CommandArgs } from "./CorkedCommands.js";
-import { RetryableError } from "../errors/internal/RetryableError.js";
-import { forgetScript, sentBefore } from "./scripts.js";
-import type { Script } from "./scripts.js";
+import type { CommandArgs } from "../connection/CorkedCommands.js";
+import { RetryableError } from "../../errors/internal/RetryableError.js";
+import { forgetScript, sentBefore } from "../scripts.js";
+import type { Script } from "../scripts.js";
 import type { WriterLane } from "./WriterLane.js";
 
 /**

@@ -1,5 +1,5 @@
 import type { NatMap, Redis, RedisOptions } from "ioredis";
-import { debugFor } from "./debug.js";
+import { debugFor } from "../debug.js";
 import { sentinelConnection } from "./sentinelConnection.js";
 import { SentinelQuorum } from "./SentinelQuorum.js";
 

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
-import { CorkedCommands } from "./CorkedCommands.js";
-import { ServerClock } from "./ServerClock.js";
+import { CorkedCommands } from "../connection/CorkedCommands.js";
+import { ServerClock } from "../connection/ServerClock.js";
 
 /** One writer connection and what is known of it. */
 export class WriterLane {

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
+import { RedisUnavailableError } from "../../errors/RedisUnavailableError.js";
 
-import { RetryableError } from "../errors/internal/RetryableError.js";
+import { RetryableError } from "../../errors/internal/RetryableError.js";
 
 /** What a connection's users are told of it when a wait fails. */
 export interface ConnectionState {

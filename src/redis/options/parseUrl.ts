@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import type { RedisOptions } from "ioredis";
 import { checkPort } from "./validate.js";
-import type { ParsedTopology } from "./topology.js";
+import type { ParsedTopology } from "./ParsedTopology.js";
 
 /** `redis://`, `rediss://` or `redis-sentinel://` as a topology. */
 export function parseUrlTopology(text: string, option: string): ParsedTopology {

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import { debugFor } from "./debug.js";
+import { debugFor } from "../debug.js";
 import { isConfigurationError } from "./deadline.js";
 import type { ConnectionState } from "./deadline.js";
 import type { Notices } from "./Notices.js";

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import type { Redis, RedisOptions } from "ioredis";
-import { debugFor } from "./debug.js";
+import { debugFor } from "../debug.js";
 import { sentinelConnection } from "./sentinelConnection.js";
 
 const log = debugFor("redis");

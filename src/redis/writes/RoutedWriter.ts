@@ -1,10 +1,10 @@
-import { NotDurableError } from "../errors/NotDurableError.js";
-import { RetryableError } from "../errors/internal/RetryableError.js";
+import { NotDurableError } from "../../errors/NotDurableError.js";
+import { RetryableError } from "../../errors/internal/RetryableError.js";
 import type { BatchScript, WriteArguments } from "./batchCalls.js";
-import { debugFor } from "./debug.js";
+import { debugFor } from "../debug.js";
 import { DurableWriter } from "./DurableWriter.js";
 import type { LaneRouter } from "./LaneRouter.js";
-import type { StoreCounters } from "./stats.js";
+import type { StoreCounters } from "../stats.js";
 import type { LanePool } from "./WriterLane.js";
 
 const log = debugFor("redis");
