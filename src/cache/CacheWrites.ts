@@ -4,7 +4,7 @@ import type { CacheCounters } from "./CacheCounters.js";
 import type { CacheRedis } from "./CacheRedis.js";
 import { encodeTags, encodeValue } from "./entry.js";
 import type { LocalTier } from "./LocalTier.js";
-import { CACHE_DEFAULTS, checkCallOptions } from "./options.js";
+import { CACHE_DEFAULTS, callTtlMs, checkCallOptions } from "./options.js";
 import type { CacheCallOptions } from "./options.js";
 import { debugFor } from "../redis/debug.js";
 import { describe } from "../redis/options/validate.js";
@@ -31,7 +31,7 @@ export class CacheWrites {
     checkCallOptions(options, "set", this.redis.options.staleTtlMs);
     const redisKey = this.redis.keys.entry(key);
     const tags = encodeTags(options?.tags);
-    const freshMs = this.#freshMs(secondsToMs(options?.ttl));
+    const freshMs = this.#freshMs(callTtlMs(options));
     const json = encodeValue(key, value);
     this.local?.delete(key);
     await this.#change(redisKey, "set", key, FENCE_TTL_MS, [
@@ -60,7 +60,7 @@ export class CacheWrites {
     }
     const redisKey = this.redis.keys.entry(key);
     const tags = encodeTags(options?.tags);
-    const ttlMs = secondsToMs(options?.ttl);
+    const ttlMs = callTtlMs(options);
     const token = randomBytes(12).toString("base64url");
     this.local?.delete(key);
     const [fence, began] = (await this.#change(redisKey, "begin", key, FENCE_TTL_MS, [
@@ -148,8 +148,4 @@ export class CacheWrites {
     this.counters.errors++;
     log("cache %s failed: %s", what, error instanceof Error ? error.message : String(error));
   }
-}
-
-function secondsToMs(seconds: number | undefined): number | undefined {
-  return seconds === undefined ? undefined : seconds * 1000;
 }

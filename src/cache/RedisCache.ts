@@ -9,7 +9,7 @@ import { encodeTags } from "./entry.js";
 import { CacheWrites } from "./CacheWrites.js";
 import { Limiter } from "./Limiter.js";
 import { LocalTier } from "./LocalTier.js";
-import { checkCallOptions, normalizeCacheOptions } from "./options.js";
+import { callTtlMs, checkCallOptions, normalizeCacheOptions } from "./options.js";
 import type { CacheCallOptions, CacheOptions, NormalizedCacheOptions } from "./options.js";
 import { RedisConnection } from "../redis/RedisConnection.js";
 import type { Backend } from "../redis/backend/Backend.js";
@@ -223,12 +223,11 @@ export class RedisCache {
     if (typeof loader !== "function") {
       throw new TypeError(`getOrLoad's loader must be a function; got ${typeof loader}`);
     }
-    const ttl = options?.ttl;
     return {
       key,
       redisKey: this.#redis.keys.entry(key),
       loader,
-      freshMs: ttl === undefined ? undefined : ttl * 1000,
+      freshMs: callTtlMs(options),
       tags: encodeTags(options?.tags),
       tagList: options?.tags,
     };

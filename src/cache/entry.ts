@@ -66,7 +66,6 @@ class Unrepresentable extends Error {}
 function keepsItsShape(this: unknown, name: string, encoded: unknown): unknown {
   const holder = this as Record<string, unknown>;
   const value = holder[name];
-  const where = name === "" ? "" : Array.isArray(holder) ? ` at index ${name}` : ` at "${name}"`;
   switch (typeof value) {
     case "object": {
       if (value === null || Array.isArray(value)) return encoded;
@@ -77,24 +76,30 @@ function keepsItsShape(this: unknown, name: string, encoded: unknown): unknown {
       const kind = (value as { constructor?: { name?: unknown } }).constructor?.name;
       throw new Unrepresentable(
         (typeof kind === "string" && kind !== "" ? `a ${kind}` : "an object with a toJSON") +
-          `${where} would come back as ${kind === "Date" ? "a string" : "a plain object"} ` +
+          `${where(holder, name)} would come back as ${kind === "Date" ? "a string" : "a plain object"} ` +
           "(store plain data: a Date as its getTime() or toISOString(), a Map as an object or entries)",
       );
     }
     case "number":
       if (Number.isFinite(value)) return encoded;
-      throw new Unrepresentable(`${String(value)}${where} would come back as null`);
+      throw new Unrepresentable(`${String(value)}${where(holder, name)} would come back as null`);
     case "bigint":
-      throw new Unrepresentable(`a BigInt${where} (store it as a string)`);
+      throw new Unrepresentable(`a BigInt${where(holder, name)} (store it as a string)`);
     case "undefined":
       if (name !== "" && !Array.isArray(holder)) return encoded;
-      throw new Unrepresentable(`undefined${where} would come back as null`);
+      throw new Unrepresentable(`undefined${where(holder, name)} would come back as null`);
     case "function":
     case "symbol":
-      throw new Unrepresentable(`a ${typeof value}${where} would be left out`);
+      throw new Unrepresentable(`a ${typeof value}${where(holder, name)} would be left out`);
     default:
       return encoded;
   }
+}
+
+/** Where in its holder a refused value is, for the error (built only then). */
+function where(holder: object, name: string): string {
+  if (name === "") return "";
+  return Array.isArray(holder) ? ` at index ${name}` : ` at "${name}"`;
 }
 
 /** Tags (validated: see checkCallOptions) as the scripts take them: a JSON array, or "" for none. */

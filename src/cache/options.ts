@@ -1,4 +1,3 @@
-import { hint } from "../redis/options/didYouMean.js";
 import { normalizeDurability } from "../redis/options/options.js";
 import type { DurabilityOptions, NormalizedDurability } from "../redis/options/options.js";
 import { parseTopology } from "../redis/options/topology.js";
@@ -190,6 +189,12 @@ function checkCallTtl(value: unknown, staleTtlMs: number): void {
   checkLifetime(value, staleTtlMs / 1000, "ttl");
 }
 
+/** A call's `ttl` (checked) in ms; undefined: the cache's. */
+export function callTtlMs(options: CacheCallOptions | undefined): number | undefined {
+  const ttl = options?.ttl;
+  return ttl === undefined ? undefined : ttl * 1000;
+}
+
 /** What each call takes in its options. */
 const CALL_KEYS: Readonly<Record<string, readonly string[]>> = {
   getOrLoad: ["ttl", "tags"],
@@ -211,13 +216,7 @@ export function checkCallOptions(
   if (value === undefined) return;
   try {
     const record = asRecord(value, "options");
-    const known = CALL_KEYS[call] ?? [];
-    // for…in rather than rejectUnknown's Object.keys: no array per call.
-    for (const key in record) {
-      if (Object.hasOwn(record, key) && !known.includes(key)) {
-        throw new TypeError(`\`${key}\` is not a known option.${hint(key, known)}`);
-      }
-    }
+    rejectUnknown(record, CALL_KEYS[call] ?? [], "");
     checkCallTtl(record.ttl, staleTtlMs);
     checkTags(record.tags);
   } catch (error) {

@@ -27,6 +27,8 @@ export class RedisConnection {
   readonly clock: ServerClock;
   /** What the set's operator is told without `DEBUG` (see Notices). */
   readonly notices = new Notices();
+  /** Where the client connects, as notices name it. */
+  readonly #place: Place;
   #users = 1;
   #lanes: LaneRouter | undefined;
 
@@ -35,10 +37,11 @@ export class RedisConnection {
     private readonly ownsClient: boolean,
   ) {
     this.backend = backendFor(client);
+    this.#place = placeOf(client);
     this.monitor = new ConnectionMonitor(
       client,
       () => this.backend.masterAddress(),
-      whereOf(client),
+      this.#place.where,
       this.notices,
     );
     this.clock = new ServerClock(client, () => this.monitor.epoch);
@@ -53,21 +56,10 @@ export class RedisConnection {
     const check = () => {
       void replicationHealth(this.backend, 2_000).then((health) => {
         if (!health.answered) return;
-        const shards = this.backend.shards();
-        const fewest =
-          shards === undefined
-            ? health.replicas
-            : Math.min(...shards.map((shard) => shard.replicas));
+        const fewest = health.replicas;
         if (fewest === null || fewest >= required) return;
-        const { where } = this.monitor;
-        const master =
-          shards !== undefined
-            ? `a shard's master in ${where}`
-            : where.startsWith("Sentinel")
-              ? `the master of ${where}`
-              : `the master at ${where}`;
         this.notices.once(
-          `\`durability.replicas\` is ${required}, but ${master} has ` +
+          `\`durability.replicas\` is ${required}, but ${this.#place.master} has ` +
             `${fewest} replica${fewest === 1 ? "" : "s"} in sync: ${consequence} until ` +
             `${required} are — lower \`durability.replicas\` (0 where there is no replica) or ` +
             "add replicas",
@@ -116,17 +108,25 @@ export class RedisConnection {
   }
 }
 
-/** Where a client connects, for what the library says of it (never a password). */
-function whereOf(client: Redis | Cluster): string {
+/** Where a client connects, and its master as a notice names it (never a password). */
+interface Place {
+  where: string;
+  master: string;
+}
+
+function placeOf(client: Redis | Cluster): Place {
   if (client.isCluster) {
     const seeds = seedsOf(client as Cluster);
-    return seeds === undefined ? "the Cluster" : `the Cluster of ${seeds.join(", ")}`;
+    const where = seeds === undefined ? "the Cluster" : `the Cluster of ${seeds.join(", ")}`;
+    return { where, master: `a shard's master in ${where}` };
   }
   const { host, port, db, sentinels, name } = (client as Redis).options;
   // ioredis sets `sentinels` to null, not undefined, for a plain connection.
   if (Array.isArray(sentinels) && sentinels.length > 0) {
     const list = sentinels.map((sentinel) => `${sentinel.host ?? ""}:${sentinel.port ?? ""}`);
-    return `Sentinel group "${name ?? ""}" (via ${list.join(", ")})`;
+    const where = `Sentinel group "${name ?? ""}" (via ${list.join(", ")})`;
+    return { where, master: `the master of ${where}` };
   }
-  return `redis://${host ?? "localhost"}:${port ?? 6379}${db ? `/${db}` : ""}`;
+  const where = `redis://${host ?? "localhost"}:${port ?? 6379}${db ? `/${db}` : ""}`;
+  return { where, master: `the master at ${where}` };
 }

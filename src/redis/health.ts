@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import type { Backend } from "./backend/Backend.js";
+import type { Backend, ShardHealth } from "./backend/Backend.js";
 import { withinDeadline } from "./connection/deadline.js";
 import type { ConnectionState } from "./connection/deadline.js";
 
@@ -9,8 +9,13 @@ export type ReplicationHealth =
       answered: true;
       /** Role of the node (`master` expected); null for a Cluster. */
       role: string | null;
-      /** Replicas connected and in sync; null for a Cluster. */
+      /**
+       * Replicas connected and in sync; on a Cluster the fewest the slot map lists for a shard
+       * (null when it lists no shard).
+       */
       replicas: number | null;
+      /** On a Cluster: each shard's master and its replicas, as the slot map has them. */
+      shards: ShardHealth[] | undefined;
       /** Round trip, ms. */
       latencyMs: number;
     }
@@ -37,8 +42,17 @@ export async function replicationHealth(
     );
     const latencyMs = Math.round((performance.now() - started) * 10) / 10;
     const role = info === undefined ? null : (/^role:(\w+)/m.exec(info)?.[1] ?? null);
-    const replicas = info === undefined ? null : replicasInSync(info);
-    return { answered: true, role, replicas, latencyMs };
+    const shards = backend.shards();
+    const replicas =
+      shards !== undefined
+        ? shards.reduce<number | null>(
+            (fewest, shard) => Math.min(fewest ?? Infinity, shard.replicas),
+            null,
+          )
+        : info === undefined
+          ? null
+          : replicasInSync(info);
+    return { answered: true, role, replicas, shards, latencyMs };
   } catch (error) {
     return { answered: false, error: error instanceof Error ? error.message : String(error) };
   }

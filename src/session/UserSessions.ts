@@ -47,8 +47,8 @@ export class UserSessions {
    */
   list(userId: string): Promise<UserSession[]> {
     const { commands } = this;
-    return commands.bounded("sessionsOf", async (deadline) => {
-      const index = commands.keys.index(userId, await this.tagOf(userId, deadline - Date.now()));
+    return commands.bounded("sessionsOf", async () => {
+      const index = commands.keys.index(userId, await this.#tag(userId));
       const sids = (await commands.backend.send("SMEMBERS", [index])) as string[];
       // One round trip for all of them: the commands of one turn go out together.
       const read = await Promise.all(
@@ -110,16 +110,22 @@ export class UserSessions {
    * The user's hash tag on a Cluster (see the class), known within `waitMs`; "" on other
    * topologies.
    */
-  async tagOf(userId: string, waitMs: number): Promise<string> {
+  tagOf(userId: string, waitMs: number): Promise<string> {
+    if (!this.commands.keys.tagged) return Promise.resolve("");
+    return this.commands.bounded("user tag key read", () => this.#tag(userId), waitMs);
+  }
+
+  /** The user's hash tag, as tagOf, for a caller that bounds the wait itself. */
+  async #tag(userId: string): Promise<string> {
     if (!this.commands.keys.tagged) return "";
     // One read shared by every caller, whatever each may wait.
     this.#tagKey ??= this.#readTagKey().catch((error: unknown) => {
       this.#tagKey = undefined;
       throw error;
     });
-    const tagKey = this.#tagKey;
-    const key = await this.commands.bounded("user tag key read", () => tagKey, waitMs);
-    const digest = createHmac("sha256", key).update(userId).digest("base64url");
+    const digest = createHmac("sha256", await this.#tagKey)
+      .update(userId)
+      .digest("base64url");
     return `{${digest.slice(0, 2)}}`;
   }
 

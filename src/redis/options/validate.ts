@@ -31,8 +31,9 @@ export function rejectUnknown(
   known: readonly string[],
   path: string,
 ): void {
-  for (const key of Object.keys(record)) {
-    if (!known.includes(key)) {
+  // for…in, not Object.keys: no array per call (cache calls check their options every time).
+  for (const key in record) {
+    if (Object.hasOwn(record, key) && !known.includes(key)) {
       throw new TypeError(`\`${path}${key}\` is not a known option.${hint(key, known)}`);
     }
   }

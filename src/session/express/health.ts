@@ -80,15 +80,7 @@ export async function healthCheck(
       error: health.error,
     };
   }
-  const { role, latencyMs } = health;
-  const shards = store.backend.shards();
-  const replicas =
-    shards === undefined
-      ? health.replicas
-      : shards.reduce<number | null>(
-          (fewest, shard) => Math.min(fewest ?? Infinity, shard.replicas),
-          null,
-        );
+  const { role, replicas, shards, latencyMs } = health;
   const healthy =
     (role === null || role === "master") &&
     (replicas ?? Infinity) >= (requiredReplicas ?? Infinity);
