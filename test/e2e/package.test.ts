@@ -99,7 +99,7 @@ beforeAll(async () => {
       tarball,
       // The ioredis the lockfile has, not the newest the range allows: the test checks this
       // package's types, and ioredis 6.1.0's own declarations fail a strict check without
-      // @types/redis-errors (README, "Use").
+      // @types/redis-errors (docs/configuration.md, "Install and use").
       `ioredis@${lockedVersion("ioredis")}`,
       pin("express"),
       pin("typescript"),

@@ -1,11 +1,11 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { expect, test } from "vitest";
 import { redisAclRules } from "../../src/index.js";
 
 // The README is what users copy: keep its claims tied to the code.
 
-test("the README's ACL SETUSER lists exactly the rules redisAclRules() gives", async () => {
-  const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
+test("the docs' ACL SETUSER lists exactly the rules redisAclRules() gives", async () => {
+  const readme = await readFile(new URL("../../docs/operations.md", import.meta.url), "utf8");
   const block = /redis-cli ACL SETUSER sessions on '>[^']*' \\\n([\s\S]*?)\n {2}```/.exec(
     readme,
   )?.[1];
@@ -21,8 +21,8 @@ test("the README starts with the set-up and test commands", async () => {
   expect(firstBlock?.[1]).toBe("npm test");
 });
 
-// Figures: each one the README quotes from a result file must be what that file holds, and
-// every result file it or docs/ cites must be committed.
+// Figures: each one the README or a guide in docs/ quotes from a result file must be what that
+// file holds, and every result file they cite must be committed.
 
 const root = new URL("../../", import.meta.url);
 
@@ -30,14 +30,15 @@ async function text(path: string): Promise<string> {
   return readFile(new URL(path, root), "utf8");
 }
 
-/** The README as one line of prose (its paragraphs are wrapped at 100 columns). */
-async function flatReadme(): Promise<string> {
-  return (await text("README.md")).replace(/\s+/g, " ");
+/** A guide as one line of prose (its paragraphs are wrapped at 100 columns). */
+async function flat(path: string): Promise<string> {
+  return (await text(path)).replace(/\s+/g, " ");
 }
 
 test("every result file README.md and docs/ cite is committed", async () => {
   const cited = new Set<string>();
-  for (const file of ["README.md", "docs/benchmarks.md", "docs/soak.md"]) {
+  const docs = (await readdir(new URL("docs/", root))).filter((name) => name.endsWith(".md"));
+  for (const file of ["README.md", ...docs.map((name) => `docs/${name}`)]) {
     for (const match of (await text(file)).matchAll(/bench\/results\/[\w.-]+\.(?:json|txt)/g)) {
       cited.add(match[0]);
     }
@@ -49,7 +50,7 @@ test("every result file README.md and docs/ cite is committed", async () => {
 });
 
 test("bytes per session are the cited run's", async () => {
-  const readme = await flatReadme();
+  const readme = await flat("docs/storage-format.md");
   const run = JSON.parse(await text("bench/results/2026-12-04.json")) as {
     memory: Record<string, { typical: number; "2 KB": number }>;
   };
@@ -65,7 +66,7 @@ test("bytes per session are the cited run's", async () => {
 });
 
 test("the peers' stale keys are those of every committed fleet run, in order", async () => {
-  const readme = await flatReadme();
+  const readme = await flat("docs/db-cache.md");
   const runs = [
     "bench/results/2026-12-04-cache-05h19.json",
     "bench/results/2026-12-04-cache-05h22.json",
@@ -88,8 +89,8 @@ test("the peers' stale keys are those of every committed fleet run, in order", a
   );
 });
 
-test("the demo's stop bound the README promises is the one its test asserts", async () => {
-  const readme = await flatReadme();
+test("the demo's stop bound the docs promise is the one its test asserts", async () => {
+  const readme = await flat("docs/demo.md");
   const launcher = await text("test/e2e/launcher.test.ts");
   const bound = Number(/const STOP_BOUND_MS = ([\d_]+);/.exec(launcher)?.[1]?.replace("_", ""));
   expect(bound).toBeGreaterThan(0);
