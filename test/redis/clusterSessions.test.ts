@@ -12,6 +12,7 @@ import { keySlot } from "../../src/redis/cluster/keySlot.js";
 import { createTestApp } from "../../harness/app/testApp.js";
 import { agentOn, sessionIdOf } from "../support/agent.js";
 import { useCluster } from "../support/hooks.js";
+import { call } from "../support/call.js";
 
 // Sessions on a 3-shard Cluster (a master and a replica each): the per-user index beside a user's
 // sessions in one slot, the store's walks over every master, durable writes confirmed on the
@@ -100,9 +101,9 @@ describe("sessions on a Redis Cluster", () => {
       for (const count of perMaster) {
         expect(Math.abs(count - 4_001 / 3)).toBeLessThanOrEqual((4_001 / 3) * 0.1);
       }
-      expect(await callback<number>((done) => sessions.store.length(done))).toBe(3_000);
-      await callback((done) => sessions.store.clear(done));
-      expect(await callback<number>((done) => sessions.store.length(done))).toBe(0);
+      expect(await call<number>((done) => sessions.store.length(done))).toBe(3_000);
+      await call((done) => sessions.store.clear(done));
+      expect(await call<number>((done) => sessions.store.length(done))).toBe(0);
       expect(await keysOnMasters(`${prefix}*`)).toEqual([`${prefix}user-tag-key`]);
     } finally {
       await sessions.store.close();
@@ -159,11 +160,11 @@ describe("sessions on a Redis Cluster", () => {
     try {
       // The first write opens the writer connections and measures the master's clock; the first
       // read opens the client's connection to that master.
-      await callback((done) => store.set("s1", session(["tea"]), done));
-      await callback((done) => store.get("s1", done));
+      await call((done) => store.set("s1", session(["tea"]), done));
+      await call((done) => store.get("s1", done));
       const commands = await monitored(async () => {
-        await callback((done) => store.set("s1", session(["tea", "milk"]), done));
-        await callback((done) => store.get("s1", done));
+        await call((done) => store.set("s1", session(["tea", "milk"]), done));
+        await call((done) => store.get("s1", done));
       });
       const master = await cluster.current.masterOf(keySlot("h2:s1"));
       expect(commands).toEqual([
@@ -216,9 +217,7 @@ describe("bad input on a Cluster", () => {
     });
     try {
       const started = Date.now();
-      const failed = await callback((done) => store.get("s1", done)).catch(
-        (error: unknown) => error,
-      );
+      const failed = await call((done) => store.get("s1", done)).catch((error: unknown) => error);
       expect(Date.now() - started).toBeLessThan(2_000);
       expect(failed).toBeInstanceOf(SessionStoreUnavailableError);
       expect((failed as Error).message).toContain(
@@ -238,7 +237,7 @@ describe("bad input on a Cluster", () => {
     });
     const data = JSON.parse('{"cookie":{"originalMaxAge":60000}}') as SessionData;
     try {
-      const failed = await callback((done) => store.set("s1", data, done)).catch(
+      const failed = await call((done) => store.set("s1", data, done)).catch(
         (error: unknown) => error,
       );
       expect(failed).toBeInstanceOf(NotDurableError);
@@ -255,18 +254,6 @@ describe("bad input on a Cluster", () => {
 async function keysOnMasters(pattern: string): Promise<string[]> {
   const found = await Promise.all(client.nodes("master").map((node) => node.keys(pattern)));
   return found.flat();
-}
-
-/** A store method with a callback, as a promise. */
-function callback<T>(
-  call: (done: (error?: unknown, value?: T) => void) => void,
-): Promise<T | undefined> {
-  return new Promise((resolve, reject) => {
-    call((error, value) => {
-      if (error) reject(error instanceof Error ? error : new Error("store call failed"));
-      else resolve(value);
-    });
-  });
 }
 
 /**

@@ -12,6 +12,7 @@ import {
 } from "../../src/index.js";
 import { agentOn } from "../support/agent.js";
 import { useSingleNode } from "../support/hooks.js";
+import { call } from "../support/call.js";
 
 // What a new user gets wrong in `redis` or `durability` is said at once, once, without DEBUG
 // (one console.warn line each), answered as what it is (503, never a 500 or a silent fallback)
@@ -47,16 +48,6 @@ function saidOnce(pattern: RegExp): Promise<string[]> {
 function session(data: Record<string, unknown> = {}): SessionData {
   const cookie = { originalMaxAge: 60_000 } as unknown as SessionData["cookie"];
   return { cookie, ...data };
-}
-
-function call<T = void>(run: (done: (error?: unknown, value?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => {
-    run((error, value) => {
-      if (error instanceof Error) reject(error);
-      else if (error) reject(new Error("store callback failed with a non-Error"));
-      else resolve(value as T);
-    });
-  });
 }
 
 describe("a database the server does not have", () => {

@@ -13,6 +13,7 @@ import {
 import { keySlot } from "../../src/redis/cluster/keySlot.js";
 import type { ServerProcess } from "../../harness/ServerProcess.js";
 import { useCluster, useSingleNode } from "../support/hooks.js";
+import { call } from "../support/call.js";
 
 const redis = useSingleNode();
 const cluster = useCluster({ masters: 3, replicasPerMaster: 1 });
@@ -78,16 +79,6 @@ function cookieJson(maxAge: number, settings: Record<string, unknown>): Record<s
 function sessionData(extra: Record<string, unknown> = {}, maxAge = 60_000): SessionData {
   const cookie = cookieJson(maxAge, { httpOnly: true, path: "/" });
   return { cookie, ...extra } as unknown as SessionData;
-}
-
-function call<T>(fn: (callback: (error?: unknown, value?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => {
-    fn((error, value) => {
-      if (error instanceof Error) reject(error);
-      else if (error) reject(new Error("store callback failed with a non-Error"));
-      else resolve(value as T);
-    });
-  });
 }
 
 function contract(): void {
