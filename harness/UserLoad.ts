@@ -1,3 +1,4 @@
+import { pollUntil } from "./poll.js";
 import { setTimeout as delay } from "node:timers/promises";
 import { Browser } from "./Browser.js";
 
@@ -213,6 +214,19 @@ export class UserLoad {
     const verdict = await this.verify();
     report(scenario, stats, verdict, await more(stats));
     return { stats, verdict };
+  }
+
+  /**
+   * Waits until the users have had `count` more writes acknowledged than so far: the load ran
+   * (before an event), or came back (after one). Fails after `timeoutMs`.
+   */
+  async acknowledges(count: number, timeoutMs = 30_000): Promise<void> {
+    const target = this.#acknowledged.length + count;
+    await pollUntil(
+      `${count} more acknowledged writes (${this.#acknowledged.length} of ${target} so far)`,
+      () => this.#acknowledged.length >= target,
+      { timeoutMs, intervalMs: 20 },
+    );
   }
 
   /**

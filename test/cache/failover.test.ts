@@ -1,11 +1,18 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { describe, expect, test } from "vitest";
+import type { FakeDatabase } from "../../harness/cache/FakeDatabase.js";
 import type { WorkloadResult } from "../../harness/cache/protocol.js";
+import { pollUntil } from "../../harness/poll.js";
 import { useCacheFleet } from "../support/cacheFleet.js";
 
 // Two app processes with a cache each on Sentinel (a master, 2 replicas; changes confirmed by
 // one), under a random load of reads and writes, while the master freezes, or dies: each on a
 // topology of its own (after a freeze, Sentinel may still be settling a failover).
+/** How many keys the database has served at least once. */
+function loadedKeys(database: FakeDatabase): number {
+  return new Set(database.reads.map((read) => read.key)).size;
+}
+
 function total(runs: WorkloadResult[], pick: (run: WorkloadResult) => number): number {
   return runs.reduce((sum, run) => sum + pick(run), 0);
 }
@@ -22,10 +29,11 @@ describe("master frozen", () => {
         member.workload({ durationMs: 6_000, keys: 100, concurrency: 24, pauseMs: 10, reads: 1 }),
       ),
     );
-    await delay(1_500);
+    // Freeze once every key was loaded (the fleet reads through the cache from then on).
+    await pollUntil("every key loaded once", () => loadedKeys(fleet.database) === 100);
     const master = await fleet.redis.current.currentMaster();
     master.process.pause();
-    await delay(3_000);
+    await delay(3_000); // the freeze itself
     master.process.resume();
     const runs = await load;
     const p99 = Math.max(...runs.map((run) => run.readP99Ms));
@@ -54,7 +62,8 @@ describe("master killed", () => {
         member.workload({ durationMs: 9_000, keys: 100, concurrency: 10, pauseMs: 10 }),
       ),
     );
-    await delay(1_500);
+    // Kill once the load is under way: keys loaded and changed.
+    await pollUntil("50 keys loaded", () => loadedKeys(fleet.database) >= 50);
     await (await fleet.redis.current.currentMaster()).process.kill();
     const runs = await load;
     await fleet.redis.current.waitForSteadyState();

@@ -47,12 +47,13 @@ async function freezeScenario(name: string, durability: { replicas: number }) {
   await withStack({ durability }, async ({ topology, load }) => {
     const master = await topology.currentMaster();
     load.start();
-    await delay(1_500);
+    await load.acknowledges(200);
     master.process.pause();
-    await delay(5_000);
+    await delay(5_000); // the freeze itself
     master.process.resume();
     const promoted = await topology.waitForSteadyState();
-    await delay(1_500);
+    // Writes go on after the freeze: the new master takes them.
+    await load.acknowledges(200);
     const { stats, verdict } = await load.finish(name);
     expect(promoted).not.toBe(master);
     figures = {

@@ -1,4 +1,3 @@
-import { setTimeout as delay } from "node:timers/promises";
 import { expect, test } from "vitest";
 import { withStack } from "../../harness/failoverStack.js";
 
@@ -9,9 +8,9 @@ test("a replica SIGKILLed: no request fails", async () => {
     const master = await topology.currentMaster();
     const replica = topology.servers.find((server) => server !== master);
     load.start();
-    await delay(1_500);
+    await load.acknowledges(200);
     await replica?.process.kill();
-    await delay(3_000);
+    await load.acknowledges(400);
     const { stats, verdict } = await load.finish("replica SIGKILL");
     expect(stats.requests).toBeGreaterThan(100);
     expect(stats.failed).toBe(0);
@@ -22,9 +21,9 @@ test("a replica SIGKILLed: no request fails", async () => {
 test("one Sentinel SIGKILLed: no request fails", async () => {
   await withStack({}, async ({ topology, load }) => {
     load.start();
-    await delay(1_500);
+    await load.acknowledges(200);
     await topology.sentinels[0]?.process.kill();
-    await delay(3_000);
+    await load.acknowledges(400);
     const { stats, verdict } = await load.finish("one Sentinel SIGKILL");
     expect(stats.requests).toBeGreaterThan(100);
     expect(stats.failed).toBe(0);

@@ -1,74 +1,34 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { SessionData } from "express-session";
 import createDebug from "debug";
-import { Cluster, Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Cluster, Redis } from "ioredis";
+import { describe, expect, test } from "vitest";
 import {
-  redisAclRules,
   RedisSessionStore,
-  type RedisTopology,
   SessionStoreUnavailableError,
   SessionTooLargeError,
-} from "../../src/index.js";
-import { keySlot } from "../../src/redis/cluster/keySlot.js";
-import type { ServerProcess } from "../../harness/ServerProcess.js";
-import { useCluster, useSingleNode } from "../support/hooks.js";
-import { call } from "../support/call.js";
+} from "../../../src/index.js";
+import type { ServerProcess } from "../../../harness/ServerProcess.js";
+import { call } from "../../support/call.js";
 
-const redis = useSingleNode();
-const cluster = useCluster({ masters: 3, replicasPerMaster: 1 });
-/** A connection for looking at Redis: to the single node, or a Cluster client. */
-let client: Redis | Cluster;
-let single: Redis;
-/** Whether the running block's stores are on the Cluster. */
-let onCluster = false;
-let prefixCount = 0;
-
-beforeAll(() => {
-  single = new Redis(redis.current.server.port, "127.0.0.1");
-  client = single;
-});
-afterAll(async () => {
-  await single.quit();
-});
-
-/** The process of the Redis server that holds `key`. */
-async function serverOf(key: string): Promise<ServerProcess> {
-  if (!onCluster) return redis.current.server.process;
-  return (await cluster.current.masterOf(keySlot(key))).process;
-}
-
-const ACL_USER = "sessions";
-const ACL_PASSWORD = "acl-user-password";
-const ACL_PREFIX = "acl:";
-/** Whether the stores of the running block connect as the limited ACL user. */
-let asAclUser = false;
-/**
- * Whether the stores of the running block get a client passed in, made with ioredis'
- * `replyMapping: "resp3"` (HGETALL answers an object, not a flat array).
- */
-let resp3Clients: Redis[] | undefined;
-
-/** A store on its own prefix, so tests do not see each other's keys. */
-function newStore(options: Partial<ConstructorParameters<typeof RedisSessionStore>[0]> = {}) {
-  const { prefix: given, ...rest } = options;
-  const prefix = `${asAclUser ? ACL_PREFIX : ""}${given ?? `t${++prefixCount}:`}`;
-  let topology: RedisTopology = asAclUser
-    ? { url: redis.current.url, username: ACL_USER, password: ACL_PASSWORD }
-    : onCluster
-      ? cluster.current.redisOption
-      : redis.current.url;
-  if (resp3Clients !== undefined) {
-    const passed = new Redis(redis.current.server.port, "127.0.0.1", { replyMapping: "resp3" });
-    resp3Clients.push(passed);
-    topology = passed;
-  }
-  const store = new RedisSessionStore({ redis: topology, prefix, ...rest });
-  return { store, prefix };
+/** How the stores of one test file reach Redis (see the store.*.test.ts files). */
+export interface StoreMode {
+  /** A connection for looking at Redis: to the single node, or a Cluster client. */
+  readonly client: Redis | Cluster;
+  /** A store on its own prefix, so tests do not see each other's keys. */
+  newStore(options?: Partial<ConstructorParameters<typeof RedisSessionStore>[0]>): {
+    store: RedisSessionStore;
+    prefix: string;
+  };
+  /** The process of the Redis server that holds `key`. */
+  serverOf(key: string): Promise<ServerProcess>;
 }
 
 /** A cookie as express-session serialises it: maxAge, expires from now, and `settings`. */
-function cookieJson(maxAge: number, settings: Record<string, unknown>): Record<string, unknown> {
+export function cookieJson(
+  maxAge: number,
+  settings: Record<string, unknown>,
+): Record<string, unknown> {
   return {
     originalMaxAge: maxAge,
     expires: new Date(Date.now() + maxAge).toISOString(),
@@ -76,30 +36,31 @@ function cookieJson(maxAge: number, settings: Record<string, unknown>): Record<s
   };
 }
 
-function sessionData(extra: Record<string, unknown> = {}, maxAge = 60_000): SessionData {
+export function sessionData(extra: Record<string, unknown> = {}, maxAge = 60_000): SessionData {
   const cookie = cookieJson(maxAge, { httpOnly: true, path: "/" });
   return { cookie, ...extra } as unknown as SessionData;
 }
 
-function contract(): void {
+/** The express-session Store contract and the store's own promises, on `mode`'s Redis. */
+export function contract(mode: StoreMode): void {
   describe("the express-session Store contract", () => {
     test("get of an unknown id gives no session", async () => {
-      const { store } = newStore();
+      const { store } = mode.newStore();
       await expect(call((cb) => store.get("nope", cb))).resolves.toBeNull();
       await store.close();
     });
 
     test("set stores a hash with one JSON field per top-level key and the cookie's TTL", async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       await call((cb) => store.set("abc", sessionData({ user: "alice", cart: ["tea"] }), cb));
 
-      expect(await client.type(`${prefix}abc`)).toBe("hash");
-      const hash = await client.hgetall(`${prefix}abc`);
+      expect(await mode.client.type(`${prefix}abc`)).toBe("hash");
+      const hash = await mode.client.hgetall(`${prefix}abc`);
       // `$touched`: when the TTL was last set, so reads know when it is due again.
       expect(Object.keys(hash).sort()).toEqual(["$touched", "cart", "cookie", "user"]);
       expect(JSON.parse(hash.user ?? "")).toBe("alice");
       expect(JSON.parse(hash.cart ?? "")).toEqual(["tea"]);
-      const ttl = await client.pttl(`${prefix}abc`);
+      const ttl = await mode.client.pttl(`${prefix}abc`);
       expect(ttl).toBeGreaterThan(55_000);
       expect(ttl).toBeLessThanOrEqual(60_000);
 
@@ -113,7 +74,7 @@ function contract(): void {
     });
 
     test("a typical session stays a compact listpack hash: its cookie is stored without expires and express-session's defaults", async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       const cookie = cookieJson(86_400_000, {
         secure: false,
         httpOnly: true,
@@ -123,10 +84,10 @@ function contract(): void {
       const data = { cookie, user: { id: "u1", name: "Ann" }, cart: ["sku-1", "sku-2", "sku-3"] };
       await call((cb) => store.set("abc", data as unknown as SessionData, cb));
 
-      expect(await client.object("ENCODING", `${prefix}abc`)).toBe("listpack");
+      expect(await mode.client.object("ENCODING", `${prefix}abc`)).toBe("listpack");
       // A store of its own knows express-session's defaults only (redisSession's also leaves out
       // its own `sameSite`: see the middleware tests).
-      expect(JSON.parse((await client.hget(`${prefix}abc`, "cookie")) ?? "")).toEqual({
+      expect(JSON.parse((await mode.client.hget(`${prefix}abc`, "cookie")) ?? "")).toEqual({
         originalMaxAge: 86_400_000,
         sameSite: "lax",
       });
@@ -142,11 +103,11 @@ function contract(): void {
     });
 
     test("a large session keeps its fields over 64 bytes in one $pack field: fewer bytes than a field per key, read back whole", async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       const data: Record<string, unknown> = { small: 1 };
       for (let k = 0; k < 12; k++) data[`field${k}`] = `${"x".repeat(160)}${k}`;
       await call((cb) => store.set("big", sessionData(data), cb));
-      const hash = await client.hgetall(`${prefix}big`);
+      const hash = await mode.client.hgetall(`${prefix}big`);
       expect(Object.keys(hash).sort()).toEqual(["$pack", "$touched", "cookie", "small"]);
       const read = await call<SessionData | null>((cb) => store.get("big", cb));
       expect(read).toMatchObject(data);
@@ -154,17 +115,17 @@ function contract(): void {
       // more memory.
       const { $pack: _pack, ...plain } = hash;
       for (const [field, value] of Object.entries(data)) plain[field] = JSON.stringify(value);
-      await client.hset(`${prefix}perKey`, plain);
+      await mode.client.hset(`${prefix}perKey`, plain);
       await expect(call((cb) => store.get("perKey", cb))).resolves.toMatchObject(data);
-      const packed = Number(await client.memory("USAGE", `${prefix}big`, "SAMPLES", 0));
-      const perKey = Number(await client.memory("USAGE", `${prefix}perKey`, "SAMPLES", 0));
+      const packed = Number(await mode.client.memory("USAGE", `${prefix}big`, "SAMPLES", 0));
+      const perKey = Number(await mode.client.memory("USAGE", `${prefix}perKey`, "SAMPLES", 0));
       console.log(`MEMORY USAGE of a 12 × 170-byte session: ${packed} packed, ${perKey} per key`);
       expect(packed).toBeLessThan(perKey * 0.95);
       await store.close();
     });
 
     test("a cookie stored whole (by earlier versions) reads the same, and an unchanged session is not rewritten", async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       const cookie = cookieJson(60_000, {
         secure: true,
         httpOnly: false,
@@ -173,102 +134,102 @@ function contract(): void {
         sameSite: "strict",
       });
       const whole = JSON.stringify(cookie);
-      await client.hset(`${prefix}old`, "cookie", whole, "user", '"alice"');
-      await client.pexpire(`${prefix}old`, 60_000);
+      await mode.client.hset(`${prefix}old`, "cookie", whole, "user", '"alice"');
+      await mode.client.pexpire(`${prefix}old`, 60_000);
       const read = await call<SessionData | null>((cb) => store.get("old", cb));
       const { expires: _expires, ...settings } = cookie;
       expect(read?.cookie).toMatchObject(settings);
       expect(read).toMatchObject({ user: "alice" });
       if (read === null) throw new Error("no session");
       await call((cb) => store.set("old", read, cb));
-      expect(await client.hget(`${prefix}old`, "cookie")).toBe(whole);
+      expect(await mode.client.hget(`${prefix}old`, "cookie")).toBe(whole);
       await store.close();
     });
 
     test("a fixed ttl option wins over the cookie", async () => {
-      const { store, prefix } = newStore({ ttl: 30 });
+      const { store, prefix } = mode.newStore({ ttl: 30 });
       await call((cb) => store.set("abc", sessionData({}, 3_600_000), cb));
-      const ttl = await client.pttl(`${prefix}abc`);
+      const ttl = await mode.client.pttl(`${prefix}abc`);
       expect(ttl).toBeGreaterThan(25_000);
       expect(ttl).toBeLessThanOrEqual(30_000);
       await store.close();
     });
 
     test("a session without cookie maxAge lives a day", async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       const data = sessionData();
       (data.cookie as unknown as Record<string, unknown>).originalMaxAge = null;
       await call((cb) => store.set("abc", data, cb));
-      expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(86_000_000);
+      expect(await mode.client.pttl(`${prefix}abc`)).toBeGreaterThan(86_000_000);
       await store.close();
     });
 
     test("get leaves a TTL renewed less than touchAfter ago alone, and renews it after", async () => {
-      const { store, prefix } = newStore({ touchAfter: 1 });
+      const { store, prefix } = mode.newStore({ touchAfter: 1 });
       await call((cb) => store.set("abc", sessionData({}, 600_000), cb));
-      await client.pexpire(`${prefix}abc`, 5_000);
+      await mode.client.pexpire(`${prefix}abc`, 5_000);
       await call((cb) => store.get("abc", cb));
-      expect(await client.pttl(`${prefix}abc`)).toBeLessThanOrEqual(5_000);
+      expect(await mode.client.pttl(`${prefix}abc`)).toBeLessThanOrEqual(5_000);
       await delay(1_050);
       await call((cb) => store.get("abc", cb));
-      expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
+      expect(await mode.client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
       await store.close();
     });
 
     test("by default a read renews the TTL once 1 % of it has passed since the last renewal", async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       await call((cb) => store.set("abc", sessionData({}, 100_000), cb));
-      await client.pexpire(`${prefix}abc`, 5_000);
+      await mode.client.pexpire(`${prefix}abc`, 5_000);
       await delay(500);
       await call((cb) => store.get("abc", cb));
-      expect(await client.pttl(`${prefix}abc`)).toBeLessThanOrEqual(5_000);
+      expect(await mode.client.pttl(`${prefix}abc`)).toBeLessThanOrEqual(5_000);
       await delay(550);
       await call((cb) => store.get("abc", cb));
-      expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(95_000);
+      expect(await mode.client.pttl(`${prefix}abc`)).toBeGreaterThan(95_000);
       await store.close();
     });
 
     test("touchAfter 0 renews the TTL on every read", async () => {
-      const { store, prefix } = newStore({ touchAfter: 0 });
+      const { store, prefix } = mode.newStore({ touchAfter: 0 });
       await call((cb) => store.set("abc", sessionData({}, 600_000), cb));
-      await client.pexpire(`${prefix}abc`, 5_000);
+      await mode.client.pexpire(`${prefix}abc`, 5_000);
       await call((cb) => store.get("abc", cb));
-      expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
+      expect(await mode.client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
       await store.close();
     });
 
     test("a session with no record of its last renewal is renewed by the next read", async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       await call((cb) => store.set("abc", sessionData({}, 600_000), cb));
-      await client.hdel(`${prefix}abc`, "$touched");
-      await client.pexpire(`${prefix}abc`, 5_000);
+      await mode.client.hdel(`${prefix}abc`, "$touched");
+      await mode.client.pexpire(`${prefix}abc`, 5_000);
       await call((cb) => store.get("abc", cb));
-      expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
-      expect(await client.hexists(`${prefix}abc`, "$touched")).toBe(1);
+      expect(await mode.client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
+      expect(await mode.client.hexists(`${prefix}abc`, "$touched")).toBe(1);
       await store.close();
     });
 
     test("touch renews the TTL and never creates a session", async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       await call((cb) => store.set("abc", sessionData({}, 600_000), cb));
-      await client.pexpire(`${prefix}abc`, 5_000);
+      await mode.client.pexpire(`${prefix}abc`, 5_000);
       await call((cb) => store.touch("abc", sessionData({}, 600_000), cb));
-      expect(await client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
+      expect(await mode.client.pttl(`${prefix}abc`)).toBeGreaterThan(590_000);
 
       await call((cb) => store.touch("gone", sessionData(), cb));
-      expect(await client.exists(`${prefix}gone`)).toBe(0);
+      expect(await mode.client.exists(`${prefix}gone`)).toBe(0);
       await store.close();
     });
 
     test("a write that reaches Redis after its request gave up is dropped, not applied late", async () => {
       // Unconfirmed writes (on the Cluster too): the write and the read after it share the
-      // client's connection, so the read answers only once the thawed server ran the write.
-      const { store, prefix } = newStore({
+      // mode.client's connection, so the read answers only once the thawed server ran the write.
+      const { store, prefix } = mode.newStore({
         unavailable: { waitMs: 300 },
         durability: { replicas: 0 },
       });
       await call((cb) => store.set("late", sessionData({ step: 1 }), cb));
-      const server = await serverOf(`${prefix}late`);
+      const server = await mode.serverOf(`${prefix}late`);
       server.pause();
       try {
         const failed = await call((cb) => store.set("late", sessionData({ step: 2 }), cb)).then(
@@ -286,9 +247,9 @@ function contract(): void {
     });
 
     test('a stored field named "__proto__" is read as a plain key, not as the prototype', async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       await call((cb) => store.set("proto", sessionData({ user: "alice" }), cb));
-      await client.hset(`${prefix}proto`, "__proto__", JSON.stringify({ isAdmin: true }));
+      await mode.client.hset(`${prefix}proto`, "__proto__", JSON.stringify({ isAdmin: true }));
       const read = await call<Record<string, unknown> | null>((cb) => store.get("proto", cb));
       expect(Object.getPrototypeOf(read)).toBe(Object.prototype);
       expect(read?.isAdmin).toBeUndefined();
@@ -297,10 +258,10 @@ function contract(): void {
     });
 
     test("set replaces the whole session when used directly", async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       await call((cb) => store.set("abc", sessionData({ a: 1, b: 2 }), cb));
       await call((cb) => store.set("abc", sessionData({ a: 3 }), cb));
-      expect(Object.keys(await client.hgetall(`${prefix}abc`)).sort()).toEqual([
+      expect(Object.keys(await mode.client.hgetall(`${prefix}abc`)).sort()).toEqual([
         "$touched",
         "a",
         "cookie",
@@ -309,23 +270,23 @@ function contract(): void {
     });
 
     test("destroy deletes the session", async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       await call((cb) => store.set("abc", sessionData({ user: "alice" }), cb));
       await call((cb) => store.destroy("abc", cb));
-      expect(await client.exists(`${prefix}abc`)).toBe(0);
+      expect(await mode.client.exists(`${prefix}abc`)).toBe(0);
       await expect(call((cb) => store.get("abc", cb))).resolves.toBeNull();
       await store.close();
     });
 
     test("all, ids, length and clear cover exactly the store's prefix", async () => {
-      const { store, prefix } = newStore({ prefix: "glob*[x]:" });
-      const { store: other } = newStore();
+      const { store, prefix } = mode.newStore({ prefix: "glob*[x]:" });
+      const { store: other } = mode.newStore();
       await call((cb) => other.set("foreign", sessionData({ user: "mallory" }), cb));
-      await client.set("glob-unrelated", "x");
+      await mode.client.set("glob-unrelated", "x");
       for (const sid of ["s1", "s2", "s3"]) {
         await call((cb) => store.set(sid, sessionData({ user: sid }), cb));
       }
-      await client.pexpire(`${prefix}s1`, 5_000);
+      await mode.client.pexpire(`${prefix}s1`, 5_000);
 
       expect((await store.ids()).sort()).toEqual(["s1", "s2", "s3"]);
       await expect(call((cb) => store.length(cb))).resolves.toBe(3);
@@ -333,12 +294,12 @@ function contract(): void {
       expect(Object.keys(all).sort()).toEqual(["s1", "s2", "s3"]);
       expect(all.s2).toMatchObject({ user: "s2" });
       // all() reads without renewing
-      expect(await client.pttl(`${prefix}s1`)).toBeLessThanOrEqual(5_000);
+      expect(await mode.client.pttl(`${prefix}s1`)).toBeLessThanOrEqual(5_000);
 
       await call((cb) => store.clear(cb));
       await expect(call((cb) => store.length(cb))).resolves.toBe(0);
       await expect(call((cb) => other.length(cb))).resolves.toBe(1);
-      expect(await client.get("glob-unrelated")).toBe("x");
+      expect(await mode.client.get("glob-unrelated")).toBe("x");
       await store.close();
       await other.close();
     });
@@ -346,31 +307,31 @@ function contract(): void {
 
   describe("data the store did not write", () => {
     test("a connect-redis JSON string is read as the session", async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       const legacy = { cookie: sessionData().cookie, user: "alice", cart: ["tea"] };
-      await client.set(`${prefix}old`, JSON.stringify(legacy), "PX", 5_000);
+      await mode.client.set(`${prefix}old`, JSON.stringify(legacy), "PX", 5_000);
       const read = await call<SessionData | null>((cb) => store.get("old", cb));
       expect(read).toMatchObject({ user: "alice", cart: ["tea"] });
-      expect(await client.pttl(`${prefix}old`)).toBeGreaterThan(55_000);
+      expect(await mode.client.pttl(`${prefix}old`)).toBeGreaterThan(55_000);
       await store.close();
     });
 
     test.each([
       [
         "a hash field that is not JSON",
-        (key: string) => client.hset(key, "cookie", "{}", "user", "{oops"),
+        (key: string) => mode.client.hset(key, "cookie", "{}", "user", "{oops"),
       ],
-      ["a hash without a cookie", (key: string) => client.hset(key, "user", '"alice"')],
+      ["a hash without a cookie", (key: string) => mode.client.hset(key, "user", '"alice"')],
       [
         "a $pack cut short",
-        (key: string) => client.hset(key, "cookie", "{}", "$pack", 'user\n"alice"\ncart\n["t'),
+        (key: string) => mode.client.hset(key, "cookie", "{}", "$pack", 'user\n"alice"\ncart\n["t'),
       ],
-      ["a string that is not JSON", (key: string) => client.set(key, "garbage\u0000\u00ff")],
-      ["a JSON string that is not an object", (key: string) => client.set(key, "[1,2]")],
-      ["a list", (key: string) => client.rpush(key, "a", "b")],
-      ["a set", (key: string) => client.sadd(key, "a")],
+      ["a string that is not JSON", (key: string) => mode.client.set(key, "garbage\u0000\u00ff")],
+      ["a JSON string that is not an object", (key: string) => mode.client.set(key, "[1,2]")],
+      ["a list", (key: string) => mode.client.rpush(key, "a", "b")],
+      ["a set", (key: string) => mode.client.sadd(key, "a")],
     ])("%s is no session, not an error", async (_what, write) => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       await write(`${prefix}bad`);
       await expect(call((cb) => store.get("bad", cb))).resolves.toBeNull();
       await expect(call((cb) => store.all(cb))).resolves.toEqual({});
@@ -385,9 +346,9 @@ function contract(): void {
       createDebug.enable("redis-ha-session:*");
       createDebug.log = (...args: unknown[]) => lines.push(args.map(String).join(" "));
       try {
-        const { store, prefix } = newStore();
+        const { store, prefix } = mode.newStore();
         const sid = "secret-session-id-123";
-        await client.hset(`${prefix}${sid}`, "cookie", "{not json");
+        await mode.client.hset(`${prefix}${sid}`, "cookie", "{not json");
         for (let i = 0; i < 3; i++)
           await expect(call((cb) => store.get(sid, cb))).resolves.toBeNull();
         await store.close();
@@ -404,104 +365,28 @@ function contract(): void {
 
   describe("reserved keys", () => {
     test("a session key starting with $ is refused: the store keeps its own fields there", async () => {
-      const { store, prefix } = newStore();
+      const { store, prefix } = mode.newStore();
       await expect(
         call((cb) => store.set("s", sessionData({ $uid: "mallory" }), cb)),
       ).rejects.toThrow(/session key "\$uid" starts with "\$"/);
-      expect(await client.exists(`${prefix}s`)).toBe(0);
+      expect(await mode.client.exists(`${prefix}s`)).toBe(0);
       await store.close();
     });
   });
 
   describe("maxBytes", () => {
     test("a session over the limit is refused with SessionTooLargeError and nothing is written", async () => {
-      const { store, prefix } = newStore({ maxBytes: 1_000 });
+      const { store, prefix } = mode.newStore({ maxBytes: 1_000 });
       const error = await call((cb) =>
         store.set("big", sessionData({ blob: "x".repeat(1_000) }), cb),
       ).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(SessionTooLargeError);
       expect((error as Error).message).toMatch(/maxBytes/);
-      expect(await client.exists(`${prefix}big`)).toBe(0);
+      expect(await mode.client.exists(`${prefix}big`)).toBe(0);
 
       await call((cb) => store.set("small", sessionData({ note: "x".repeat(100) }), cb));
-      expect(await client.exists(`${prefix}small`)).toBe(1);
+      expect(await mode.client.exists(`${prefix}small`)).toBe(1);
       await store.close();
     });
   });
 }
-
-describe("with the default user", () => {
-  beforeAll(() => {
-    asAclUser = false;
-  });
-  contract();
-});
-
-describe('with a client passed in that maps replies the RESP3 way (`replyMapping: "resp3"`)', () => {
-  beforeAll(() => {
-    asAclUser = false;
-    resp3Clients = [];
-  });
-  afterAll(async () => {
-    await Promise.all((resp3Clients ?? []).map((passed) => passed.quit()));
-    resp3Clients = undefined;
-  });
-  contract();
-
-  test("the store defines no command on the client it was given", async () => {
-    const passed = new Redis(redis.current.server.port, "127.0.0.1");
-    try {
-      await passed.ping();
-      const methods = new Set(Object.keys(passed));
-      const store = new RedisSessionStore({ redis: passed, prefix: `t${++prefixCount}:` });
-      await call((done) => store.set("own", sessionData({ n: 1 }), done));
-      await call((done) => store.get("own", done));
-      await call((done) => store.touch("own", sessionData({ n: 1 }), done));
-      await call((done) => store.destroy("own", done));
-      await store.close();
-      expect(passed.scriptsSet).toEqual({});
-      expect(Object.keys(passed).filter((name) => !methods.has(name))).toEqual([]);
-    } finally {
-      await passed.quit();
-    }
-  });
-});
-
-describe("on a Redis Cluster (3 masters, a replica each; writes confirmed per shard)", () => {
-  let clusterClient: Cluster;
-  beforeAll(() => {
-    asAclUser = false;
-    onCluster = true;
-    clusterClient = new Cluster(cluster.current.redisOption.cluster);
-    client = clusterClient;
-  });
-  afterAll(async () => {
-    onCluster = false;
-    client = single;
-    await clusterClient.quit();
-  });
-  contract();
-});
-
-describe("with an ACL user allowed only redisAclRules() on its prefix", () => {
-  beforeAll(async () => {
-    const rules = redisAclRules(ACL_PREFIX).split(" ");
-    await single.acl("SETUSER", ACL_USER, "reset", "on", `>${ACL_PASSWORD}`, ...rules);
-    asAclUser = true;
-  });
-
-  test("the user is really limited: other keys and commands are refused", async () => {
-    const limited = new Redis({
-      port: redis.current.server.port,
-      host: "127.0.0.1",
-      username: ACL_USER,
-      password: ACL_PASSWORD,
-    });
-    await expect(limited.get("elsewhere")).rejects.toThrow(/NOPERM/);
-    await expect(limited.set(`${ACL_PREFIX}x`, "1")).rejects.toThrow(/NOPERM/);
-    await expect(limited.flushall()).rejects.toThrow(/NOPERM/);
-    await limited.quit();
-  });
-
-  contract();
-});
