@@ -14,6 +14,11 @@ function layer(files, forbidden, message) {
   };
 }
 
+/** The Redis layer's modules that sessions and the cache do not import: its Keyspace is its face. */
+const REDIS_INSIDES =
+  "(^|/)redis/(connection|writes|sentinel|cluster|replicas)/|" +
+  "(^|/)redis/backend/(?!scan\\.js)|(^|/)redis/(RedisConnection|health|healthCheck|createRedisClient)\\.js";
+
 export default tseslint.config(
   // bench/peers: the bench's peers' app, on a tree of its own installed only by the cache bench.
   { ignores: ["dist/", "coverage/", "test-results/", "scratch/", "bench/peers/"] },
@@ -46,6 +51,18 @@ export default tseslint.config(
     "src/redis/**",
     /(^|\/)(session|cache|harness|test|demo|bench)\//,
     "src/redis/ is the client layer: it must not import session or cache code",
+  ),
+  // Sessions and the cache stand side by side on the Redis layer, neither importing the other,
+  // and reach it through its face (Keyspace) and its option, script and stats modules only.
+  layer(
+    "src/session/**",
+    new RegExp(`(^|/)(cache|harness|test|demo|bench)/|${REDIS_INSIDES}`),
+    "src/session/ must not import the cache, nor the Redis layer's insides (use its Keyspace)",
+  ),
+  layer(
+    "src/cache/**",
+    new RegExp(`(^|/)(session|harness|test|demo|bench)/|${REDIS_INSIDES}`),
+    "src/cache/ must not import sessions, nor the Redis layer's insides (use its Keyspace)",
   ),
   layer(
     "harness/**",

@@ -22,11 +22,11 @@ export type {
 } from "./redis/options/topology.js";
 export type { RedisSessionStoreOptions } from "./session/options.js";
 export type { RedisSessionOptions } from "./session/express/sessionOptions.js";
-export { login, logout, logoutEverywhere, sessionsOf } from "./session/express/helpers.js";
-export type { LoginOptions, LoginUser } from "./session/express/helpers.js";
+export { login, logout, logoutEverywhere, sessionsOf } from "./session/express/login.js";
+export type { LoginOptions, LoginUser } from "./session/express/login.js";
 export type { UserSession } from "./session/UserSessions.js";
-export { healthCheck, healthHandler } from "./session/express/health.js";
-export type { HealthReport } from "./session/express/health.js";
+export { healthCheck, healthHandler } from "./redis/healthCheck.js";
+export type { HealthReport } from "./redis/healthCheck.js";
 export type { ShardHealth } from "./redis/backend/Backend.js";
 export type { FailoverEvent } from "./redis/connection/ConnectionMonitor.js";
 export type { HistogramSnapshot, StoreStats } from "./redis/stats.js";

@@ -1,3 +1,5 @@
+import type { HistogramSnapshot, StoreCounters } from "../redis/stats.js";
+
 /** What `cache.stats()` reports: counts since the cache was created. */
 export interface CacheStats {
   /** Calls answered from Redis with a fresh value. */
@@ -18,9 +20,14 @@ export interface CacheStats {
   errors: number;
   /** Entries in Redis not in the cache's format, taken as misses. */
   corrupt: number;
+  /** Changes confirmed by replicas together: how many per batch (one script call, one WAIT). */
+  writeBatchSize: HistogramSnapshot;
+  /** Time from sending a batch of changes to its WAIT's answer, in ms. */
+  waitLatencyMs: HistogramSnapshot;
 }
 
-export class CacheCounters implements CacheStats {
+/** The cache's own counters; what its Redis layer counted is added to them in `snapshot`. */
+export class CacheCounters {
   hits = 0;
   misses = 0;
   loads = 0;
@@ -29,9 +36,8 @@ export class CacheCounters implements CacheStats {
   staleServed = 0;
   rejectedStaleSets = 0;
   errors = 0;
-  corrupt = 0;
 
-  snapshot(): CacheStats {
+  snapshot(redis: StoreCounters): CacheStats {
     return {
       hits: this.hits,
       misses: this.misses,
@@ -41,7 +47,9 @@ export class CacheCounters implements CacheStats {
       staleServed: this.staleServed,
       rejectedStaleSets: this.rejectedStaleSets,
       errors: this.errors,
-      corrupt: this.corrupt,
+      corrupt: redis.corrupt,
+      writeBatchSize: redis.writeBatchSize.snapshot(),
+      waitLatencyMs: redis.waitLatencyMs.snapshot(),
     };
   }
 }

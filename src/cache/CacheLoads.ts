@@ -60,7 +60,7 @@ export interface Answer {
  */
 export class CacheLoads {
   constructor(
-    private readonly redis: CacheRedis,
+    private readonly commands: CacheRedis,
     private readonly bus: CacheBus,
     private readonly counters: CacheCounters,
     private readonly limiter: Limiter,
@@ -74,10 +74,10 @@ export class CacheLoads {
   ): Promise<Found> {
     const [stored, times] =
       tagList === undefined
-        ? [await this.redis.read(redisKey, budget), undefined]
+        ? [await this.commands.read(redisKey, budget), undefined]
         : await Promise.all([
-            this.redis.read(redisKey, budget),
-            this.redis.tagTimes(tagList, budget),
+            this.commands.read(redisKey, budget),
+            this.commands.tagTimes(tagList, budget),
           ]);
     let minCreated = times === undefined ? 0 : Math.max(0, ...times) + 1;
     if (stored === null) return { fresh: undefined, stale: undefined, minCreated, corrupt: false };
@@ -86,12 +86,12 @@ export class CacheLoads {
       return { fresh: undefined, stale: undefined, minCreated, corrupt: true };
     const unread = entry.tags?.filter((tag) => tagList?.includes(tag) !== true) ?? [];
     if (unread.length > 0) {
-      const more = await this.redis.tagTimes(unread, budget);
+      const more = await this.commands.tagTimes(unread, budget);
       minCreated = Math.max(minCreated, Math.max(0, ...more) + 1);
     }
     if (entry.created < minCreated)
       return { fresh: undefined, stale: undefined, minCreated, corrupt: false };
-    return entry.freshUntil > this.redis.serverNow()
+    return entry.freshUntil > this.commands.serverNow()
       ? { fresh: entry, stale: undefined, minCreated, corrupt: false }
       : { fresh: undefined, stale: entry, minCreated, corrupt: false };
   }
@@ -101,7 +101,7 @@ export class CacheLoads {
       return decodeEntry(stored);
     } catch (error) {
       if (!(error instanceof CorruptEntryError)) throw error;
-      this.redis.reportCorrupt(redisKey, error.message);
+      this.commands.reportCorrupt(redisKey, error.message);
       return undefined;
     }
   }
@@ -113,7 +113,7 @@ export class CacheLoads {
     let stale = found.stale;
     let overwrite = found.corrupt;
     for (;;) {
-      const reply = await this.redis
+      const reply = await this.commands
         .acquire(
           request.redisKey,
           token,
@@ -151,7 +151,7 @@ export class CacheLoads {
       // but looking again after `waitMs` at the latest: a holder cut off from Redis (frozen,
       // failing over) can neither report nor renew, and a waiter must not wait a lease out.
       const lapse = Math.max(10, reply[2]) + 10;
-      await this.bus.waitFor(request.key, Math.min(lapse, this.redis.options.waitMs));
+      await this.bus.waitFor(request.key, Math.min(lapse, this.commands.options.waitMs));
     }
   }
 
@@ -186,15 +186,15 @@ export class CacheLoads {
     budget: Budget,
   ): Promise<Answer> {
     const { redisKey } = request;
-    const { options, keys } = this.redis;
+    const { options, keys } = this.commands;
     const renewal = setInterval(() => {
-      this.redis.renew(redisKey, token, LEASE_MS).catch(() => undefined);
+      this.commands.renew(redisKey, token, LEASE_MS).catch(() => undefined);
     }, RENEW_MS);
     renewal.unref();
     // Gives the lease back and wakes the waiters; stores `json` if given and still fresh. A lease
     // given back in the background (the caller has its answer) has a budget of its own.
-    const fill = (json: string, freshMs: number, within = this.redis.budget()) =>
-      this.redis.fill(
+    const fill = (json: string, freshMs: number, within = this.commands.budget()) =>
+      this.commands.fill(
         redisKey,
         [
           token,
@@ -246,7 +246,7 @@ export class CacheLoads {
     const tags = request.tagList?.length ? request.tagList : undefined;
     return {
       value,
-      entry: { created: began, freshUntil: this.redis.serverNow() + freshMs, tags, value },
+      entry: { created: began, freshUntil: this.commands.serverNow() + freshMs, tags, value },
     };
   }
 

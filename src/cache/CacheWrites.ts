@@ -21,22 +21,22 @@ const WRITER_MS = 30_000;
  */
 export class CacheWrites {
   constructor(
-    private readonly redis: CacheRedis,
+    private readonly commands: CacheRedis,
     private readonly local: LocalTier | undefined,
     private readonly counters: CacheCounters,
   ) {}
 
   /** Stores `value` for `key`, confirmed by replicas as `durability` says. */
   async set(key: string, value: unknown, options?: CacheCallOptions): Promise<void> {
-    checkCallOptions(options, "set", this.redis.options.staleTtlMs);
-    const redisKey = this.redis.keys.entry(key);
+    checkCallOptions(options, "set", this.commands.options.staleTtlMs);
+    const redisKey = this.commands.keys.entry(key);
     const tags = encodeTags(options?.tags);
     const freshMs = this.#freshMs(callTtlMs(options));
     const json = encodeValue(key, value);
     this.local?.delete(key);
     await this.#change(redisKey, "set", key, FENCE_TTL_MS, [
       freshMs,
-      freshMs + this.redis.options.staleTtlMs,
+      freshMs + this.commands.options.staleTtlMs,
       tags,
       json,
     ]);
@@ -54,11 +54,11 @@ export class CacheWrites {
     writer: () => Promise<T> | T,
     options?: CacheCallOptions,
   ): Promise<T> {
-    checkCallOptions(options, "writeThrough", this.redis.options.staleTtlMs);
+    checkCallOptions(options, "writeThrough", this.commands.options.staleTtlMs);
     if (typeof writer !== "function") {
       throw new TypeError(`writeThrough's writer must be a function; got ${typeof writer}`);
     }
-    const redisKey = this.redis.keys.entry(key);
+    const redisKey = this.commands.keys.entry(key);
     const tags = encodeTags(options?.tags);
     const ttlMs = callTtlMs(options);
     const token = randomBytes(12).toString("base64url");
@@ -74,7 +74,7 @@ export class CacheWrites {
         fence,
         began,
         freshMs,
-        freshMs + this.redis.options.staleTtlMs,
+        freshMs + this.commands.options.staleTtlMs,
         tags,
         json,
       ]);
@@ -109,7 +109,7 @@ export class CacheWrites {
       );
     }
     const list = typeof keys === "string" ? [keys] : keys;
-    const redisKeys = list.map((key) => this.redis.keys.entry(key));
+    const redisKeys = list.map((key) => this.commands.keys.entry(key));
     for (const key of list) this.local?.delete(key);
     await Promise.all(
       redisKeys.map((redisKey, i) =>
@@ -120,14 +120,14 @@ export class CacheWrites {
 
   /** Invalidates every value stored with `tag` until now, on every instance. */
   async invalidateTag(tag: string): Promise<void> {
-    const tagKey = this.redis.keys.tag(tag);
+    const tagKey = this.commands.keys.tag(tag);
     this.local?.deleteTag(tag);
     await this.#change(tagKey, "tag", tag, CACHE_DEFAULTS.maxLifetimeSeconds * 1000, []);
   }
 
   #freshMs(ttlMs: number | undefined): number {
-    const ttl = ttlMs ?? this.redis.options.ttlMs;
-    return Math.max(1, Math.round(ttl * (1 - this.redis.options.ttlJitter * Math.random())));
+    const ttl = ttlMs ?? this.commands.options.ttlMs;
+    return Math.max(1, Math.round(ttl * (1 - this.commands.options.ttlJitter * Math.random())));
   }
 
   #change(
@@ -137,8 +137,8 @@ export class CacheWrites {
     ttlMs: number,
     rest: (string | number)[],
   ): Promise<unknown> {
-    const args = [mode, this.redis.keys.channel, name, ttlMs, 0, ...rest];
-    return this.redis.change(redisKey, args, `cache ${mode}`).catch((error: unknown) => {
+    const args = [mode, this.commands.keys.channel, name, ttlMs, 0, ...rest];
+    return this.commands.change(redisKey, args, `cache ${mode}`).catch((error: unknown) => {
       this.#failed(mode, error);
       throw error;
     });

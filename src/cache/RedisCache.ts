@@ -11,10 +11,9 @@ import { Limiter } from "./Limiter.js";
 import { LocalTier } from "./LocalTier.js";
 import { callTtlMs, checkCallOptions, normalizeCacheOptions } from "./options.js";
 import type { CacheCallOptions, CacheOptions, NormalizedCacheOptions } from "./options.js";
-import { RedisConnection } from "../redis/RedisConnection.js";
-import type { Backend } from "../redis/backend/Backend.js";
-import type { ConnectionState } from "../redis/connection/deadline.js";
+import { Keyspace } from "../redis/Keyspace.js";
 import { debugFor } from "../redis/debug.js";
+import { CHANGE_SCRIPT } from "./scripts.js";
 
 const log = debugFor("cache");
 
@@ -27,8 +26,9 @@ export class RedisCache {
   /** The ioredis client the cache goes through. */
   readonly client: Redis | Cluster;
   readonly #options: NormalizedCacheOptions;
-  readonly #connection: RedisConnection;
-  readonly #redis: CacheRedis;
+  /** @internal The cache's face of the Redis layer (for healthCheck). */
+  readonly keyspace: Keyspace;
+  readonly #commands: CacheRedis;
   readonly #bus: CacheBus;
   readonly #loads: CacheLoads;
   readonly #writes: CacheWrites;
@@ -41,21 +41,28 @@ export class RedisCache {
   /** @throws TypeError naming a bad option. */
   constructor(options: CacheOptions) {
     this.#options = normalizeCacheOptions(options);
-    this.#connection = RedisConnection.acquire(this.#options.topology);
-    this.client = this.#connection.client;
+    const { topology, waitMs, changeWaitMs, durability } = this.#options;
     const local = this.#options.local;
     this.#local = local === undefined ? undefined : new LocalTier(local.maxEntries);
     const flush = () => this.#local?.clear();
-    this.#redis = new CacheRedis(
-      this.#connection,
-      this.#options,
-      { disconnect: flush, connect: flush, failover: flush },
-      this.#counters,
-    );
-    const { backend } = this.#connection;
+    this.keyspace = Keyspace.open(topology, {
+      name: "cache",
+      log: "cache",
+      waitMs,
+      changes: { waitMs: changeWaitMs, option: "unavailable.changeWaitMs" },
+      durability,
+      writeScript: CHANGE_SCRIPT,
+      events: { disconnect: flush, connect: flush, failover: flush },
+      unconfirmable:
+        "every change (writeThrough, set, invalidate, invalidateTag) waits for confirmations " +
+        `it cannot get and fails after \`unavailable.changeWaitMs\` (${changeWaitMs} ms)`,
+    });
+    this.client = this.keyspace.client;
+    this.#commands = new CacheRedis(this.keyspace, this.#options);
+    const { backend } = this.keyspace;
     this.#bus = new CacheBus(
       () => backend.openSubscriber(),
-      this.#redis.keys.channel,
+      this.#commands.keys.channel,
       {
         changed: (kind, name) => {
           if (kind === "t") this.#local?.deleteTag(name);
@@ -65,11 +72,11 @@ export class RedisCache {
       },
       local === undefined
         ? undefined
-        : (message) => backend.send("PUBLISH", [this.#redis.keys.channel, message]),
+        : (message) => backend.send("PUBLISH", [this.#commands.keys.channel, message]),
     );
-    this.#writes = new CacheWrites(this.#redis, this.#local, this.#counters);
+    this.#writes = new CacheWrites(this.#commands, this.#local, this.#counters);
     this.#loads = new CacheLoads(
-      this.#redis,
+      this.#commands,
       this.#bus,
       this.#counters,
       new Limiter(this.#options.loaderConcurrency),
@@ -118,14 +125,14 @@ export class RedisCache {
     options?: Pick<CacheCallOptions, "tags">,
   ): Promise<T | undefined> {
     checkCallOptions(options, "get", this.#options.staleTtlMs);
-    const redisKey = this.#redis.keys.entry(key);
+    const redisKey = this.#commands.keys.entry(key);
     const local = this.#local?.get(key, Date.now());
     if (local !== undefined) {
       this.#counters.localHits++;
       return local.value as T;
     }
     try {
-      const found = await this.#loads.find(redisKey, options?.tags, this.#redis.budget());
+      const found = await this.#loads.find(redisKey, options?.tags, this.#commands.budget());
       if (found.fresh === undefined) {
         this.#counters.misses++;
         return undefined;
@@ -170,28 +177,16 @@ export class RedisCache {
 
   /** The master the client follows and when it last changed (for healthCheck). */
   get connection(): { master: string | undefined; lastFailoverAt: Date | undefined } {
-    const { master, lastFailoverAt } = this.#connection.monitor;
-    return { master, lastFailoverAt };
+    return this.keyspace.connection;
   }
 
   /** Replicas a change must reach (`durability.replicas`; undefined for "all"). */
   get requiredReplicas(): number | undefined {
-    const { replicas } = this.#options.durability;
-    return replicas === "all" ? this.backend.sentinelWatch?.quorum().knownReplicas : replicas;
+    return this.keyspace.requiredReplicas();
   }
 
   get settings(): Readonly<NormalizedCacheOptions> {
     return this.#options;
-  }
-
-  /** @internal The topology's backend (for healthCheck). */
-  get backend(): Backend {
-    return this.#connection.backend;
-  }
-
-  /** @internal What is known of the connection's errors (for healthCheck). */
-  get connectionState(): ConnectionState {
-    return this.#connection.monitor;
   }
 
   /**
@@ -204,16 +199,15 @@ export class RedisCache {
   }
 
   stats(): CacheStats {
-    return this.#counters.snapshot();
+    return this.#counters.snapshot(this.keyspace.counters);
   }
 
   /** Stops the cache; closes the Redis connection if the cache created it. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#bus.close();
-      this.#redis.close();
       this.#local?.clear();
-      await this.#connection.release();
+      await this.keyspace.close();
     })();
     return this.#closed;
   }
@@ -225,7 +219,7 @@ export class RedisCache {
     }
     return {
       key,
-      redisKey: this.#redis.keys.entry(key),
+      redisKey: this.#commands.keys.entry(key),
       loader,
       freshMs: callTtlMs(options),
       tags: encodeTags(options?.tags),
@@ -244,11 +238,11 @@ export class RedisCache {
   }
 
   async #answer(request: LoadRequest): Promise<unknown> {
-    if (!this.#redis.outages.available) {
+    if (!this.keyspace.outages.available) {
       this.#counters.errors++;
       return (await this.#loads.direct(request, undefined)).value;
     }
-    const budget = this.#redis.budget();
+    const budget = this.#commands.budget();
     const generation = this.#bus.generation;
     let found: Found;
     try {
@@ -276,7 +270,7 @@ export class RedisCache {
     const ttlMs = this.#options.local?.ttlMs;
     if (local === undefined || ttlMs === undefined || entry === undefined) return;
     if (this.#bus.generation !== generation || !this.#bus.live) return;
-    const freshFor = entry.freshUntil - this.#redis.serverNow();
+    const freshFor = entry.freshUntil - this.#commands.serverNow();
     if (freshFor <= 0) return;
     local.set(key, {
       value: entry.value,

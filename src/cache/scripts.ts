@@ -1,4 +1,4 @@
-import type { BatchScript } from "../redis/writes/batchCalls.js";
+import type { BatchScript } from "../redis/Keyspace.js";
 import { script } from "../redis/scripts.js";
 
 // A cached value is a string, `{"c":<created>,"e":<fresh until>[,"t":<tags>],"v":<JSON>}`: when

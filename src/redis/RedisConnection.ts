@@ -6,7 +6,7 @@ import { clientFor, seedsOf } from "./createRedisClient.js";
 import { replicationHealth } from "./health.js";
 import { Notices } from "./connection/Notices.js";
 import { ServerClock } from "./connection/ServerClock.js";
-import type { ParsedTopology } from "./options/topology.js";
+import type { ParsedTopology } from "./options/ParsedTopology.js";
 import type { LaneRouter } from "./writes/LaneRouter.js";
 
 /** The connection set of each client in use, so that every user of a client shares one. */

@@ -7,6 +7,7 @@ import { REDIS_DEFAULTS } from "./options/options.js";
 import { SentinelWatch } from "./sentinel/SentinelWatch.js";
 import { parseTopology } from "./options/topology.js";
 import type { ParsedTopology, RedisTopology } from "./options/topology.js";
+import { replyIs } from "./connection/replies.js";
 
 const log = debugFor("redis");
 
@@ -145,7 +146,7 @@ function failoverSettings(): RedisOptions {
     enableAutoPipelining: true,
     // A demoted master answers READONLY until the client notices the failover: reconnect (2) and
     // resend the command, so it reaches the new master.
-    reconnectOnError: (error) => (error.message.startsWith("READONLY") ? 2 : false),
+    reconnectOnError: (error) => (replyIs(error, "READONLY") ? 2 : false),
   };
 }
 

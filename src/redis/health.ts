@@ -21,6 +21,16 @@ export type ReplicationHealth =
     }
   | { answered: false; error: string };
 
+/** What a keyspace knows of its connection's health (see Keyspace.health). */
+export type HealthFacts = ReplicationHealth & {
+  /** The master the client follows (`host:port`), when known. */
+  master: string | undefined;
+  lastFailoverAt: Date | undefined;
+  topology: "single" | "sentinel" | "cluster" | "client";
+  /** Replicas a write must reach (undefined for "all" until a Sentinel has answered). */
+  requiredReplicas: number | undefined;
+};
+
 /** A replica whose last acknowledgement is older than this is not counted as in sync. */
 const IN_SYNC_LAG_S = 2;
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
+import { replyIs } from "./connection/replies.js";
 
 /** A Lua script and its SHA1, as EVALSHA names it. */
 export interface Script {
@@ -66,7 +67,7 @@ export async function runScript(
   try {
     return await client.call("EVALSHA", sha, keys.length, ...keys, ...args);
   } catch (error) {
-    if (!(error instanceof Error && error.message.startsWith("NOSCRIPT"))) throw error;
+    if (!replyIs(error, "NOSCRIPT")) throw error;
     return client.call("EVAL", lua, keys.length, ...keys, ...args);
   }
 }

@@ -22,6 +22,8 @@ export interface StoreStats {
   retries: number;
   /** Master changes the client followed. */
   failovers: number;
+  /** Keys that held something this library did not write there, taken as none. */
+  corrupt: number;
   /** Durable writes committed together: how many per batch (one script call and one WAIT). */
   writeBatchSize: HistogramSnapshot;
   /** Time from sending a batch to its WAIT's answer, in ms. */
@@ -67,6 +69,7 @@ export class StoreCounters {
   notDurable = 0;
   retries = 0;
   failovers = 0;
+  corrupt = 0;
   readonly writeBatchSize = new Histogram([1, 2, 5, 10, 20, 50, 100]);
   readonly waitLatencyMs = new Histogram([1, 2, 5, 10, 25, 50, 100, 250, 1000]);
 
@@ -82,6 +85,7 @@ export class StoreCounters {
       notDurable: this.notDurable,
       retries: this.retries,
       failovers: this.failovers,
+      corrupt: this.corrupt,
       writeBatchSize: this.writeBatchSize.snapshot(),
       waitLatencyMs: this.waitLatencyMs.snapshot(),
     };

@@ -4,19 +4,17 @@ import type { Request } from "express";
 import type { Cluster, Redis } from "ioredis";
 import { normalizeStoreOptions } from "./options.js";
 import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "./options.js";
-import type { Backend } from "../redis/backend/Backend.js";
-import { RedisConnection } from "../redis/RedisConnection.js";
-import { chargeWait, recordToken, requestOf, withinRequest } from "./requestState.js";
-import type { WaitBound } from "./requestState.js";
+import { Keyspace } from "../redis/Keyspace.js";
+import type { FailoverEvent } from "../redis/Keyspace.js";
+import { budgetOf, requestOf, stateOf, withinRequest } from "./requestState.js";
 import { RequestSnapshots } from "./RequestSnapshots.js";
 import { settle } from "./settle.js";
 import type { Callback } from "./settle.js";
-import type { FailoverEvent } from "../redis/connection/ConnectionMonitor.js";
-import type { ConnectionState } from "../redis/connection/deadline.js";
 import { SessionCommands } from "./SessionCommands.js";
 import { SessionRecords } from "./SessionRecords.js";
 import type { StoreStats } from "../redis/stats.js";
 import { UserSessions } from "./UserSessions.js";
+import { WRITE_SCRIPT } from "./scripts.js";
 import type { UserSession } from "./UserSessions.js";
 
 /**
@@ -40,35 +38,48 @@ export class RedisSessionStore extends Store {
   /** The ioredis client sessions go through. */
   readonly client: Redis | Cluster;
   readonly #options: NormalizedStoreOptions;
-  readonly #redis: SessionCommands;
-  readonly #connection: RedisConnection;
+  /** @internal The store's face of the Redis layer (for healthCheck). */
+  readonly keyspace: Keyspace;
+  readonly #commands: SessionCommands;
   #closed: Promise<void> | undefined;
   readonly #snapshots = new RequestSnapshots();
   readonly #records: SessionRecords;
   readonly #users: UserSessions;
-  /** The wait bound of this store's requests (see requestState.ts). */
-  readonly #bound: WaitBound;
   /** The causal token of the request whose session express-session reads now (see withReadToken). */
   #readToken = 0;
-  /** The hash tag the next id of a request logging in must start with (Cluster). */
-  readonly #loginTags = new WeakMap<Request, string>();
+
+  /** @internal redisSession's store, of options it finished (with its cookies' defaults). */
+  static of(options: NormalizedStoreOptions): RedisSessionStore {
+    return new RedisSessionStore(options as unknown as RedisSessionStoreOptions);
+  }
 
   /** @throws TypeError naming a bad option. */
-  constructor(options: RedisSessionStoreOptions | NormalizedStoreOptions) {
+  constructor(options: RedisSessionStoreOptions) {
     super();
     this.#options = normalizeStoreOptions(options);
-    this.#connection = RedisConnection.acquire(this.#options.topology);
-    this.client = this.#connection.client;
-    this.#redis = new SessionCommands(this.#connection, this.#options, {
-      // express-session stops using a store between `disconnect` and `connect`; redisSession
-      // answers 503 meanwhile. Both are emitted only for outages longer than the wait bound.
-      disconnect: () => this.emit("disconnect"),
-      connect: () => this.emit("connect"),
-      failover: (event: FailoverEvent) => this.emit("failover", event),
+    const { topology, waitMs, durability, readFrom, prefix } = this.#options;
+    this.keyspace = Keyspace.open(topology, {
+      name: "session",
+      log: "store",
+      waitMs,
+      durability,
+      writeScript: WRITE_SCRIPT,
+      replicaReads: readFrom === "replica",
+      events: {
+        // express-session stops using a store between `disconnect` and `connect`; redisSession
+        // answers 503 meanwhile. Both are emitted only for outages longer than the wait bound.
+        disconnect: () => this.emit("disconnect"),
+        connect: () => this.emit("connect"),
+        failover: (event: FailoverEvent) => this.emit("failover", event),
+      },
+      unconfirmable:
+        "every session write waits for confirmations it cannot get and answers 503 after " +
+        `\`unavailable.waitMs\` (${waitMs} ms)`,
     });
-    this.#bound = { waitMs: this.#options.waitMs, counters: this.#redis.counters };
-    this.#records = new SessionRecords(this.#redis, this.#options, this.#snapshots);
-    this.#users = new UserSessions(this.#redis, this.#options);
+    this.client = this.keyspace.client;
+    this.#commands = new SessionCommands(this.keyspace, prefix);
+    this.#records = new SessionRecords(this.#commands, this.#options, this.#snapshots);
+    this.#users = new UserSessions(this.#commands, this.#options);
     RedisSessionStore.#open.add(this);
   }
 
@@ -86,10 +97,10 @@ export class RedisSessionStore extends Store {
    * user's index (on a Cluster; elsewhere any id is). Within what the request may still wait.
    */
   async prepareLogin(req: Request, userId: string): Promise<void> {
-    const tag = await withinRequest(req, "login", this.#bound, (waitMs) =>
-      this.#users.tagOf(userId, waitMs),
+    const tag = await withinRequest(req, "login", this.keyspace, (budget) =>
+      this.#users.tagOf(userId, budget),
     );
-    if (tag !== "") this.#loginTags.set(req, tag);
+    if (tag !== "") stateOf(req).loginTag = tag;
   }
 
   /**
@@ -98,8 +109,9 @@ export class RedisSessionStore extends Store {
    * user's hash tag, whatever made it (`genid`).
    */
   override regenerate(req: Request, callback: (error?: unknown) => void): void {
-    const tag = this.#loginTags.get(req);
-    this.#loginTags.delete(req);
+    const state = stateOf(req);
+    const tag = state.loginTag;
+    state.loginTag = undefined;
     settle(this.destroyFor(req), (error?: unknown) => {
       // express-session's own (it sets `generate` on the store it is given).
       (this as unknown as { generate(req: Request): void }).generate(req);
@@ -118,8 +130,8 @@ export class RedisSessionStore extends Store {
    * regenerate).
    */
   destroyFor(req: Request): Promise<void> {
-    return withinRequest(req, "session delete", this.#bound, (waitMs) =>
-      this.#redis.destroy(req.sessionID, waitMs),
+    return withinRequest(req, "session delete", this.keyspace, (budget) =>
+      this.#commands.destroy(req.sessionID, budget),
     );
   }
 
@@ -142,20 +154,19 @@ export class RedisSessionStore extends Store {
    * @throws RedisUnavailableError when Redis does not answer within it
    */
   destroyUserSessions(userId: string, req?: Request): Promise<number> {
-    return withinRequest(req, "logout everywhere", this.#bound, (waitMs) =>
-      this.#users.destroyAll(userId, waitMs),
+    return withinRequest(req, "logout everywhere", this.keyspace, (budget) =>
+      this.#users.destroyAll(userId, budget),
     );
   }
 
   /** False during a lasting outage (after `disconnect`, until `connect`). */
   get available(): boolean {
-    return this.#redis.outages.available;
+    return this.keyspace.outages.available;
   }
 
   /** The master the client is connected to (`host:port`) and when it last changed. */
   get connection(): { master: string | undefined; lastFailoverAt: Date | undefined } {
-    const { master, lastFailoverAt } = this.#connection.monitor;
-    return { master, lastFailoverAt };
+    return this.keyspace.connection;
   }
 
   /**
@@ -163,17 +174,17 @@ export class RedisSessionStore extends Store {
    * the master (undefined until a Sentinel has answered).
    */
   get requiredReplicas(): number | undefined {
-    return this.#redis.requiredReplicas();
+    return this.keyspace.requiredReplicas();
   }
 
   /** Counters of what the store has done: 503s, retries, failovers, write batches, WAIT time. */
   stats(): StoreStats {
-    return this.#redis.counters.snapshot();
+    return this.keyspace.counters.snapshot();
   }
 
   /** @internal redisSession turned a request away during a lasting outage (a 503). */
   countTurnedAway(): void {
-    this.#redis.counters.unavailable++;
+    this.keyspace.counters.unavailable++;
   }
 
   /** The options in force, after defaults. */
@@ -202,9 +213,10 @@ export class RedisSessionStore extends Store {
     this.#records.undoMaxAgeDrift(sid, session);
     const req = requestOf(session);
     settle(
-      withinRequest(req, "session write", this.#bound, (waitMs) =>
-        this.#records.save(sid, session, waitMs, (offset) => recordToken(req, offset)),
-      ),
+      withinRequest(req, "session write", this.keyspace, async (budget) => {
+        const token = await this.#records.save(sid, session, budget);
+        if (token !== undefined && req !== undefined) stateOf(req).token = token;
+      }),
       callback,
     );
   }
@@ -217,15 +229,15 @@ export class RedisSessionStore extends Store {
       return;
     }
     settle(
-      withinRequest(requestOf(session), "session touch", this.#bound, (waitMs) =>
-        this.#records.renew(sid, session, waitMs),
+      withinRequest(requestOf(session), "session touch", this.keyspace, (budget) =>
+        this.#records.renew(sid, session, budget),
       ),
       callback,
     );
   }
 
   override destroy(sid: string, callback?: Callback): void {
-    settle(this.#redis.destroy(sid), callback);
+    settle(this.#commands.destroy(sid), callback);
   }
 
   override all(callback: Callback<Record<string, SessionData>>): void {
@@ -248,7 +260,7 @@ export class RedisSessionStore extends Store {
     const session = super.createSession(req, data);
     this.#snapshots.adopt(data, session);
     // The read just done counts against the request's wait bound.
-    chargeWait(req, this.#snapshots.of(session)?.readMs ?? 0);
+    budgetOf(req, this.keyspace).charge(this.#snapshots.of(session)?.readMs ?? 0);
     return session;
   }
 
@@ -273,16 +285,6 @@ export class RedisSessionStore extends Store {
     return this.#records.ids();
   }
 
-  /** @internal The topology's backend, for the health check. */
-  get backend(): Backend {
-    return this.#redis.backend;
-  }
-
-  /** @internal What is known of the connection's errors, for the health check. */
-  get connectionState(): ConnectionState {
-    return this.#connection.monitor;
-  }
-
   /**
    * Leaves the connection set: the last store or cache on it closes it, and the client too if a
    * store created it; a client you passed in stays open for you to close.
@@ -290,8 +292,7 @@ export class RedisSessionStore extends Store {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       RedisSessionStore.#open.delete(this);
-      this.#redis.close();
-      await this.#connection.release();
+      await this.keyspace.close();
     })();
     return this.#closed;
   }

@@ -1,15 +1,14 @@
 import type { SessionData } from "express-session";
 import { SessionTooLargeError } from "../errors/SessionTooLargeError.js";
-import { debugFor } from "../redis/debug.js";
+import { debugFor, fingerprint } from "../redis/debug.js";
+import type { BoundStep, Budget } from "../redis/Keyspace.js";
 import { decodeSession, diffSessions, encodeSession, encodedSize, mayExceed } from "./codec.js";
 import type { NormalizedStoreOptions } from "./options.js";
 import type { RequestSnapshots, Snapshot } from "./RequestSnapshots.js";
 import type { WriteMode } from "./scripts.js";
 import type { SessionCommands } from "./SessionCommands.js";
-import { fingerprint } from "./settle.js";
-import { TtlPolicy } from "./ttl.js";
+import type { TtlPolicy } from "./ttl.js";
 import { CorruptSessionError } from "../errors/internal/CorruptSessionError.js";
-import type { BoundStep } from "../redis/backend/scan.js";
 
 const log = debugFor("store");
 
@@ -20,26 +19,22 @@ interface MaxAge {
   originalMaxAge?: unknown;
 }
 
-/** Corrupt keys already reported, so a bad key logs once, not on every request. */
-const REPORTED_LIMIT = 1000;
-
 /**
  * Sessions as records in Redis: reading one (renewing its TTL when due), saving what a request
  * changed, renewing, listing and removing them all. The store's express-session contract is
  * built on these.
  */
 export class SessionRecords {
-  readonly #redis: SessionCommands;
+  readonly #commands: SessionCommands;
   readonly #ttl: TtlPolicy;
-  readonly #reported = new Set<string>();
 
   constructor(
-    redis: SessionCommands,
+    commands: SessionCommands,
     private readonly options: NormalizedStoreOptions,
     private readonly snapshots: RequestSnapshots,
   ) {
-    this.#redis = redis;
-    this.#ttl = new TtlPolicy(options);
+    this.#commands = commands;
+    this.#ttl = options.ttl;
   }
 
   /**
@@ -47,19 +42,20 @@ export class SessionRecords {
    * `touchAfter` is 0, else by a second one only once the last renewal is `touchAfter` old.
    */
   async read(sid: string, token = 0): Promise<SessionData | null> {
-    const key = this.#key(sid);
     const started = Date.now();
+    // The read and its renewal together within the wait bound.
+    const budget = this.#commands.keyspace.budget();
     const { ttlMs, defaultTtlMs, touchAfterMs } = this.options;
     const { reply, vouched } =
       touchAfterMs === 0
-        ? await this.#redis.readAndRenew(sid, ttlMs ?? 0, defaultTtlMs)
-        : await this.#redis.read(sid, ttlMs ?? 0, defaultTtlMs, token);
+        ? await this.#commands.readAndRenew(sid, ttlMs ?? 0, defaultTtlMs, budget)
+        : await this.#commands.read(sid, ttlMs ?? 0, defaultTtlMs, token, budget);
     let decoded;
     try {
       decoded = decodeSession(reply, this.options.cookieDefaults);
     } catch (error) {
       if (!(error instanceof CorruptSessionError)) throw error;
-      this.#reportCorrupt(key, error);
+      this.#commands.keyspace.reportCorrupt(this.#key(sid), error.message);
       return null;
     }
     if (decoded === undefined) return null;
@@ -72,11 +68,7 @@ export class SessionRecords {
       touchedAt = now;
     } else if (this.#ttl.renewalDue(touchedAt, sessionTtlMs, now)) {
       // Within what the read left of the wait bound.
-      await this.#redis.renew(
-        sid,
-        sessionTtlMs,
-        Math.max(1, this.options.waitMs - (now - started)),
-      );
+      await this.#commands.renew(sid, sessionTtlMs, budget);
       touchedAt = now;
     }
     const cookie = data.cookie as unknown as Record<string, unknown>;
@@ -118,14 +110,10 @@ export class SessionRecords {
   /**
    * Writes the session: for a session this request read, only the fields it changed, and only if
    * the session still exists; otherwise the whole session.
+   * @returns the write's causal token, with replica reads
    * @throws SessionTooLargeError over `maxBytes`, writing nothing
    */
-  async save(
-    sid: string,
-    session: SessionData,
-    waitMs: number,
-    onOffset?: (offset: number) => void,
-  ): Promise<void> {
+  async save(sid: string, session: SessionData, budget: Budget): Promise<number | undefined> {
     const encoded = encodeSession(session, this.options.cookieDefaults);
     const { maxBytes } = this.options;
     if (mayExceed(encoded, maxBytes)) {
@@ -141,9 +129,8 @@ export class SessionRecords {
       mode === "update" ? current?.encoded : undefined,
     );
     if (mode === "update" && changed.length + removed.length === 0 && current?.ttlMs === ttlMs) {
-      return;
+      return undefined;
     }
-    const key = this.#key(sid);
     const bound = this.snapshots.binding(session);
     // A delta leaves a TTL renewed less than touchAfter ago alone, as a read would.
     const now = Date.now();
@@ -151,7 +138,7 @@ export class SessionRecords {
       mode !== "update" ||
       current?.ttlMs !== ttlMs ||
       this.#ttl.renewalDue(current.touchedAt, ttlMs, now);
-    const written = await this.#redis.write(
+    const { written, offset } = await this.#commands.write(
       sid,
       mode,
       renew ? ttlMs : undefined,
@@ -163,12 +150,11 @@ export class SessionRecords {
             ? checksFor(current, changed, removed)
             : [],
         uid: bound,
-        onOffset,
       },
-      waitMs,
+      budget,
     );
     if (!written) {
-      log("session %s was destroyed meanwhile; not recreated", fingerprint(key));
+      log("session %s was destroyed meanwhile; not recreated", fingerprint(this.#key(sid)));
     } else {
       this.snapshots.written(session, {
         sid,
@@ -181,17 +167,18 @@ export class SessionRecords {
         vouched: mode !== "update" || current?.vouched !== false,
       });
     }
+    return offset;
   }
 
   /**
    * Renews the TTL of a session this request did not read; for one it read whose cookie maxAge
    * changed since, stores the new maxAge too.
    */
-  async renew(sid: string, session: SessionData, waitMs: number): Promise<void> {
+  async renew(sid: string, session: SessionData, budget: Budget): Promise<void> {
     if (this.snapshots.of(session, sid) === undefined) {
-      await this.#redis.renew(sid, this.#ttl.ttlFor(session.cookie), waitMs);
+      await this.#commands.renew(sid, this.#ttl.ttlFor(session.cookie), budget);
     } else {
-      await this.save(sid, session, waitMs);
+      await this.save(sid, session, budget);
     }
   }
 
@@ -203,8 +190,8 @@ export class SessionRecords {
   /** Every session id under the prefix, walked with SCAN, each step within the wait bound. */
   async ids(): Promise<string[]> {
     const ids: string[] = [];
-    const { keys } = this.#redis;
-    for await (const batch of this.#redis.backend.scan(keys.pattern, this.#step)) {
+    const { keys } = this.#commands;
+    for await (const batch of this.#commands.keyspace.scan(keys.pattern, this.#step)) {
       for (const key of batch) {
         const sid = keys.sidOf(key);
         if (sid !== undefined) ids.push(sid);
@@ -217,14 +204,13 @@ export class SessionRecords {
   async readAll(): Promise<Record<string, SessionData>> {
     const sessions: Record<string, SessionData> = {};
     for (const sid of await this.ids()) {
-      const key = this.#key(sid);
-      const { reply } = await this.#redis.read(sid, -1, 0);
+      const { reply } = await this.#commands.read(sid, -1, 0);
       try {
         const decoded = decodeSession(reply, this.options.cookieDefaults);
         if (decoded !== undefined) sessions[sid] = decoded.data;
       } catch (error) {
         if (!(error instanceof CorruptSessionError)) throw error;
-        this.#reportCorrupt(key, error);
+        this.#commands.keyspace.reportCorrupt(this.#key(sid), error.message);
       }
     }
     return sessions;
@@ -232,27 +218,20 @@ export class SessionRecords {
 
   /** Deletes every session under the prefix; each step within the wait bound. */
   async removeAll(): Promise<void> {
-    const { keys } = this.#redis;
-    for await (const batch of this.#redis.backend.scan(keys.pattern, this.#step)) {
+    const { keys } = this.#commands;
+    for await (const batch of this.#commands.keyspace.scan(keys.pattern, this.#step)) {
       // The users' hash-tag key stays: instances hold it, and a new one would move every user's
       // index to another slot.
       const doomed = batch.filter((key) => key !== keys.userTagKey);
-      if (doomed.length > 0) await this.#redis.delete(...doomed);
+      if (doomed.length > 0) await this.#commands.delete(...doomed);
     }
   }
 
   /** One step of a walk over every session, within `unavailable.waitMs`. */
-  readonly #step: BoundStep = (what, attempt) => this.#redis.bounded(what, attempt);
+  readonly #step: BoundStep = (what, attempt) => this.#commands.keyspace.bounded(what, attempt);
 
   #key(sid: string): string {
-    return this.#redis.keys.session(sid);
-  }
-
-  #reportCorrupt(key: string, error: CorruptSessionError): void {
-    if (this.#reported.has(key)) return;
-    if (this.#reported.size >= REPORTED_LIMIT) this.#reported.clear();
-    this.#reported.add(key);
-    log("corrupt session data at %s treated as no session: %s", fingerprint(key), error.message);
+    return this.#commands.keys.session(sid);
   }
 }
 

@@ -2,9 +2,10 @@ import { createHmac, randomBytes } from "node:crypto";
 import { RetryableError } from "../errors/internal/RetryableError.js";
 import type { Cookie } from "express-session";
 import type { NormalizedStoreOptions } from "./options.js";
-import { TtlPolicy } from "./ttl.js";
+import type { TtlPolicy } from "./ttl.js";
 import { unpack } from "./codec.js";
 import type { SessionCommands } from "./SessionCommands.js";
+import type { Budget } from "../redis/Keyspace.js";
 
 /** One session of a user, as {@link sessionsOf} lists it. */
 export interface UserSession {
@@ -37,7 +38,7 @@ export class UserSessions {
     private readonly commands: SessionCommands,
     options: NormalizedStoreOptions,
   ) {
-    this.#ttl = new TtlPolicy(options);
+    this.#ttl = options.ttl;
   }
 
   /**
@@ -47,16 +48,17 @@ export class UserSessions {
    */
   list(userId: string): Promise<UserSession[]> {
     const { commands } = this;
-    return commands.bounded("sessionsOf", async () => {
+    const { keyspace } = commands;
+    return keyspace.bounded("sessionsOf", async () => {
       const index = commands.keys.index(userId, await this.#tag(userId));
-      const sids = (await commands.backend.send("SMEMBERS", [index])) as string[];
+      const sids = (await keyspace.send("SMEMBERS", [index])) as string[];
       // One round trip for all of them: the commands of one turn go out together.
       const read = await Promise.all(
         sids.map((sid) => {
           const key = commands.keys.session(sid);
           return Promise.all([
-            commands.backend.send("HMGET", [key, ...USER_FIELDS]) as Promise<(string | null)[]>,
-            commands.backend.send("PTTL", [key]) as Promise<number>,
+            keyspace.send("HMGET", [key, ...USER_FIELDS]) as Promise<(string | null)[]>,
+            keyspace.send("PTTL", [key]) as Promise<number>,
           ]);
         }),
       );
@@ -76,19 +78,15 @@ export class UserSessions {
           userAgent: parseString(plainAgent ?? packedAgent(pack ?? null)),
         });
       });
-      if (stale.length > 0) await commands.backend.send("SREM", [index, ...stale]);
+      if (stale.length > 0) await keyspace.send("SREM", [index, ...stale]);
       return sessions;
     });
   }
 
-  /** Deletes every session of the user within `waitMs`; returns how many there were. */
-  async destroyAll(userId: string, waitMs: number): Promise<number> {
-    const started = Date.now();
-    const tag = await this.tagOf(userId, waitMs);
-    return this.commands.destroyUser(
-      this.commands.keys.index(userId, tag),
-      waitMs - (Date.now() - started),
-    );
+  /** Deletes every session of the user within `budget`; returns how many there were. */
+  async destroyAll(userId: string, budget: Budget): Promise<number> {
+    const tag = await this.tagOf(userId, budget);
+    return this.commands.destroyUser(this.commands.keys.index(userId, tag), budget);
   }
 
   /**
@@ -97,22 +95,22 @@ export class UserSessions {
    */
   #readTagKey(): Promise<string> {
     const key = this.commands.keys.userTagKey;
-    const { backend } = this.commands;
-    return this.commands.bounded("user tag key read", async () => {
-      await backend.send("HSETNX", [key, "key", randomBytes(32).toString("base64url")]);
-      const stored = await backend.send("HGET", [key, "key"]);
+    const { keyspace } = this.commands;
+    return keyspace.bounded("user tag key read", async () => {
+      await keyspace.send("HSETNX", [key, "key", randomBytes(32).toString("base64url")]);
+      const stored = await keyspace.send("HGET", [key, "key"]);
       if (typeof stored !== "string") throw new RetryableError("the user tag key was not stored");
       return stored;
     });
   }
 
   /**
-   * The user's hash tag on a Cluster (see the class), known within `waitMs`; "" on other
+   * The user's hash tag on a Cluster (see the class), known within `budget`; "" on other
    * topologies.
    */
-  tagOf(userId: string, waitMs: number): Promise<string> {
+  tagOf(userId: string, budget: Budget): Promise<string> {
     if (!this.commands.keys.tagged) return Promise.resolve("");
-    return this.commands.bounded("user tag key read", () => this.#tag(userId), waitMs);
+    return this.commands.keyspace.bounded("user tag key read", () => this.#tag(userId), budget);
   }
 
   /** The user's hash tag, as tagOf, for a caller that bounds the wait itself. */

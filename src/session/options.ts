@@ -1,5 +1,6 @@
 import { EXPRESS_COOKIE_DEFAULTS } from "./codec.js";
 import type { CookieDefaults } from "./codec.js";
+import { TtlPolicy } from "./ttl.js";
 import { parseTopology } from "../redis/options/topology.js";
 import type { ParsedTopology, RedisTopology } from "../redis/options/topology.js";
 import { normalizeDurability, normalizeUnavailable } from "../redis/options/options.js";
@@ -98,6 +99,8 @@ export interface NormalizedStoreOptions {
   readFrom: "master" | "replica";
   /** Cookie settings stored cookies leave out (see codec's CookieDefaults). */
   cookieDefaults: CookieDefaults;
+  /** How long a session lives and when its TTL is renewed, from the options above. */
+  ttl: TtlPolicy;
 }
 
 export const STORE_KEYS = [
@@ -126,7 +129,15 @@ function isNormalized(options: unknown): options is NormalizedStoreOptions {
   return typeof options === "object" && options !== null && NORMALIZED in options;
 }
 
-export function pickStoreOptions(record: Record<string, unknown>): NormalizedStoreOptions {
+/**
+ * The store's options of `record` (whose keys were checked), validated, with every default in:
+ * the one place they are finished. `cookieDefaults`: what the middleware's cookies have unless a
+ * request changes them (express-session's own for a store used directly).
+ */
+export function pickStoreOptions(
+  record: Record<string, unknown>,
+  cookieDefaults: CookieDefaults = EXPRESS_COOKIE_DEFAULTS,
+): NormalizedStoreOptions {
   if (record.redis === undefined) {
     throw new TypeError(
       "`redis` is required: where sessions live, e.g. " +
@@ -142,18 +153,23 @@ export function pickStoreOptions(record: Record<string, unknown>): NormalizedSto
   positiveInteger(maxBytes, "maxBytes", "bytes");
   const topology = parseTopology(record.redis);
   const durability = normalizeDurability(record.durability, topology);
+  const lifetimes = {
+    ttlMs: ttl === undefined ? undefined : ttl * 1000,
+    defaultTtlMs: DEFAULTS.store.ttlSeconds * 1000,
+    touchAfterMs: touchAfter === undefined ? undefined : touchAfter * 1000,
+  };
+  const { touchAfterShare, touchAfterCapMs } = DEFAULTS.store;
   return {
     [NORMALIZED]: true,
     topology,
     prefix,
-    ttlMs: ttl === undefined ? undefined : ttl * 1000,
-    defaultTtlMs: DEFAULTS.store.ttlSeconds * 1000,
-    touchAfterMs: touchAfter === undefined ? undefined : touchAfter * 1000,
+    ...lifetimes,
+    ttl: new TtlPolicy({ ...lifetimes, touchAfterShare, touchAfterCapMs }),
     maxBytes,
     durability,
     readFrom: normalizeReadFrom(record.readFrom, topology, durability),
     ...normalizeUnavailable(record.unavailable),
-    cookieDefaults: EXPRESS_COOKIE_DEFAULTS,
+    cookieDefaults,
   };
 }
 

@@ -1,42 +1,41 @@
 import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
+import type { Budget, Keyspace } from "../redis/Keyspace.js";
 
 /**
- * What the store knows of one request, kept on the request object itself under symbols (not
- * enumerable, gone with the request):
- *
- * - the time it has waited for Redis: `unavailable.waitMs` covers every store operation of one
- *   request together, so a request whose session read waited for Redis has only the rest for its
- *   write (and a route's own failed `save()` leaves nothing for the response's). A 503 then comes
- *   within the bound of the request, whatever the route does.
- * - the causal token of its last acknowledged write (`readFrom: "replica"`), whoever made the
- *   write — the route's own `save()`, `login()`, a `regenerate` or the middleware at the end — for
- *   the response to hand to the browser.
+ * What the store knows of one request, in one object on the request itself (under a symbol: not
+ * enumerable, gone with the request). What it knows of each session the request handles (as read,
+ * bound to a user) lives on the session object instead (see RequestSnapshots): a request may
+ * regenerate its session, and the store reads a session before express-session tells it which
+ * request it is for.
  */
-const WAITED = Symbol("redis-ha-session.waited");
-const TOKEN = Symbol("redis-ha-session.token");
-
-type Tagged = Record<symbol, number | undefined>;
-
-/** What the request (express-session's `session.req`) may still wait; `waitMs` without one. */
-export function remainingWait(req: object | undefined, waitMs: number): number {
-  const waited = req === undefined ? undefined : (req as Tagged)[WAITED];
-  return waited === undefined ? waitMs : waitMs - waited;
+export class RequestState {
+  /**
+   * What the request may still wait for Redis: `unavailable.waitMs` covers every store operation
+   * of one request together, so a request whose session read waited for Redis has only the rest
+   * for its write (and a route's own failed `save()` leaves nothing for the response's). A 503
+   * then comes within the bound of the request, whatever the route does. Made on first use.
+   */
+  budget: Budget | undefined;
+  /**
+   * The causal token of its last acknowledged write (`readFrom: "replica"`), whoever made the
+   * write — the route's own `save()`, `login()`, a `regenerate` or the middleware at the end — for
+   * the response to hand to the browser (see tokenCookie.ts).
+   */
+  token: number | undefined;
+  /** On a Cluster, the hash tag the next id of a request logging in must start with. */
+  loginTag: string | undefined;
 }
 
-/** Adds `ms` to what the request has waited for Redis. */
-export function chargeWait(req: object | undefined, ms: number): void {
-  if (req === undefined) return;
-  set(req, WAITED, ((req as Tagged)[WAITED] ?? 0) + ms);
-}
+const STATE = Symbol("redis-ha-session.request");
 
-/** Records the causal token of a write the request made (the last one counts). */
-export function recordToken(req: object | undefined, token: number): void {
-  if (req !== undefined) set(req, TOKEN, token);
-}
-
-/** The causal token of the request's last acknowledged write, if it made one. */
-export function tokenOf(req: object): number | undefined {
-  return (req as Tagged)[TOKEN];
+/** The request's state, made on first use. */
+export function stateOf(req: object): RequestState {
+  const held = (req as Record<symbol, RequestState | undefined>)[STATE];
+  if (held !== undefined) return held;
+  const state = new RequestState();
+  // A property that JSON, for…in and Object.keys/assign do not see.
+  Object.defineProperty(req, STATE, { value: state, configurable: true });
+  return state;
 }
 
 /** The request a Session object belongs to (express-session sets `req` on it). */
@@ -45,41 +44,32 @@ export function requestOf(session: object): object | undefined {
   return typeof req === "object" && req !== null ? req : undefined;
 }
 
-/** A store's wait bound, and where it counts the requests that spent it. */
-export interface WaitBound {
-  waitMs: number;
-  counters: { unavailable: number };
+/** The wait budget of request `req` with `keyspace`; without a request, a fresh one. */
+export function budgetOf(req: object | undefined, keyspace: Keyspace): Budget {
+  if (req === undefined) return keyspace.budget();
+  const state = stateOf(req);
+  state.budget ??= keyspace.budget();
+  return state.budget;
 }
 
 /**
- * Runs a store operation of request `req` with what the request may still wait for Redis of its
- * bound, and counts its time against it (without a request: the whole bound).
+ * Runs a store operation of request `req` within what the request may still wait for Redis,
+ * which its commands spend (without a request: the whole bound).
  * @throws RedisUnavailableError at once (counted) when the request has no wait left
  */
 export async function withinRequest<T>(
   req: object | undefined,
   what: string,
-  { waitMs, counters }: WaitBound,
-  operation: (waitMs: number) => Promise<T>,
+  keyspace: Keyspace,
+  operation: (budget: Budget) => Promise<T>,
 ): Promise<T> {
-  const remaining = remainingWait(req, waitMs);
-  if (remaining <= 0) {
-    counters.unavailable++;
+  const budget = budgetOf(req, keyspace);
+  if (budget.remainingMs <= 0) {
+    keyspace.counters.unavailable++;
     throw new RedisUnavailableError(
-      `the ${what} was not sent: this request already waited ${waitMs - remaining} ms for ` +
+      `the ${what} was not sent: this request already waited ${budget.fullMs - budget.remainingMs} ms for ` +
         `Redis, its whole bound (option \`unavailable.waitMs\`)`,
     );
   }
-  const started = Date.now();
-  try {
-    return await operation(remaining);
-  } finally {
-    chargeWait(req, Date.now() - started);
-  }
-}
-
-/** Sets a property that JSON, for…in and Object.keys/assign do not see. */
-function set(target: object, key: symbol, value: number): void {
-  if (Object.hasOwn(target, key)) (target as Tagged)[key] = value;
-  else Object.defineProperty(target, key, { value, writable: true, configurable: true });
+  return operation(budget);
 }

@@ -1,4 +1,4 @@
-import type { BatchScript } from "../redis/writes/batchCalls.js";
+import type { BatchScript } from "../redis/Keyspace.js";
 import { script } from "../redis/scripts.js";
 
 // Beside its own fields a session hash holds metadata under a `$` no session key may use:
@@ -10,10 +10,12 @@ import { script } from "../redis/scripts.js";
 // over 64 bytes is a hashtable whatever else it holds, and each hashtable entry costs about 50
 // bytes of its own: a large session is then a few entries instead of one per key.
 // The per-user index `<prefix>user:<uid>` is a set of session ids whose TTL is kept at least as
-// long as its sessions'. The scripts build its key from the index prefix they are given (see
-// SessionKeys.indexArgFor): on a Cluster `<prefix>{xy}user:`, where `{xy}` is the user's hash
-// tag that the ids login() issues there start with, so a session and its index share a slot;
-// "" (a Cluster session login() did not issue: no user, no index) turns index upkeep off.
+// long as its sessions'. Its key is not among a script's KEYS: the scripts build it from the
+// index prefix given in ARGV (see SessionKeys.indexArgFor) and the `$uid` they read. On a single
+// master any key may be touched so. On a Cluster a script may touch only keys of the slot of its
+// KEYS: there the prefix is `<prefix>{xy}user:`, where `{xy}` is the user's hash tag that the ids
+// login() issues start with, so a session and its index share a slot; "" (a Cluster session
+// login() did not issue: no user, no index) turns index upkeep off.
 
 /**
  * Reads a session and refreshes its TTL (and its user index's) in one round trip. Used when

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { debugFor } from "../redis/debug.js";
 
 const log = debugFor("store");
@@ -17,9 +16,4 @@ export function settle<T>(promise: Promise<T>, callback: Callback<T> | undefined
       else log("store operation failed without a callback: %O", error);
     },
   );
-}
-
-/** A short hash standing for a key in logs: never the session id itself. */
-export function fingerprint(key: string): string {
-  return `#${createHash("sha256").update(key).digest("hex").slice(0, 12)}`;
 }

@@ -1,6 +1,4 @@
 import type { Cookie } from "express-session";
-import { DEFAULTS } from "./options.js";
-import type { NormalizedStoreOptions } from "./options.js";
 
 /**
  * How long a session lives in Redis and when its TTL is renewed: the one place this is decided
@@ -8,10 +6,15 @@ import type { NormalizedStoreOptions } from "./options.js";
  */
 export class TtlPolicy {
   constructor(
-    private readonly options: Pick<
-      NormalizedStoreOptions,
-      "ttlMs" | "defaultTtlMs" | "touchAfterMs"
-    >,
+    private readonly options: {
+      /** A fixed TTL, or undefined to take each session's cookie maxAge. */
+      ttlMs: number | undefined;
+      defaultTtlMs: number;
+      /** A fixed `touchAfter`, or undefined for `touchAfterShare` of the TTL, at most `touchAfterCapMs`. */
+      touchAfterMs: number | undefined;
+      touchAfterShare: number;
+      touchAfterCapMs: number;
+    },
   ) {}
 
   /** `ttl` when set, else the cookie's maxAge (a per-session "remember me"), else a day. */
@@ -26,9 +29,8 @@ export class TtlPolicy {
   /** Whether the TTL needs renewing: the last renewal is `touchAfter` old, or unknown. */
   renewalDue(touchedAt: number | undefined, ttlMs: number, now: number): boolean {
     if (touchedAt === undefined || !Number.isFinite(touchedAt)) return true;
-    const { touchAfterMs } = this.options;
+    const { touchAfterMs, touchAfterShare, touchAfterCapMs } = this.options;
     if (touchAfterMs === 0) return true;
-    const { touchAfterShare, touchAfterCapMs } = DEFAULTS.store;
     const after = touchAfterMs ?? Math.min(touchAfterCapMs, ttlMs * touchAfterShare);
     return now - touchedAt >= Math.min(after, ttlMs / 2);
   }

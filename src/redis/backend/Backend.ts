@@ -6,10 +6,6 @@ import type { Script } from "../scripts.js";
 import type { SentinelWatch } from "../sentinel/SentinelWatch.js";
 import type { BoundStep } from "./scan.js";
 
-/**
- * What the layers above need from a topology, so they hold no `isCluster` branch: one
- * implementation for a single node or Sentinel (one master at a time), one for a Cluster.
- */
 /** One shard of a Cluster, as the health check reports it. */
 export interface ShardHealth {
   /** `host:port` of its master. */
@@ -18,13 +14,17 @@ export interface ShardHealth {
   replicas: number;
 }
 
+/**
+ * What the layers above need from a topology, so they hold no `isCluster` branch: one
+ * implementation for a single node or Sentinel (one master at a time), one for a Cluster.
+ */
 export interface Backend {
   readonly kind: "node" | "cluster";
   readonly client: Redis | Cluster;
   /**
-   * Whether a script may touch keys it computes itself (a per-user index beside a session): true
-   * where every key lives on one master, false on a Cluster, where a script may touch only the
-   * keys passed to it, in one slot.
+   * Whether a script may touch any key it computes itself (a per-user index beside a session):
+   * true where every key lives on one master; false on a Cluster, where it may touch only keys
+   * in the slot of the keys passed to it (so the index's key carries the session's hash tag).
    */
   readonly keysTogether: boolean;
   /** The Sentinel watch of a Sentinel topology this library connected to. */

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import { debugFor } from "../debug.js";
-import { isConfigurationError } from "./deadline.js";
+import { isConfigurationError } from "./replies.js";
 import type { ConnectionState } from "./deadline.js";
 import type { Notices } from "./Notices.js";
 

@@ -2,6 +2,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { RedisUnavailableError } from "../../errors/RedisUnavailableError.js";
 
 import { RetryableError } from "../../errors/internal/RetryableError.js";
+import { isConfigurationError, isTransientReply } from "./replies.js";
 
 /** What a connection's users are told of it when a wait fails. */
 export interface ConnectionState {
@@ -23,37 +24,6 @@ export interface WaitContext {
   readonly onRetry?: (() => void) | undefined;
 }
 
-/**
- * Error replies that no wait cures: the connection's configuration is wrong (credentials, ACL
- * rules). A command failing with one fails at once, as RedisUnavailableError (a 503), and the
- * connection reports it.
- */
-const CONFIGURATION_REPLIES = ["WRONGPASS", "NOAUTH", "NOPERM", "ERR invalid password"];
-
-/** Whether Redis refused a command because of the connection's configuration. */
-export function isConfigurationError(error: unknown): boolean {
-  return (
-    error instanceof Error && CONFIGURATION_REPLIES.some((reply) => error.message.startsWith(reply))
-  );
-}
-
-/**
- * Redis error replies that a failover or restart produces and that clear up by themselves, by
- * their first word, with why: retried until the deadline.
- */
-const TRANSIENT_REPLIES: Readonly<Record<string, string>> = {
-  LOADING: "a restarted or newly promoted master is loading its data set",
-  READONLY: "the master was demoted; the client reconnects to the new one",
-  MASTERDOWN: "a replica lost its master",
-  NOREPLICAS: "min-replicas-to-write, while replicas reconnect",
-  TRYAGAIN: "a Cluster slot is being migrated",
-  CLUSTERDOWN: "a Cluster is failing a shard over",
-  MOVED:
-    "a Cluster slot moved to a new master (seen on the writer connections, which do not follow it)",
-  ASK: "a Cluster slot is being migrated (seen on the writer connections)",
-  BUSY: "a script runs past lua-time-limit",
-};
-
 /** What ioredis and Node.js say of a connection that went away, retried the same way. */
 const TRANSIENT_CONNECTION_ERRORS = [
   "Connection is closed",
@@ -71,14 +41,13 @@ const TRANSIENT_CONNECTION_ERRORS = [
   "Failed to refresh slots cache",
 ] as const;
 
+/** Whether a wait may cure `error`: a transient reply (see replies.ts) or a lost connection. */
 export function isTransient(error: unknown): boolean {
   if (error instanceof RetryableError) return true;
   if (!(error instanceof Error)) return false;
   const { message } = error;
-  const firstWord = message.slice(0, message.search(/\s|$/));
   return (
-    Object.hasOwn(TRANSIENT_REPLIES, firstWord) ||
-    TRANSIENT_CONNECTION_ERRORS.some((text) => message.includes(text))
+    isTransientReply(error) || TRANSIENT_CONNECTION_ERRORS.some((text) => message.includes(text))
   );
 }
 

@@ -1,6 +1,7 @@
 import { NotDurableError } from "../../errors/NotDurableError.js";
 import { RetryableError } from "../../errors/internal/RetryableError.js";
 import type { BatchScript, WriteArguments } from "./batchCalls.js";
+import { replyIs } from "../connection/replies.js";
 import { debugFor } from "../debug.js";
 import { DurableWriter } from "./DurableWriter.js";
 import type { LaneRouter } from "./LaneRouter.js";
@@ -79,7 +80,10 @@ export class RoutedWriter {
   /** The error a failed write is reported with; a moved slot or lost master reroutes first. */
   #failed(key: string, error: unknown): unknown {
     if (!(error instanceof Error)) return error;
-    if (/^(MOVED|ASK) |Connection is closed|Socket timeout/.test(error.message)) {
+    if (
+      replyIs(error, "MOVED", "ASK") ||
+      /Connection is closed|Socket timeout/.test(error.message)
+    ) {
       this.router.reroute();
     }
     const shardReplicas = this.router.replicasOf(key);

@@ -1,5 +1,6 @@
 import type { CommandArgs } from "../connection/CorkedCommands.js";
 import { RetryableError } from "../../errors/internal/RetryableError.js";
+import { replyIs } from "../connection/replies.js";
 import { forgetScript, sentBefore } from "../scripts.js";
 import type { Script } from "../scripts.js";
 import type { WriterLane } from "./WriterLane.js";
@@ -85,7 +86,7 @@ function sendCall(
 
 /** A call's error; NOSCRIPT (the script cache was flushed) loads the script on the retry. */
 function callError(lane: WriterLane, { script }: BatchScript, reason: unknown): Error {
-  if (reason instanceof Error && reason.message.startsWith("NOSCRIPT")) {
+  if (replyIs(reason, "NOSCRIPT")) {
     forgetScript(lane.connection, script.sha);
     return new RetryableError("the write script was not loaded on the server");
   }

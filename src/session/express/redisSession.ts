@@ -1,4 +1,5 @@
 import session from "express-session";
+import { TokenCookie } from "./tokenCookie.js";
 import { debugFor } from "../../redis/debug.js";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { normalizeOptions } from "./sessionOptions.js";
@@ -27,12 +28,14 @@ export type RedisSessionMiddleware = RequestHandler & { store: RedisSessionStore
  */
 export function redisSession(options: RedisSessionOptions): RedisSessionMiddleware {
   const normalized = normalizeOptions(options);
-  const store = new RedisSessionStore(normalized.store);
+  const store = RedisSessionStore.of(normalized.store);
   const handler = session({ ...normalized.session, store });
   const { retryAfterSeconds } = normalized.store;
   // readFrom "replica": the causal token travels in a cookie of its own beside the session's.
   const tokenCookie =
-    normalized.store.readFrom === "replica" ? `${normalized.session.name ?? "sid"}.v` : undefined;
+    normalized.store.readFrom === "replica"
+      ? new TokenCookie(`${normalized.session.name ?? "sid"}.v`)
+      : undefined;
   /** A failed session read or save: 503 when Redis cannot take it now, else the error handlers. */
   const fail = (req: Request, res: Response, next: NextFunction, error: unknown): void => {
     if (!isUnavailableError(error)) {
@@ -59,17 +62,7 @@ export function redisSession(options: RedisSessionOptions): RedisSessionMiddlewa
       next();
     };
     if (tokenCookie === undefined) handler(req, res, done);
-    else store.withReadToken(tokenIn(req, tokenCookie), () => handler(req, res, done));
+    else store.withReadToken(tokenCookie.read(req), () => handler(req, res, done));
   };
   return Object.assign(redisSessionMiddleware, { store });
-}
-
-/** The causal token the request's `<name>.v` cookie carries; 0 without one (or a bad one). */
-function tokenIn(req: Request, name: string): number {
-  const header = req.headers.cookie;
-  if (header === undefined) return 0;
-  const at = header.indexOf(`${name}=`);
-  if (at === -1 || (at > 0 && header[at - 1] !== " " && header[at - 1] !== ";")) return 0;
-  const token = Number.parseInt(header.slice(at + name.length + 1), 10);
-  return Number.isSafeInteger(token) && token > 0 ? token : 0;
 }

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
 import type { RedisSessionStore } from "../RedisSessionStore.js";
-import { tokenOf } from "../requestState.js";
+import type { TokenCookie } from "./tokenCookie.js";
 
 /** Answers a request whose session could not be saved (one function for all requests). */
 export type SaveFailure = (req: Request, res: Response, next: NextFunction, error: unknown) => void;
@@ -20,7 +20,7 @@ export function saveBeforeResponse(
   store: RedisSessionStore,
   next: NextFunction,
   fail: SaveFailure,
-  tokenCookie?: string,
+  tokenCookie?: TokenCookie,
 ): void {
   // Two stores on `res`, and none when done: each property store on a response costs as much as
   // the rest of the gate (its methods stay in place and pass straight through once it is open).
@@ -49,7 +49,7 @@ class ResponseGate {
     private readonly next: NextFunction,
     private readonly fail: SaveFailure,
     /** readFrom "replica": the cookie a saved write's causal token goes in. */
-    private readonly tokenCookie: string | undefined,
+    private readonly tokenCookie: TokenCookie | undefined,
   ) {
     // Put back on `res` and called with `res` as `this`, so unbound is right here.
     // eslint-disable-next-line @typescript-eslint/unbound-method
@@ -67,7 +67,7 @@ class ResponseGate {
     const session = this.req.session as Request["session"] | undefined;
     if (this.res.headersSent || session === undefined || !hasChanges(this.store, session)) {
       this.#state = "done";
-      this.#setToken();
+      this.tokenCookie?.write(this.req, this.res);
       return this.#call(method, args);
     }
     this.#held = [[method, args]];
@@ -86,7 +86,7 @@ class ResponseGate {
   #saved(session: Request["session"], error: unknown): void {
     this.#state = "done";
     if (error === undefined || error === null) {
-      this.#setToken();
+      this.tokenCookie?.write(this.req, this.res);
       for (const [method, args] of this.#held?.splice(0) ?? []) this.#call(method, args);
       return;
     }
@@ -97,16 +97,6 @@ class ResponseGate {
     // The handler's headers (Location, Content-Type, …) described a success that did not happen.
     for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
     this.fail(this.req, this.res, this.next, error);
-  }
-
-  /** readFrom "replica": the causal token of the request's last write, if it made one. */
-  #setToken(): void {
-    const name = this.tokenCookie;
-    if (name === undefined || this.res.headersSent) return;
-    const token = tokenOf(this.req);
-    if (token === undefined) return;
-    const secure = this.req.secure ? "; Secure" : "";
-    this.res.append("Set-Cookie", `${name}=${token}; Path=/; HttpOnly; SameSite=Lax${secure}`);
   }
 
   #call(method: "write" | "end", args: unknown[]): unknown {

@@ -126,9 +126,8 @@ export function normalizeOptions(options: unknown): NormalizedSessionOptions {
     );
   }
   rejectUnknown(record, [...STORE_KEYS, ...SESSION_KEYS], "");
-  const store = pickStoreOptions(record);
   const cookie = normalizeCookie(record.cookie);
-  store.cookieDefaults = cookieDefaultsOf(cookie);
+  const store = pickStoreOptions(record, cookieDefaultsOf(cookie));
   const session: Omit<SessionOptions, "store"> = {
     secret: normalizeSecret(record.secret),
     name: nonEmptyString(record.name ?? SESSION_DEFAULTS.name, "name"),

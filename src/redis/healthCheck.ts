@@ -1,8 +1,14 @@
 import type { RequestHandler } from "express";
-import { replicationHealth } from "../../redis/health.js";
-import type { ShardHealth } from "../../redis/backend/Backend.js";
-import type { RedisSessionStore } from "../RedisSessionStore.js";
-import type { RedisCache } from "../../cache/RedisCache.js";
+import type { ShardHealth } from "./backend/Backend.js";
+import type { Keyspace } from "./Keyspace.js";
+
+/** What {@link healthCheck} takes: a session store or a cache. */
+export interface HealthCheckable {
+  /** @internal The face of the Redis layer it goes through. */
+  readonly keyspace: Keyspace;
+  /** A cache's: whether changes made elsewhere reach it now. */
+  readonly subscribed?: boolean;
+}
 
 /** What {@link healthCheck} reports. */
 export interface HealthReport {
@@ -58,29 +64,28 @@ export interface HealthReport {
  * if (report.status !== "ok") logger.warn(report, "session store degraded");
  */
 export async function healthCheck(
-  store: RedisSessionStore | RedisCache,
+  store: HealthCheckable,
   { timeoutMs = 2_000 }: { timeoutMs?: number } = {},
 ): Promise<HealthReport> {
-  const { master, lastFailoverAt } = store.connection;
-  const requiredReplicas = store.requiredReplicas ?? null;
+  const facts = await store.keyspace.health(timeoutMs);
+  const requiredReplicas = facts.requiredReplicas ?? null;
   const base = {
-    topology: store.settings.topology.kind,
-    master: master ?? null,
+    topology: facts.topology,
+    master: facts.master ?? null,
     requiredReplicas,
-    lastFailoverAt: lastFailoverAt?.toISOString() ?? null,
+    lastFailoverAt: facts.lastFailoverAt?.toISOString() ?? null,
   };
-  const health = await replicationHealth(store.backend, timeoutMs, store.connectionState);
-  if (!health.answered) {
+  if (!facts.answered) {
     return {
       ...base,
       status: "unavailable",
       role: null,
       replicas: null,
       latencyMs: null,
-      error: health.error,
+      error: facts.error,
     };
   }
-  const { role, replicas, shards, latencyMs } = health;
+  const { role, replicas, shards, latencyMs } = facts;
   const healthy =
     (role === null || role === "master") &&
     (replicas ?? Infinity) >= (requiredReplicas ?? Infinity);
@@ -91,7 +96,7 @@ export async function healthCheck(
     replicas,
     latencyMs,
     ...(shards === undefined ? {} : { shards }),
-    ...("subscribed" in store ? { subscribed: store.subscribed } : {}),
+    ...(store.subscribed === undefined ? {} : { subscribed: store.subscribed }),
   };
 }
 
@@ -103,7 +108,7 @@ export async function healthCheck(
  * app.get("/healthz", healthHandler(sessions.store));
  */
 export function healthHandler(
-  store: RedisSessionStore | RedisCache,
+  store: HealthCheckable,
   options?: { timeoutMs?: number },
 ): RequestHandler {
   return function healthHandlerMiddleware(_req, res, next) {

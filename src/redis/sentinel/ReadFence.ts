@@ -1,8 +1,17 @@
-import { RetryableError } from "../errors/internal/RetryableError.js";
-import type { Backend } from "../redis/backend/Backend.js";
-import type { SentinelQuorum } from "../redis/sentinel/SentinelQuorum.js";
-import type { SessionRead } from "./replies.js";
-import type { ReadReply } from "./scripts.js";
+import { RetryableError } from "../../errors/internal/RetryableError.js";
+import type { Backend } from "../backend/Backend.js";
+import type { SentinelQuorum } from "./SentinelQuorum.js";
+
+/** A reply as read, and whether from the master a Sentinel majority names. */
+export interface Vouched<T> {
+  reply: T;
+  /**
+   * The master it came from was the one a Sentinel majority named (always true without a
+   * quorum, and when durability asks for no replicas). A write based on a read that was not may
+   * be based on an old master's copy: it checks what it changes.
+   */
+  vouched: boolean;
+}
 
 /**
  * Whether a read came from the master a Sentinel majority names (durable writes from a read that
@@ -20,20 +29,20 @@ export class ReadFence {
    * without a quorum); with `durability.fenceReads`, a read from another master does not count.
    * Synchronous for a master named by IP address (a host name is looked up).
    */
-  readonly sessionRead = (reply: ReadReply): SessionRead | Promise<SessionRead> => {
+  vouch<T>(reply: T): Vouched<T> | Promise<Vouched<T>> {
     const quorum = this.quorum;
     if (quorum === undefined) return { reply, vouched: true };
     const vouched = quorum.vouches(this.backend.masterAddress());
     return typeof vouched === "boolean"
       ? this.#fenced(reply, vouched)
       : vouched.then((yes) => this.#fenced(reply, yes));
-  };
+  }
 
   /** The read, unless `durability.fenceReads` refuses it. */
-  #fenced(reply: ReadReply, vouched: boolean): SessionRead {
+  #fenced<T>(reply: T, vouched: boolean): Vouched<T> {
     if (!vouched && this.fenceReads) {
       throw new RetryableError(
-        "no Sentinel majority names the master this instance reads from: its sessions may be " +
+        "no Sentinel majority names the master this instance reads from: what it reads may be " +
           "stale (option `durability.fenceReads`)",
       );
     }
