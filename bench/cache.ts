@@ -45,10 +45,15 @@ interface Round {
   inProcessCpuMicrosPerHit: number;
 }
 
-async function startApp(root: string, library: string, port: number) {
+async function startApp(root: string, library: string, port: number, baseline = "") {
   const child = spawn(process.execPath, ["--import", "tsx", "bench/peers/cacheApp.ts"], {
     cwd: root,
-    env: { ...process.env, BENCH_CACHE: library, BENCH_REDIS_PORT: String(port) },
+    env: {
+      ...process.env,
+      BENCH_CACHE: library,
+      BENCH_REDIS_PORT: String(port),
+      BENCH_BASELINE: baseline,
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout });
@@ -73,9 +78,18 @@ interface CacheBenchOptions {
   connections: number;
   /** "speed" (hits through the route), "fleet" (stampede and stale sets), or both. */
   parts: readonly string[];
+  /**
+   * A checkout of another commit, built: only its cache against this one's, hits through the
+   * route, paired (what a change did to the hit path). Writes <date>-cache-baseline.json.
+   */
+  baseline?: string | undefined;
 }
 
 export async function cacheBench(options: CacheBenchOptions): Promise<void> {
+  if (options.baseline !== undefined) {
+    await baselineBench(options, options.baseline);
+    return;
+  }
   const { root, parts } = options;
   if (!existsSync(`${root}bench/peers/node_modules`)) {
     process.stdout.write("installing the peers (bench/peers, npm ci)…\n");
@@ -174,19 +188,54 @@ function fleetLines(fleet: FleetFigures[]): string[] {
   ];
 }
 
-async function speedBench({
-  root,
-  rounds,
-  duration,
-  connections,
-}: CacheBenchOptions): Promise<{ lines: string[]; rounds: Round[] }> {
+/** This library's hit path against another commit's build of it (see CacheBenchOptions). */
+async function baselineBench(options: CacheBenchOptions, baseline: string): Promise<void> {
+  const runs = ["redis-ha-session", "baseline"];
+  const { rounds } = await speedBench(options, runs, baseline);
+  const paired = (pick: (round: Round) => number) => {
+    const mine = rounds.filter((round) => round.library === runs[0]);
+    const theirs = rounds.filter((round) => round.library === runs[1]);
+    return median(mine.map((round, i) => pick(round) / (theirs[i] ? pick(theirs[i]) : NaN)));
+  };
+  const lines = [
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}`,
+    `command: npm run bench -- --cache --baseline ${baseline} --rounds ${options.rounds} ` +
+      `--duration ${options.duration} --connections ${options.connections}`,
+    `GET /products/:id, every product cached (hits); this build over the baseline, medians of ` +
+      `${options.rounds} paired rounds:`,
+    `  app CPU per hit ${paired((r) => r.appCpuMicrosPerRequest).toFixed(3)}×, Redis CPU per hit ` +
+      `${paired((r) => r.redisCpuMicrosPerRequest).toFixed(3)}×, req/s ` +
+      `${paired((r) => r.requestsPerSecond).toFixed(3)}×, in-process CPU per hit ` +
+      `${paired((r) => r.inProcessCpuMicrosPerHit).toFixed(3)}×`,
+    ...rounds.map(
+      (round) =>
+        `  ${round.library.padEnd(18)} ${Math.round(round.requestsPerSecond)} req/s, ` +
+        `${round.appCpuMicrosPerRequest.toFixed(1)} µs app CPU, ` +
+        `${round.redisCpuMicrosPerRequest.toFixed(2)} µs Redis CPU, ` +
+        `${round.commandsPerRequest.toFixed(2)} commands per hit`,
+    ),
+  ];
+  process.stdout.write(`\n${lines.join("\n")}\n`);
+  const date = new Date().toISOString();
+  await mkdir(`${options.root}bench/results`, { recursive: true });
+  await writeFile(
+    `${options.root}bench/results/${date.slice(0, 10)}-cache-baseline.json`,
+    await format(JSON.stringify({ date, baseline, lines, rounds }), { parser: "json" }),
+  );
+}
+
+async function speedBench(
+  { root, rounds, duration, connections }: CacheBenchOptions,
+  runs: readonly string[] = SPEED_RUNS,
+  baseline = "",
+): Promise<{ lines: string[]; rounds: Round[] }> {
   const topology = await SingleNodeStack.start();
   const admin = new Redis(topology.server.port, "127.0.0.1");
   const apps = new Map<string, { child: ChildProcess; url: string }>();
   const results: Round[] = [];
   try {
-    for (const library of SPEED_RUNS) {
-      const app = await startApp(root, library, topology.server.port);
+    for (const library of runs) {
+      const app = await startApp(root, library, topology.server.port, baseline);
       apps.set(library, app);
       // Every product loaded once: what follows are hits.
       for (let id = 0; id < PRODUCTS; id += 50) {
@@ -196,7 +245,7 @@ async function speedBench({
       }
     }
     for (let round = 1; round <= rounds; round++) {
-      const order = round % 2 === 1 ? [...SPEED_RUNS] : [...SPEED_RUNS].reverse();
+      const order = round % 2 === 1 ? [...runs] : [...runs].reverse();
       for (const library of order) {
         const app = apps.get(library);
         const url = app?.url ?? "";
@@ -262,6 +311,7 @@ async function speedBench({
     const theirs = results.filter((round) => round.library === other);
     return median(mine.map((round, i) => pick(round) / (theirs[i] ? pick(theirs[i]) : NaN)));
   };
+  if (runs !== SPEED_RUNS) return { lines: [], rounds: results };
   const alone = (round: Round) => round.inProcessHitsPerSecond;
   const lines = [
     `medians of ${rounds} rounds, GET /products/:id, every product cached (hits):`,

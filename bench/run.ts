@@ -113,6 +113,7 @@ if (values.cache) {
     duration: Number(values.duration),
     connections: Number(values.connections),
     parts: values["cache-part"].split(","),
+    baseline,
   });
   process.exit(0);
 }

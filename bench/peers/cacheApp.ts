@@ -27,9 +27,15 @@ type GetOrLoad = (key: string, loader: () => Promise<unknown>) => Promise<unknow
 async function library(): Promise<GetOrLoad> {
   switch (kind) {
     case "redis-ha-session":
-    case "redis-ha-session-local": {
-      // Built (dist/), as the session bench loads this library.
-      const { createCache } = await import("../../dist/index.js");
+    case "redis-ha-session-local":
+    case "baseline": {
+      // Built (dist/), as the session bench loads this library; "baseline": another commit's
+      // build of it (BENCH_BASELINE, a checkout), for `--cache --baseline`.
+      const dist =
+        kind === "baseline"
+          ? `${process.env.BENCH_BASELINE ?? ""}/dist/index.js`
+          : "../../dist/index.js";
+      const { createCache } = (await import(dist)) as typeof import("../../dist/index.js");
       const cache = createCache({
         redis: url,
         ...(kind === "redis-ha-session-local" ? { local: { maxEntries: 10_000 } } : {}),
