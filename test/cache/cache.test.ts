@@ -126,6 +126,25 @@ describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (top
     });
   });
 
+  describe("stats", () => {
+    test("changes confirmed by replicas are counted as the store counts its writes: batches and their WAIT", async () => {
+      const cache = newCache();
+      await cache.set("h", 1);
+      await cache.invalidate("h");
+      const { writeBatchSize, waitLatencyMs } = cache.stats();
+      if (topology === "a single node") {
+        // No replica to confirm anything: the changes go directly.
+        expect(writeBatchSize.count).toBe(0);
+        expect(waitLatencyMs.count).toBe(0);
+        return;
+      }
+      // Two changes one after the other: two batches of one, each confirmed by a WAIT.
+      expect(writeBatchSize).toMatchObject({ count: 2, sum: 2 });
+      expect(writeBatchSize.buckets[0]).toEqual({ le: 1, count: 2 });
+      expect(waitLatencyMs.count).toBeGreaterThanOrEqual(2);
+    });
+  });
+
   describe("no stale sets", () => {
     test("a load that read the database before a write-through never stores its old value", async () => {
       const cache = newCache();

@@ -351,6 +351,8 @@ export function contract(mode: StoreMode): void {
         await mode.client.hset(`${prefix}${sid}`, "cookie", "{not json");
         for (let i = 0; i < 3; i++)
           await expect(call((cb) => store.get(sid, cb))).resolves.toBeNull();
+        // Each read of it is counted; the log says it once.
+        expect(store.stats().corrupt).toBe(3);
         await store.close();
       } finally {
         createDebug.disable();
