@@ -14,6 +14,7 @@ import { SessionCommands } from "./SessionCommands.js";
 import { SessionRecords } from "./SessionRecords.js";
 import type { StoreStats } from "../redis/stats.js";
 import { UserSessions } from "./UserSessions.js";
+import { RequestHooks } from "./RequestHooks.js";
 import { WRITE_SCRIPT } from "./scripts.js";
 import type { UserSession } from "./UserSessions.js";
 
@@ -45,8 +46,8 @@ export class RedisSessionStore extends Store {
   readonly #snapshots = new RequestSnapshots();
   readonly #records: SessionRecords;
   readonly #users: UserSessions;
-  /** The causal token of the request whose session express-session reads now (see withReadToken). */
-  #readToken = 0;
+  /** @internal What redisSession and login() ask of the store about their request. */
+  readonly requests: RequestHooks;
 
   /** @internal redisSession's store, of options it finished (with its cookies' defaults). */
   static of(options: NormalizedStoreOptions): RedisSessionStore {
@@ -80,27 +81,8 @@ export class RedisSessionStore extends Store {
     this.#commands = new SessionCommands(this.keyspace, prefix);
     this.#records = new SessionRecords(this.#commands, this.#options, this.#snapshots);
     this.#users = new UserSessions(this.#commands, this.#options);
+    this.requests = new RequestHooks(this.keyspace, this.#commands, this.#snapshots, this.#users);
     RedisSessionStore.#open.add(this);
-  }
-
-  /**
-   * Binds the session to a user: its next save records the user id with it and adds it to the
-   * user's index (`<prefix>user:<userId>`), which sessionsOf and logoutEverywhere read.
-   * Used by login().
-   */
-  bindToUser(session: SessionData, userId: string): void {
-    this.#snapshots.bind(session, userId);
-  }
-
-  /**
-   * @internal Used by login(): the next regenerate() of `req` issues an id in the slot of the
-   * user's index (on a Cluster; elsewhere any id is). Within what the request may still wait.
-   */
-  async prepareLogin(req: Request, userId: string): Promise<void> {
-    const tag = await withinRequest(req, "login", this.keyspace, (budget) =>
-      this.#users.tagOf(userId, budget),
-    );
-    if (tag !== "") stateOf(req).loginTag = tag;
   }
 
   /**
@@ -112,7 +94,7 @@ export class RedisSessionStore extends Store {
     const state = stateOf(req);
     const tag = state.loginTag;
     state.loginTag = undefined;
-    settle(this.destroyFor(req), (error?: unknown) => {
+    settle(this.requests.destroyFor(req), (error?: unknown) => {
       // express-session's own (it sets `generate` on the store it is given).
       (this as unknown as { generate(req: Request): void }).generate(req);
       if (tag !== undefined && !req.sessionID.startsWith(tag)) {
@@ -123,21 +105,6 @@ export class RedisSessionStore extends Store {
       }
       callback(error ?? undefined);
     });
-  }
-
-  /**
-   * @internal Deletes the request's session within what the request may still wait (logout(),
-   * regenerate).
-   */
-  destroyFor(req: Request): Promise<void> {
-    return withinRequest(req, "session delete", this.keyspace, (budget) =>
-      this.#commands.destroy(req.sessionID, budget),
-    );
-  }
-
-  /** The user id a session was bound to by login(), if any. */
-  userIdOf(session: SessionData): string | undefined {
-    return this.#snapshots.userIdOf(session);
   }
 
   /**
@@ -182,31 +149,13 @@ export class RedisSessionStore extends Store {
     return this.keyspace.counters.snapshot();
   }
 
-  /** @internal redisSession turned a request away during a lasting outage (a 503). */
-  countTurnedAway(): void {
-    this.keyspace.counters.unavailable++;
-  }
-
   /** The options in force, after defaults. */
   get settings(): Readonly<NormalizedStoreOptions> {
     return this.#options;
   }
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    settle(this.#records.read(sid, this.#readToken), callback);
-  }
-
-  /**
-   * @internal Runs `run` (express-session's handler, which calls `get` synchronously) with the
-   * request's causal token: a replica read must have reached it (`readFrom: "replica"`).
-   */
-  withReadToken(token: number, run: () => void): void {
-    this.#readToken = token;
-    try {
-      run();
-    } finally {
-      this.#readToken = 0;
-    }
+    settle(this.#records.read(sid, this.requests.readToken), callback);
   }
 
   override set(sid: string, session: SessionData, callback?: Callback): void {
@@ -262,22 +211,6 @@ export class RedisSessionStore extends Store {
     // The read just done counts against the request's wait bound.
     budgetOf(req, this.keyspace).charge(this.#snapshots.of(session)?.readMs ?? 0);
     return session;
-  }
-
-  /**
-   * Whether saving `session` would write anything: a field changed, added or removed since this
-   * request read it, or, for a new session, anything besides the cookie.
-   */
-  hasUnsavedChanges(session: SessionData): boolean {
-    return this.#snapshots.hasUnsavedChanges(session);
-  }
-
-  /**
-   * Puts the session's data back to what this request last read or wrote, dropping changes that
-   * could not be saved. A new session keeps only its cookie.
-   */
-  revertUnsavedChanges(session: SessionData): void {
-    this.#snapshots.revert(session);
   }
 
   /** Every session id under the prefix, walked with SCAN. */

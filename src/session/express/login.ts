@@ -41,12 +41,12 @@ export async function login(
   // No session after a logout() in the same request: a new one is made all the same.
   const before = ((req as { session?: Session }).session ?? {}) as Record<string, unknown>;
   const carried = keep.filter((key) => key in before).map((key) => [key, before[key]] as const);
-  await store.prepareLogin(req, userId);
+  await store.requests.prepareLogin(req, userId);
   await promisify(store.regenerate.bind(store))(req);
   const session = req.session as Session & Record<string, unknown>;
   for (const [key, value] of carried) session[key] = value;
   session.user = user;
-  store.bindToUser(session, userId);
+  store.requests.bindToUser(session, userId);
   await promisify(session.save.bind(session))();
 }
 
@@ -60,7 +60,7 @@ export async function logout(req: Request): Promise<void> {
   const store = storeOf(req);
   // As express-session's own destroy() does.
   delete (req as { session?: Session }).session;
-  await store.destroyFor(req);
+  await store.requests.destroyFor(req);
 }
 
 /**
@@ -82,7 +82,7 @@ export async function logoutEverywhere(
     const session = target.session as Session | undefined;
     if (session === undefined) return 0;
     const owner = storeOf(target);
-    const userId = owner.userIdOf(session as unknown as SessionData);
+    const userId = owner.requests.userIdOf(session as unknown as SessionData);
     if (userId === undefined) return 0;
     const ended = await owner.destroyUserSessions(userId, target);
     await logout(target);

@@ -49,7 +49,7 @@ export function redisSession(options: RedisSessionOptions): RedisSessionMiddlewa
     // During a lasting outage express-session would skip the session (the user would look logged
     // out); answer 503 instead.
     if (!store.available) {
-      store.countTurnedAway();
+      store.requests.countTurnedAway();
       sendUnavailable(req, res, retryAfterSeconds);
       return;
     }
@@ -62,7 +62,7 @@ export function redisSession(options: RedisSessionOptions): RedisSessionMiddlewa
       next();
     };
     if (tokenCookie === undefined) handler(req, res, done);
-    else store.withReadToken(tokenCookie.read(req), () => handler(req, res, done));
+    else store.requests.withReadToken(tokenCookie.read(req), () => handler(req, res, done));
   };
   return Object.assign(redisSessionMiddleware, { store });
 }

@@ -93,7 +93,7 @@ class ResponseGate {
     this.#held = undefined;
     // Put the session back as Redis holds it: express-session must not store the rejected change
     // after the error response, nor choke on data it cannot serialise.
-    this.store.revertUnsavedChanges(session);
+    this.store.requests.revertUnsavedChanges(session);
     // The handler's headers (Location, Content-Type, …) described a success that did not happen.
     for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
     this.fail(this.req, this.res, this.next, error);
@@ -107,7 +107,7 @@ class ResponseGate {
 /** Whether the session needs saving; one that cannot even be encoded goes to save() to fail there. */
 function hasChanges(store: RedisSessionStore, session: Request["session"]): boolean {
   try {
-    return store.hasUnsavedChanges(session);
+    return store.requests.hasUnsavedChanges(session);
   } catch {
     return true;
   }
