@@ -37,13 +37,8 @@ export class RedisConnection {
     private readonly ownsClient: boolean,
   ) {
     this.backend = backendFor(client);
-    this.#place = placeOf(client);
-    this.monitor = new ConnectionMonitor(
-      client,
-      () => this.backend.masterAddress(),
-      this.#place.where,
-      this.notices,
-    );
+    this.#place = placeOf(this.backend);
+    this.monitor = new ConnectionMonitor(this.backend, this.#place.where, this.notices);
     this.clock = new ServerClock(client, () => this.monitor.epoch);
   }
 
@@ -114,8 +109,8 @@ interface Place {
   master: string;
 }
 
-function placeOf(client: Redis | Cluster): Place {
-  if (client.isCluster) {
+function placeOf({ kind, client }: Backend): Place {
+  if (kind === "cluster") {
     const seeds = seedsOf(client as Cluster);
     const where = seeds === undefined ? "the Cluster" : `the Cluster of ${seeds.join(", ")}`;
     return { where, master: `a shard's master in ${where}` };

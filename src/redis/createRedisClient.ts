@@ -36,7 +36,7 @@ const watches = new WeakMap<Redis, SentinelWatch>();
 
 /** The Sentinel watch of a Sentinel client this library created; undefined for any other. */
 export function sentinelWatchOf(client: Redis | Cluster): SentinelWatch | undefined {
-  return client.isCluster ? undefined : watches.get(client as Redis);
+  return watches.get(client as Redis);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { EXPRESS_COOKIE_DEFAULTS } from "./codec.js";
 import type { CookieDefaults } from "./codec.js";
 import { TtlPolicy } from "./ttl.js";
-import { parseTopology } from "../redis/options/topology.js";
+import { isClusterTopology, parseTopology } from "../redis/options/topology.js";
 import type { ParsedTopology, RedisTopology } from "../redis/options/topology.js";
 import { normalizeDurability, normalizeUnavailable } from "../redis/options/options.js";
 import type {
@@ -190,9 +190,7 @@ function normalizeReadFrom(
         (guess === undefined ? "" : `. Did you mean "${guess}"?`),
     );
   }
-  const cluster =
-    topology.kind === "cluster" || (topology.kind === "client" && topology.client.isCluster);
-  if (topology.kind !== "sentinel" && !cluster) {
+  if (topology.kind !== "sentinel" && !isClusterTopology(topology)) {
     throw new UnsupportedTopologyError(
       '`readFrom: "replica"` needs a Sentinel topology (`{ sentinels, name }` or a ' +
         "redis-sentinel:// URL) or a Cluster: the replicas and their offsets are found from " +

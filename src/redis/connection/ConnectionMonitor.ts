@@ -3,6 +3,7 @@ import { debugFor } from "../debug.js";
 import { isConfigurationError } from "./replies.js";
 import type { ConnectionState } from "./deadline.js";
 import type { Notices } from "./Notices.js";
+import type { Backend } from "../backend/Backend.js";
 
 const log = debugFor("store");
 
@@ -59,20 +60,25 @@ export class ConnectionMonitor implements ConnectionState {
   /** Whether the client has been ready once. */
   #everReady = false;
 
+  readonly #backend: Backend;
+  private readonly client: Redis | Cluster;
+
   constructor(
-    private readonly client: Redis | Cluster,
-    /** `host:port` of the master the client is connected to; undefined where there is none. */
-    private readonly masterAddress: () => string | undefined,
+    /** The client's topology's backend: the client, its kind, its master's address. */
+    backend: Backend,
     /** Where the client connects (`redis://host:port/db`, a Sentinel group…), for notices. */
     readonly where: string,
     readonly notices: Notices,
   ) {
+    this.#backend = backend;
+    const client = backend.client;
+    this.client = client;
     client.on("ready", this.#onReady);
     client.on("close", this.#onLost);
     client.on("end", this.#onLost);
     client.on("error", this.#onError);
     if (client.status === "ready") this.#onReady();
-    if (client.isCluster) client.on("refresh", this.#onRefresh);
+    if (backend.kind === "cluster") client.on("refresh", this.#onRefresh);
   }
 
   /** A command failed because of the connection's configuration: said once. */
@@ -115,7 +121,7 @@ export class ConnectionMonitor implements ConnectionState {
       );
     };
     refuse("");
-    void databasesOf(this.client).then((count) => {
+    void databasesOf(this.#backend).then((count) => {
       if (count !== undefined) refuse(`, which has ${count} (0 to ${count - 1})`);
       this.notices.once(
         `${this.refusal?.message ?? ""}: every session and cache operation on it fails — ` +
@@ -151,7 +157,7 @@ export class ConnectionMonitor implements ConnectionState {
       this.notices.once(`Redis at ${this.where} answers now`, "reachable");
     }
     for (const watch of this.#watches) watch.ready();
-    const address = this.masterAddress();
+    const address = this.#backend.masterAddress();
     if (address === undefined) return;
     if (this.master !== undefined && this.master !== address)
       this.#failedOver(this.master, address);
@@ -193,8 +199,8 @@ export class ConnectionMonitor implements ConnectionState {
  * connection of its own to database 0), or undefined if it does not say within a second (ACL
  * rules may forbid CONFIG).
  */
-async function databasesOf(client: Redis | Cluster): Promise<number | undefined> {
-  if (client.isCluster) return undefined;
+async function databasesOf({ kind, client }: Backend): Promise<number | undefined> {
+  if (kind === "cluster") return undefined;
   const probe = (client as Redis).duplicate({
     db: 0,
     maxRetriesPerRequest: 0,

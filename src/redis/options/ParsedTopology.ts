@@ -6,3 +6,8 @@ export type ParsedTopology =
   | { kind: "single"; options: RedisOptions }
   | { kind: "sentinel"; options: RedisOptions }
   | { kind: "cluster"; nodes: ClusterNode[]; options: ClusterOptions };
+
+/** Whether a topology is a Cluster (given as nodes, or as a Cluster client passed in). */
+export function isClusterTopology(topology: ParsedTopology): boolean {
+  return topology.kind === "cluster" || (topology.kind === "client" && topology.client.isCluster);
+}

@@ -1,5 +1,6 @@
 import { UnsupportedTopologyError } from "../../errors/UnsupportedTopologyError.js";
 import type { ParsedTopology } from "./topology.js";
+import { isClusterTopology } from "./ParsedTopology.js";
 import {
   asRecord,
   boolean,
@@ -125,10 +126,7 @@ export function normalizeDurability(
     );
   }
   // A Cluster's shards are confirmed each by its own replicas, as a Sentinel master is.
-  const replicated =
-    topology.kind === "sentinel" ||
-    topology.kind === "cluster" ||
-    (topology.kind === "client" && topology.client.isCluster);
+  const replicated = topology.kind === "sentinel" || isClusterTopology(topology);
   const replicas = record.replicas ?? (replicated ? sentinelReplicas : otherReplicas);
   const wait = record.timeoutMs ?? timeoutMs;
   positiveInteger(wait, "durability.timeoutMs", "ms");

@@ -61,6 +61,7 @@ export type RedisTopology =
   string | SingleNodeTopology | SentinelTopology | ClusterTopology | Redis | Cluster;
 
 export type { ParsedTopology } from "./ParsedTopology.js";
+export { isClusterTopology } from "./ParsedTopology.js";
 
 const SINGLE_KEYS = ["url", "username", "password", "tls", "options"];
 const SENTINEL_KEYS = [
