@@ -80,7 +80,8 @@ interface CacheBenchOptions {
   parts: readonly string[];
   /**
    * A checkout of another commit, built: only its cache against this one's, hits through the
-   * route, paired (what a change did to the hit path). Writes <date>-cache-baseline.json.
+   * route, paired (what a change did to the hit path). Writes
+   * <date>-cache-baseline-<its commit>.json.
    */
   baseline?: string | undefined;
 }
@@ -219,7 +220,7 @@ async function baselineBench(options: CacheBenchOptions, baseline: string): Prom
   const date = new Date().toISOString();
   await mkdir(`${options.root}bench/results`, { recursive: true });
   await writeFile(
-    `${options.root}bench/results/${date.slice(0, 10)}-cache-baseline.json`,
+    `${options.root}bench/results/${date.slice(0, 10)}-cache-baseline-${commitOf(baseline)}.json`,
     await format(JSON.stringify({ date, baseline, lines, rounds }), { parser: "json" }),
   );
 }
@@ -341,6 +342,13 @@ async function speedBench(
       `${paired("redis-ha-session-local", "bentocache-two-tier", alone).toFixed(2)}× Bentocache two-tier's (paired)`,
   ];
   return { lines, rounds: results };
+}
+
+/** The short commit a checkout is at, for a baseline run's file name. */
+function commitOf(checkout: string): string {
+  return execFileSync("git", ["-C", checkout, "rev-parse", "--short", "HEAD"], {
+    encoding: "utf8",
+  }).trim();
 }
 
 function target(met: boolean): string {

@@ -2,8 +2,9 @@
 // process per store, autocannon against each route, stores interleaved round after round.
 // `--baseline <checkout>` adds the same app on another commit's build of this library (run
 // `npm run build` there) as the store "baseline": the paired ratio to it is what a change did.
-// Such a run writes bench/results/<date>-baseline.json and leaves docs/benchmarks.md alone.
-import { spawn } from "node:child_process";
+// Such a run writes bench/results/<date>-baseline-<its commit>.json and leaves docs/benchmarks.md
+// alone.
+import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { cpus } from "node:os";
 import { readFileSync } from "node:fs";
@@ -98,6 +99,13 @@ async function startApp(
     child.once("exit", (code) => reject(new Error(`${store} app exited with ${String(code)}`)));
   });
   return { child, url: `http://127.0.0.1:${port}` };
+}
+
+/** The short commit a checkout is at, for a baseline run's file name. */
+function commitOf(checkout: string): string {
+  return execFileSync("git", ["-C", checkout, "rev-parse", "--short", "HEAD"], {
+    encoding: "utf8",
+  }).trim();
 }
 
 async function loginCookie(url: string): Promise<string> {
@@ -251,7 +259,8 @@ try {
   };
   process.stdout.write(`\n${textTable(result)}\n`);
   await mkdir(`${root}bench/results`, { recursive: true });
-  const name = result.date.slice(0, 10) + (baseline === undefined ? "" : "-baseline");
+  const name =
+    result.date.slice(0, 10) + (baseline === undefined ? "" : `-baseline-${commitOf(baseline)}`);
   await writeFile(`${root}bench/results/${name}.json`, `${JSON.stringify(result, null, 2)}\n`);
   if (baseline === undefined) {
     await mkdir(`${root}docs`, { recursive: true });
