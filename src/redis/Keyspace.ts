@@ -109,6 +109,12 @@ export class Keyspace {
     this.backend = backend;
     this.client = backend.client;
     const counters = this.counters;
+    // First what may throw (a durability the topology cannot give): nothing to undo then.
+    this.#writes = new Writes(connection, settings.writeScript, durability, {
+      offsets: settings.replicaReads === true,
+      counters,
+      unconfirmable: settings.unconfirmable,
+    });
     this.outages = connection.monitor.watch(settings.waitMs, {
       ...events,
       failover: (event) => {
@@ -123,11 +129,6 @@ export class Keyspace {
     });
     this.#reads = bound({ waitMs: settings.waitMs, option: "unavailable.waitMs" });
     this.#changes = settings.changes === undefined ? this.#reads : bound(settings.changes);
-    this.#writes = new Writes(connection, settings.writeScript, durability, {
-      offsets: settings.replicaReads === true,
-      counters,
-      unconfirmable: settings.unconfirmable,
-    });
     this.requiredReplicas = this.#writes.requiredReplicas;
     // Replica reads need writes confirmed by replicas: their offsets are the causal tokens.
     if (settings.replicaReads === true) this.#replicas = backend.openReplicaReads();
