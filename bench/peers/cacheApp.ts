@@ -2,7 +2,9 @@
 // (BENCH_CACHE) on the Redis at BENCH_REDIS_PORT, in front of an in-memory "database" of 1 000
 // products (a read takes 1 ms). In bench/peers/ so that the peers' imports resolve to their own
 // tree (Bentocache needs ioredis 5); this library comes from ../../dist. Prints its port.
+import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
 import express from "express";
 
 const kind = process.env.BENCH_CACHE ?? "";
@@ -33,7 +35,7 @@ async function library(): Promise<GetOrLoad> {
       // build of it (BENCH_BASELINE, a checkout), for `--cache --baseline`.
       const dist =
         kind === "baseline"
-          ? `${process.env.BENCH_BASELINE ?? ""}/dist/index.js`
+          ? pathToFileURL(join(process.env.BENCH_BASELINE ?? "", "dist", "index.js")).href
           : "../../dist/index.js";
       const { createCache } = (await import(dist)) as typeof import("../../dist/index.js");
       const cache = createCache({
