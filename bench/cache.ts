@@ -43,6 +43,8 @@ interface Round {
   /** The cache alone, in the app's process without HTTP: getOrLoad hits per second. */
   inProcessHitsPerSecond: number;
   inProcessCpuMicrosPerHit: number;
+  /** Redis CPU per hit of that loop: without HTTP, less of the machine's noise. */
+  inProcessRedisCpuMicrosPerHit: number;
 }
 
 async function startApp(root: string, library: string, port: number, baseline = "") {
@@ -207,13 +209,16 @@ async function baselineBench(options: CacheBenchOptions, baseline: string): Prom
     `  app CPU per hit ${paired((r) => r.appCpuMicrosPerRequest).toFixed(3)}×, Redis CPU per hit ` +
       `${paired((r) => r.redisCpuMicrosPerRequest).toFixed(3)}×, req/s ` +
       `${paired((r) => r.requestsPerSecond).toFixed(3)}×, in-process CPU per hit ` +
-      `${paired((r) => r.inProcessCpuMicrosPerHit).toFixed(3)}×`,
+      `${paired((r) => r.inProcessCpuMicrosPerHit).toFixed(3)}×, in-process Redis CPU per hit ` +
+      `${paired((r) => r.inProcessRedisCpuMicrosPerHit).toFixed(3)}×`,
     ...rounds.map(
       (round) =>
         `  ${round.library.padEnd(18)} ${Math.round(round.requestsPerSecond)} req/s, ` +
         `${round.appCpuMicrosPerRequest.toFixed(1)} µs app CPU, ` +
         `${round.redisCpuMicrosPerRequest.toFixed(2)} µs Redis CPU, ` +
-        `${round.commandsPerRequest.toFixed(2)} commands per hit`,
+        `${round.commandsPerRequest.toFixed(2)} commands per hit; alone ` +
+        `${round.inProcessCpuMicrosPerHit.toFixed(1)} µs CPU, ` +
+        `${round.inProcessRedisCpuMicrosPerHit.toFixed(2)} µs Redis CPU per hit`,
     ),
   ];
   process.stdout.write(`\n${lines.join("\n")}\n`);
@@ -274,6 +279,7 @@ async function speedBench(
         const errors = result.errors + result.non2xx;
         if (errors > 0) throw new Error(`${library}: ${errors} failed requests`);
         const requests = result.requests.total;
+        const loopCpuBefore = await redisCpuMicros(admin);
         const alone = (await (await fetch(`${url}/hit-loop?calls=50000`)).json()) as {
           callsPerSecond: number;
           cpuMicrosPerCall: number;
@@ -288,6 +294,7 @@ async function speedBench(
           appCpuMicrosPerRequest: (appAfter - appBefore) / requests,
           inProcessHitsPerSecond: alone.callsPerSecond,
           inProcessCpuMicrosPerHit: alone.cpuMicrosPerCall,
+          inProcessRedisCpuMicrosPerHit: ((await redisCpuMicros(admin)) - loopCpuBefore) / 50_000,
         });
         process.stdout.write(
           `round ${round} · ${library.padEnd(24)} · ${Math.round(result.requests.average)} req/s · ` +

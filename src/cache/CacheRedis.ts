@@ -35,10 +35,7 @@ export class CacheRedis {
   read(redisKey: string, budget: Budget): Promise<string | null> {
     return this.keyspace.bounded(
       "cache read",
-      () =>
-        this.keyspace
-          .read("GET", redisKey)
-          .then((reply) => (typeof reply === "string" ? reply : null)),
+      () => this.keyspace.read("GET", redisKey, stringOrNull, this.keyspace.absent),
       budget,
     );
   }
@@ -106,4 +103,9 @@ export class CacheRedis {
   reportCorrupt(redisKey: string, why: string): void {
     this.keyspace.reportCorrupt(redisKey, why);
   }
+}
+
+/** A GET's reply as the cache takes it: a string, else none. */
+function stringOrNull(reply: unknown): string | null {
+  return typeof reply === "string" ? reply : null;
 }

@@ -162,22 +162,24 @@ export class Keyspace {
   ): Promise<T> {
     const started = Date.now();
     const { counters } = this;
-    return withinDeadline(
-      `${what}${budget.rest}`,
+    const spent = budget.remainingMs < budget.fullMs;
+    const result = withinDeadline(
+      spent ? what + budget.rest : what,
       Math.max(1, budget.remainingMs),
       budget.context,
       attempt,
-    ).then(
-      (value) => {
+    );
+    // Charged and counted beside the caller's chain, not in it: no extra step on every command.
+    result.then(
+      () => {
         budget.remainingMs -= Date.now() - started;
-        return value;
       },
       (error: unknown) => {
         budget.remainingMs -= Date.now() - started;
         counters.count(error);
-        throw error;
       },
     );
+    return result;
   }
 
   /** One command (corked on a node, routed by key on a Cluster), for a caller's `bounded`. */
@@ -186,19 +188,26 @@ export class Keyspace {
   }
 
   /**
-   * A read command of `key`; a key of another type (WRONGTYPE) is `otherType()`'s answer, by
-   * default none (null), reported once as corrupt.
+   * A read command of `key`, its reply taken by `take`; a key of another type (WRONGTYPE) is
+   * `otherType(key)`'s answer instead (`absent`: none, reported as corrupt).
    */
-  read(
+  read<T>(
     command: string,
     key: string,
-    otherType: () => unknown = () => this.#absent(key),
-  ): Promise<unknown> {
-    return this.backend.send(command, [key]).catch((error: unknown) => {
-      if (replyIs(error, "WRONGTYPE")) return otherType();
+    take: (reply: unknown) => T | PromiseLike<T>,
+    otherType: (key: string) => T | PromiseLike<T>,
+  ): Promise<T> {
+    return this.backend.send(command, [key]).then(take, (error: unknown) => {
+      if (replyIs(error, "WRONGTYPE")) return otherType(key);
       throw error;
     });
   }
+
+  /** A key of another type than its user writes, read as none: reported once as corrupt. */
+  readonly absent = (key: string): null => {
+    this.reportCorrupt(key, "a Redis value of another type");
+    return null;
+  };
 
   /** A read served by a replica that has what `token` says the reader wrote, if one may. */
   replicaFor(
@@ -282,10 +291,5 @@ export class Keyspace {
       await this.#connection.release();
     })();
     return this.#closed;
-  }
-
-  #absent(key: string): null {
-    this.reportCorrupt(key, "a Redis value of another type");
-    return null;
   }
 }

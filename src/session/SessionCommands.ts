@@ -5,9 +5,6 @@ import type { ReadReply, WriteArgs, WriteMode } from "./scripts.js";
 import { hashReply, writeReply } from "./replies.js";
 import type { SessionRead } from "./replies.js";
 
-/** A key that is not a hash: a connect-redis value, which the read script reads. */
-const OTHER_TYPE = Symbol("not a hash");
-
 /**
  * The store's Redis commands: the arguments of its scripts, framed for the store's Keyspace,
  * which bounds each by the request's wait budget, retries it through failovers and confirms
@@ -63,13 +60,13 @@ export class SessionCommands {
     const { keyspace } = this;
     const key = this.keys.session(sid);
     const fromMaster = () =>
-      keyspace
-        .read("HGETALL", key, () => OTHER_TYPE)
-        .then((reply) =>
-          reply === OTHER_TYPE
-            ? this.#readScript(sid, ttlMs, defaultTtlMs).then((read) => keyspace.vouch(read))
-            : keyspace.vouch(hashReply(reply)),
-        );
+      keyspace.read(
+        "HGETALL",
+        key,
+        (reply) => keyspace.vouch(hashReply(reply)),
+        // Not a hash: a connect-redis value, which the read script reads.
+        () => this.#readScript(sid, ttlMs, defaultTtlMs).then((read) => keyspace.vouch(read)),
+      );
     const replica = keyspace.replicaFor(token, key);
     if (replica === undefined) return keyspace.bounded("session read", fromMaster, budget);
     // A replica that has what the reader needs; a miss (or anything else) is read on the master:
