@@ -197,8 +197,11 @@ try {
 
   const samples: Sample[] = [];
   for (let round = 1; round <= rounds; round++) {
+    // The order reversed every other round, so that no store always runs first (or right after
+    // another route's run): a paired ratio must not carry the order's own effect.
+    const order = round % 2 === 1 ? [...STORES] : [...STORES].reverse();
     for (const route of ROUTES) {
-      for (const store of STORES) {
+      for (const store of order) {
         const app = apps.get(store);
         const pid = app?.child.pid;
         if (app === undefined || pid === undefined) continue;
