@@ -19,7 +19,7 @@ import { format } from "prettier";
 import { SingleNodeStack } from "../harness/stacks.js";
 import { cacheFleetBench } from "./cacheFleet.js";
 import type { FleetFigures } from "./cacheFleet.js";
-import { median, processCpuMicros, redisCpuMicros } from "./measure.js";
+import { commitOf, median, processCpuMicros, redisCpuMicros } from "./measure.js";
 import { CACHE_SECTION, withSection } from "./report.js";
 
 const LIBRARIES = [
@@ -191,15 +191,24 @@ function fleetLines(fleet: FleetFigures[]): string[] {
   ];
 }
 
+/** The median over rounds of `library`'s figure over `other`'s in the same round. */
+function pairedMedian(
+  rounds: readonly Round[],
+  library: string,
+  other: string,
+  pick: (round: Round) => number,
+): number {
+  const mine = rounds.filter((round) => round.library === library);
+  const theirs = rounds.filter((round) => round.library === other);
+  return median(mine.map((round, i) => pick(round) / (theirs[i] ? pick(theirs[i]) : NaN)));
+}
+
 /** This library's hit path against another commit's build of it (see CacheBenchOptions). */
 async function baselineBench(options: CacheBenchOptions, baseline: string): Promise<void> {
   const runs = ["redis-ha-session", "baseline"];
   const { rounds } = await speedBench(options, runs, baseline);
-  const paired = (pick: (round: Round) => number) => {
-    const mine = rounds.filter((round) => round.library === runs[0]);
-    const theirs = rounds.filter((round) => round.library === runs[1]);
-    return median(mine.map((round, i) => pick(round) / (theirs[i] ? pick(theirs[i]) : NaN)));
-  };
+  const paired = (pick: (round: Round) => number) =>
+    pairedMedian(rounds, "redis-ha-session", "baseline", pick);
   const lines = [
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}`,
     `command: npm run bench -- --cache --baseline ${baseline} --rounds ${options.rounds} ` +
@@ -309,16 +318,12 @@ async function speedBench(
   }
   const of = (library: string, pick: (round: Round) => number) =>
     median(results.filter((round) => round.library === library).map(pick));
-  /** The median over rounds of `library`'s figure over `other`'s in the same round. */
+  /** The paired median of `library` over `other` (req/s unless `pick` says otherwise). */
   const paired = (
     library: string,
     other: string,
     pick: (round: Round) => number = (round) => round.requestsPerSecond,
-  ) => {
-    const mine = results.filter((round) => round.library === library);
-    const theirs = results.filter((round) => round.library === other);
-    return median(mine.map((round, i) => pick(round) / (theirs[i] ? pick(theirs[i]) : NaN)));
-  };
+  ) => pairedMedian(results, library, other, pick);
   if (runs !== SPEED_RUNS) return { lines: [], rounds: results };
   const alone = (round: Round) => round.inProcessHitsPerSecond;
   const lines = [
@@ -349,13 +354,6 @@ async function speedBench(
       `${paired("redis-ha-session-local", "bentocache-two-tier", alone).toFixed(2)}× Bentocache two-tier's (paired)`,
   ];
   return { lines, rounds: results };
-}
-
-/** The short commit a checkout is at, for a baseline run's file name. */
-function commitOf(checkout: string): string {
-  return execFileSync("git", ["-C", checkout, "rev-parse", "--short", "HEAD"], {
-    encoding: "utf8",
-  }).trim();
 }
 
 function target(met: boolean): string {

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { once } from "node:events";
 import { connect } from "node:net";
@@ -83,4 +84,11 @@ export function median(values: number[]): number {
   return sorted.length % 2
     ? (sorted[middle] ?? 0)
     : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+/** The short commit a checkout is at, for a baseline run's file name. */
+export function commitOf(checkout: string): string {
+  return execFileSync("git", ["-C", checkout, "rev-parse", "--short", "HEAD"], {
+    encoding: "utf8",
+  }).trim();
 }

@@ -4,7 +4,7 @@
 // `npm run build` there) as the store "baseline": the paired ratio to it is what a change did.
 // Such a run writes bench/results/<date>-baseline-<its commit>.json and leaves docs/benchmarks.md
 // alone.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { cpus } from "node:os";
 import { readFileSync } from "node:fs";
@@ -16,7 +16,13 @@ import autocannon from "autocannon";
 import { format } from "prettier";
 import { Redis } from "ioredis";
 import { SentinelStack } from "../harness/stacks.js";
-import { commandsPerRequest, peakRssMiB, processCpuMicros, redisCpuMicros } from "./measure.js";
+import {
+  commandsPerRequest,
+  commitOf,
+  peakRssMiB,
+  processCpuMicros,
+  redisCpuMicros,
+} from "./measure.js";
 import { CACHE_SECTION, markdownReport, sectionOf, textTable, withSection } from "./report.js";
 import type { BenchResult, Sample } from "./report.js";
 
@@ -99,13 +105,6 @@ async function startApp(
     child.once("exit", (code) => reject(new Error(`${store} app exited with ${String(code)}`)));
   });
   return { child, url: `http://127.0.0.1:${port}` };
-}
-
-/** The short commit a checkout is at, for a baseline run's file name. */
-function commitOf(checkout: string): string {
-  return execFileSync("git", ["-C", checkout, "rev-parse", "--short", "HEAD"], {
-    encoding: "utf8",
-  }).trim();
 }
 
 async function loginCookie(url: string): Promise<string> {

@@ -162,23 +162,18 @@ export class Keyspace {
   ): Promise<T> {
     const started = Date.now();
     const { counters } = this;
-    const spent = budget.remainingMs < budget.fullMs;
     const result = withinDeadline(
-      spent ? what + budget.rest : what,
+      budget.label(what),
       Math.max(1, budget.remainingMs),
       budget.context,
       attempt,
     );
     // Charged and counted beside the caller's chain, not in it: no extra step on every command.
-    result.then(
-      () => {
-        budget.remainingMs -= Date.now() - started;
-      },
-      (error: unknown) => {
-        budget.remainingMs -= Date.now() - started;
-        counters.count(error);
-      },
-    );
+    const charge = () => budget.charge(Date.now() - started);
+    result.then(charge, (error: unknown) => {
+      charge();
+      counters.count(error);
+    });
     return result;
   }
 

@@ -28,9 +28,14 @@ export class RequestState {
 
 const STATE = Symbol("redis-ha-session.request");
 
+/** The request's state, if the store has noted anything of it yet. */
+export function heldStateOf(req: object): RequestState | undefined {
+  return (req as Record<symbol, RequestState | undefined>)[STATE];
+}
+
 /** The request's state, made on first use. */
 export function stateOf(req: object): RequestState {
-  const held = (req as Record<symbol, RequestState | undefined>)[STATE];
+  const held = heldStateOf(req);
   if (held !== undefined) return held;
   const state = new RequestState();
   // A property that JSON, for…in and Object.keys/assign do not see.

@@ -22,8 +22,10 @@ export class Budget {
     this.remainingMs -= ms;
   }
 
-  /** Words an error adds when some of the bound was spent before the failed command. */
-  get rest(): string {
-    return this.remainingMs < this.fullMs ? ` in what the ${this.of} had left of its wait` : "";
+  /** What a command does, as its error names it: with what was left, once some was spent. */
+  label(what: string): string {
+    return this.remainingMs < this.fullMs
+      ? `${what} in what the ${this.of} had left of its wait`
+      : what;
   }
 }

@@ -1,5 +1,5 @@
 import type { Request, Response } from "express";
-import { stateOf } from "../requestState.js";
+import { heldStateOf } from "../requestState.js";
 
 /**
  * `readFrom: "replica"`: the causal token travels in a cookie of its own beside the session's,
@@ -26,7 +26,8 @@ export class TokenCookie {
   /** Sets the cookie to the token of the request's last acknowledged write, if it made one. */
   write(req: Request, res: Response): void {
     if (res.headersSent) return;
-    const { token } = stateOf(req);
+    // Read only: a response of a request that wrote nothing makes no state for it.
+    const token = heldStateOf(req)?.token;
     if (token === undefined) return;
     const secure = req.secure ? "; Secure" : "";
     res.append("Set-Cookie", `${this.name}=${token}; Path=/; HttpOnly; SameSite=Lax${secure}`);
