@@ -7,6 +7,8 @@ import { pollUntil } from "./poll.js";
 import { redisCommand, redisInfo } from "./redisCommand.js";
 import { RedisServer } from "./RedisServer.js";
 import { RedisStack } from "./RedisStack.js";
+import { defaultServerKind, serverBinary } from "./serverKind.js";
+import type { ServerKind } from "./serverKind.js";
 
 /**
  * A Redis Cluster: `masters` shards, slots spread evenly by redis-cli, each with
@@ -21,26 +23,30 @@ export class ClusterStack extends RedisStack {
     super(dir);
   }
 
-  /** `password`: requirepass (and masterauth) on every node. */
+  /** `password`: requirepass (and masterauth) on every node; `kind`: Redis or Valkey. */
   static async start({
     masters = 3,
     replicasPerMaster = 0,
     password,
+    kind = defaultServerKind(),
   }: {
     masters?: number;
     replicasPerMaster?: number;
     password?: string;
+    kind?: ServerKind;
   } = {}): Promise<ClusterStack> {
     const dir = await mkdtemp(join(tmpdir(), "rhs-cluster-"));
     const servers: RedisServer[] = [];
     for (let i = 0; i < masters * (1 + replicasPerMaster); i++) {
-      servers.push(await RedisServer.server(dir, `cluster-${i + 1}`, { cluster: true, password }));
+      servers.push(
+        await RedisServer.server(dir, `cluster-${i + 1}`, { cluster: true, password, kind }),
+      );
     }
     const topology = new ClusterStack(dir, servers);
     await topology.boot("Redis Cluster", async () => {
       await Promise.all(servers.map((server) => server.start()));
       const addresses = servers.map((server) => `127.0.0.1:${server.port}`);
-      await run("redis-cli", [
+      await run(serverBinary(kind, "cli"), [
         "--cluster",
         "create",
         ...addresses,

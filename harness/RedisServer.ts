@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { ConfiguredServer } from "./ConfiguredServer.js";
 import { freePort } from "./ports.js";
 import { redisCommand, serverAccess } from "./redisCommand.js";
+import { defaultServerKind, serverBinary } from "./serverKind.js";
+import type { ServerKind } from "./serverKind.js";
 
 /** What a test may set in a Sentinel's configuration. */
 export interface SentinelSettings {
@@ -12,13 +14,21 @@ export interface SentinelSettings {
   downAfterMs?: number | undefined;
   /** `failover-timeout`. */
   failoverTimeoutMs?: number | undefined;
+  /** Which server runs it (default: `defaultServerKind()`). */
+  kind?: ServerKind | undefined;
 }
 
 /** A redis-server or redis-sentinel on 127.0.0.1, with its config, data and log in `dir`. */
 export class RedisServer extends ConfiguredServer {
-  private constructor(name: string, port: number, dir: string, sentinel: boolean) {
+  private constructor(
+    name: string,
+    port: number,
+    dir: string,
+    sentinel: boolean,
+    readonly kind: ServerKind,
+  ) {
     super(name, "127.0.0.1", port, dir, (configFile) => [
-      sentinel ? "redis-sentinel" : "redis-server",
+      serverBinary(kind, sentinel ? "sentinel" : "server"),
       [configFile],
     ]);
   }
@@ -35,9 +45,16 @@ export class RedisServer extends ConfiguredServer {
       cluster = false,
       password,
       extra = [],
-    }: { replicaOf?: number; cluster?: boolean; password?: string; extra?: string[] } = {},
+      kind = defaultServerKind(),
+    }: {
+      replicaOf?: number;
+      cluster?: boolean;
+      password?: string;
+      extra?: string[];
+      kind?: ServerKind;
+    } = {},
   ): Promise<RedisServer> {
-    const node = new RedisServer(name, await freePort(), await subdir(baseDir, name), false);
+    const node = new RedisServer(name, await freePort(), await subdir(baseDir, name), false, kind);
     const lines = ["appendonly yes", 'save ""', "repl-diskless-sync-delay 0", ...extra];
     if (replicaOf !== undefined) lines.push(`replicaof 127.0.0.1 ${replicaOf}`);
     if (cluster) {
@@ -66,7 +83,13 @@ export class RedisServer extends ConfiguredServer {
     name: string,
     tls: { cert: string; key: string; ca: string; caPem: string },
   ): Promise<RedisServer> {
-    const node = new RedisServer(name, await freePort(), await subdir(baseDir, name), false);
+    const node = new RedisServer(
+      name,
+      await freePort(),
+      await subdir(baseDir, name),
+      false,
+      defaultServerKind(),
+    );
     await node.writeConfig(
       ["port 0", `tls-port ${node.port}`],
       [
@@ -95,9 +118,10 @@ export class RedisServer extends ConfiguredServer {
       sentinelPassword,
       downAfterMs = 2_000,
       failoverTimeoutMs = 10_000,
+      kind = defaultServerKind(),
     }: SentinelSettings = {},
   ): Promise<RedisServer> {
-    const node = new RedisServer(name, await freePort(), await subdir(baseDir, name), true);
+    const node = new RedisServer(name, await freePort(), await subdir(baseDir, name), true, kind);
     const lines = [
       `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 2`,
       `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,

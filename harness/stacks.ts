@@ -6,6 +6,7 @@ import { RedisStack } from "./RedisStack.js";
 import { redisCommand, redisInfo } from "./redisCommand.js";
 import { RedisServer } from "./RedisServer.js";
 import type { SentinelSettings } from "./RedisServer.js";
+import type { ServerKind } from "./serverKind.js";
 
 /** A `+switch-master` in a Sentinel's log. */
 export interface MasterSwitchEvent {
@@ -51,9 +52,9 @@ export class SingleNodeStack extends RedisStack {
     super(dir);
   }
 
-  static async start(): Promise<SingleNodeStack> {
+  static async start({ kind }: { kind?: ServerKind } = {}): Promise<SingleNodeStack> {
     const dir = await mkdtemp(join(tmpdir(), "rhs-single-"));
-    const topology = new SingleNodeStack(dir, await RedisServer.server(dir, "redis"));
+    const topology = new SingleNodeStack(dir, await RedisServer.server(dir, "redis", { kind }));
     await topology.boot("Redis", () => topology.server.start());
     return topology;
   }
@@ -88,17 +89,18 @@ export class SentinelStack extends RedisStack {
     replicas = 2,
     sentinels = 3,
     password,
+    kind,
     ...settings
   }: {
     replicas?: number;
     sentinels?: number;
   } & SentinelSettings = {}): Promise<SentinelStack> {
     const dir = await mkdtemp(join(tmpdir(), "rhs-sentinel-"));
-    const master = await RedisServer.server(dir, "redis-1", { password });
+    const master = await RedisServer.server(dir, "redis-1", { password, kind });
     const servers = [master];
     for (let i = 0; i < replicas; i++) {
       servers.push(
-        await RedisServer.server(dir, `redis-${i + 2}`, { replicaOf: master.port, password }),
+        await RedisServer.server(dir, `redis-${i + 2}`, { replicaOf: master.port, password, kind }),
       );
     }
     const watchers: RedisServer[] = [];
@@ -106,6 +108,7 @@ export class SentinelStack extends RedisStack {
       watchers.push(
         await RedisServer.sentinel(dir, `sentinel-${i + 1}`, "mymaster", master.port, {
           password,
+          kind,
           ...settings,
         }),
       );

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a Debian/Ubuntu machine for the demo and the tests: the system packages they run
-# (Redis, Sentinel, HAProxy, PostgreSQL; Chromium, openssl, libfaketime and iptables for the tests),
+# (Redis 7.0 and Valkey 8 with their Sentinels, HAProxy, PostgreSQL; Chromium, openssl, libfaketime and iptables for the tests),
 # then the npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +23,22 @@ need faketime faketime
 # The partition tests cut links between network namespaces with iptables (and ip, from iproute2).
 need iptables iptables
 need ip iproute2
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+# Valkey 8 (WAITAOF, FAILOVER), the second server the durability, failover, partition and Cluster
+# suites run on: from bookworm-backports, beside Redis 7.0. The harness picks binaries by path
+# (/usr/bin/valkey-server), so neither shadows the other; the package's system service is never used.
+if ! command -v valkey-server >/dev/null || ! command -v valkey-sentinel >/dev/null; then
+  if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "deb http://deb.debian.org/debian bookworm-backports main" |
+      "${sudo_cmd[@]}" tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
+  fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+    -t bookworm-backports valkey-server valkey-sentinel >/dev/null
+fi
 if [ ${#packages[@]} -gt 0 ]; then
   echo "installing ${packages[*]}"
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
     "${packages[@]}" >/dev/null

@@ -8,6 +8,8 @@ import { UserLoad } from "../UserLoad.js";
 import { pollUntil } from "../poll.js";
 import type { RedisSessionOptions } from "../../src/index.js";
 import { Network } from "./Network.js";
+import { defaultServerKind } from "../serverKind.js";
+import type { ServerKind } from "../serverKind.js";
 import { ask, LatencyProxy, NetNode, PROXY_PORT, REDIS_PORT, SENTINEL_PORT } from "./nodes.js";
 
 export const MASTER_NAME = "mymaster";
@@ -30,6 +32,8 @@ export interface StackOptions {
   thinkMs?: number;
   /** Users check their cart out (read, count what is missing, empty it) every so many items. */
   checkoutEvery?: number;
+  /** Which server runs the data nodes and Sentinels. */
+  kind?: ServerKind;
 }
 
 /**
@@ -60,6 +64,7 @@ export class PartitionStack {
       proxied: false,
       apps: true,
       thinkMs: 100,
+      kind: defaultServerKind(),
       ...options,
     });
     try {
@@ -89,7 +94,9 @@ export class PartitionStack {
   /** The node on `host`, named after it, with its files in a directory of that name. */
   #netNode(host: string, port: number, sentinel: boolean): NetNode {
     const { network, dir } = this;
-    return new NetNode(host, host, network.address(host), port, join(dir, host), sentinel, network);
+    const { kind } = this.options;
+    const address = network.address(host);
+    return new NetNode(host, host, address, port, join(dir, host), sentinel, network, kind);
   }
 
   async #boot(): Promise<void> {

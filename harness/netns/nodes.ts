@@ -5,6 +5,8 @@ import { fileURLToPath } from "node:url";
 import { ConfiguredServer } from "../ConfiguredServer.js";
 import { commandOnce } from "../redisCommand.js";
 import type { Network } from "./Network.js";
+import { serverBinary } from "../serverKind.js";
+import type { ServerKind } from "../serverKind.js";
 
 /** Port every data node listens on inside its namespace; the latency proxy listens on PROXY_PORT. */
 export const REDIS_PORT = 6379;
@@ -21,7 +23,7 @@ export function ask(
   return commandOnce({ host, port, timeoutMs }, args);
 }
 
-/** A redis-server or redis-sentinel in its host's namespace, with config and log in `dir`. */
+/** A data node or Sentinel (Redis or Valkey) in its host's namespace, with config and log in `dir`. */
 export class NetNode extends ConfiguredServer {
   constructor(
     name: string,
@@ -31,6 +33,7 @@ export class NetNode extends ConfiguredServer {
     dir: string,
     sentinel: boolean,
     network: Network,
+    kind: ServerKind,
   ) {
     super(name, address, port, dir, (configFile) => [
       "ip",
@@ -38,7 +41,7 @@ export class NetNode extends ConfiguredServer {
         "netns",
         "exec",
         network.namespace(host),
-        sentinel ? "redis-sentinel" : "redis-server",
+        serverBinary(kind, sentinel ? "sentinel" : "server"),
         configFile,
       ],
     ]);
