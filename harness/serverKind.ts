@@ -10,7 +10,7 @@ export const SERVER_KINDS: readonly ServerKind[] = ["redis", "valkey"];
 
 /** The kind a stack runs when none is given: `RHS_SERVER=valkey`, else Redis. */
 export function defaultServerKind(): ServerKind {
-  const wanted = process.env["RHS_SERVER"];
+  const wanted = process.env.RHS_SERVER;
   if (wanted === undefined || wanted === "" || wanted === "redis") return "redis";
   if (wanted === "valkey") return "valkey";
   throw new Error(`RHS_SERVER must be "redis" or "valkey"; got "${wanted}"`);
