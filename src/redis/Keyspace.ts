@@ -5,6 +5,7 @@ import { Budget } from "./connection/Budget.js";
 import type { ConnectionEvents, OutageWatch } from "./connection/ConnectionMonitor.js";
 import type { CommandArgs } from "./connection/CorkedCommands.js";
 import { withinDeadline } from "./connection/deadline.js";
+import type { Notices } from "./connection/Notices.js";
 import type { WaitContext } from "./connection/deadline.js";
 import { CorruptKeys } from "./connection/CorruptKeys.js";
 import { replyIs } from "./connection/replies.js";
@@ -20,6 +21,7 @@ import type { Vouched } from "./sentinel/ReadFence.js";
 import { StoreCounters } from "./stats.js";
 import type { BatchScript, WriteArguments } from "./writes/batchCalls.js";
 import { Writes } from "./writes/Writes.js";
+import type { DurabilityChange } from "./writes/ReplicaRule.js";
 import type { WriteResult } from "./writes/Writes.js";
 
 export { Budget } from "./connection/Budget.js";
@@ -114,6 +116,10 @@ export class Keyspace {
       offsets: settings.replicaReads === true,
       counters,
       unconfirmable: settings.unconfirmable,
+      onDurability: (change) => {
+        durabilityChanged(change, counters, connection.notices);
+        events.durability?.(change);
+      },
     });
     this.outages = connection.monitor.watch(settings.waitMs, {
       ...events,
@@ -274,6 +280,7 @@ export class Keyspace {
       ...this.connection,
       topology: this.topology,
       requiredReplicas: this.requiredReplicas(),
+      degraded: [...this.counters.degraded],
     };
   }
 
@@ -286,5 +293,32 @@ export class Keyspace {
       await this.#connection.release();
     })();
     return this.#closed;
+  }
+}
+
+/**
+ * Counts a master's writes becoming degraded or restored, and says so once per change (without
+ * `DEBUG`: an operator must know that acknowledged writes have a single copy).
+ */
+function durabilityChanged(change: DurabilityChange, counters: StoreCounters, notices: Notices): void {
+  const { master, degraded, replicas, minimum } = change;
+  if (degraded) {
+    if (counters.degraded.has(master)) return;
+    counters.degraded.add(master);
+    counters.degradations++;
+    notices.cleared(`restored:${master}`);
+    notices.once(
+      `writes on ${master} are degraded: ${replicas} replica${replicas === 1 ? "" : "s"} can ` +
+        `take them (\`durability.replicas\` is ${minimum}); they are acknowledged with the ` +
+        "copies there are (`durability.whenFewer`) until a replica is back",
+      `degraded:${master}`,
+    );
+  } else {
+    if (!counters.degraded.delete(master)) return;
+    notices.cleared(`degraded:${master}`);
+    notices.once(
+      `writes on ${master} are restored: ${replicas} replica${replicas === 1 ? "" : "s"} take them`,
+      `restored:${master}`,
+    );
   }
 }

@@ -29,6 +29,8 @@ export type HealthFacts = ReplicationHealth & {
   topology: "single" | "sentinel" | "cluster" | "client";
   /** Replicas a write must reach (undefined for "all" until a Sentinel has answered). */
   requiredReplicas: number | undefined;
+  /** Masters whose writes are degraded now (see StoreStats.degraded). */
+  degraded: string[];
 };
 
 /** A replica whose last acknowledgement is older than this is not counted as in sync. */

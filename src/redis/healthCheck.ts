@@ -13,8 +13,9 @@ export interface HealthCheckable {
 /** What {@link healthCheck} reports. */
 export interface HealthReport {
   /**
-   * `ok`; `degraded` when the master has fewer replicas in sync than `durability.replicas`
-   * (writes would answer 503); `unavailable` when Redis does not answer.
+   * `ok`; `degraded` when the master has fewer replicas in sync than `durability.replicas`, or
+   * writes are acknowledged with fewer copies than that (`degradedMasters`); `unavailable` when
+   * Redis does not answer.
    */
   status: "ok" | "degraded" | "unavailable";
   topology: "single" | "sentinel" | "cluster" | "client";
@@ -33,6 +34,12 @@ export interface HealthReport {
    * until a Sentinel has answered).
    */
   requiredReplicas: number | null;
+  /**
+   * Masters (`host:port`) whose writes are degraded now: fewer replicas can take them than
+   * `durability.replicas`, so they are acknowledged with the copies there are
+   * (`durability.whenFewer`).
+   */
+  degradedMasters: string[];
   /** When the client last followed a master change (ISO 8601), or null. */
   lastFailoverAt: string | null;
   /** Round trip of the check, in ms; null when Redis did not answer. */
@@ -73,6 +80,7 @@ export async function healthCheck(
     topology: facts.topology,
     master: facts.master ?? null,
     requiredReplicas,
+    degradedMasters: facts.degraded,
     lastFailoverAt: facts.lastFailoverAt?.toISOString() ?? null,
   };
   if (!facts.answered) {
@@ -88,7 +96,8 @@ export async function healthCheck(
   const { role, replicas, shards, latencyMs } = facts;
   const healthy =
     (role === null || role === "master") &&
-    (replicas ?? Infinity) >= (requiredReplicas ?? Infinity);
+    (replicas ?? Infinity) >= (requiredReplicas ?? Infinity) &&
+    facts.degraded.length === 0;
   return {
     ...base,
     status: healthy ? "ok" : "degraded",

@@ -24,6 +24,14 @@ export interface StoreStats {
   failovers: number;
   /** Keys that held something this library did not write there, taken as none. */
   corrupt: number;
+  /**
+   * Times a master's writes became degraded: fewer replicas could take them than
+   * `durability.replicas` (its last replica gone), so they were acknowledged with the copies
+   * there were (see `durability.whenFewer`).
+   */
+  degradations: number;
+  /** Masters whose writes are degraded now (`host:port`). */
+  degraded: string[];
   /** Durable writes committed together: how many per batch (one script call and one WAIT). */
   writeBatchSize: HistogramSnapshot;
   /** Time from sending a batch to its WAIT's answer, in ms. */
@@ -70,6 +78,8 @@ export class StoreCounters {
   retries = 0;
   failovers = 0;
   corrupt = 0;
+  degradations = 0;
+  readonly degraded = new Set<string>();
   readonly writeBatchSize = new Histogram([1, 2, 5, 10, 20, 50, 100]);
   readonly waitLatencyMs = new Histogram([1, 2, 5, 10, 25, 50, 100, 250, 1000]);
 
@@ -86,6 +96,8 @@ export class StoreCounters {
       retries: this.retries,
       failovers: this.failovers,
       corrupt: this.corrupt,
+      degradations: this.degradations,
+      degraded: [...this.degraded],
       writeBatchSize: this.writeBatchSize.snapshot(),
       waitLatencyMs: this.waitLatencyMs.snapshot(),
     };

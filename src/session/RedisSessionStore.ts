@@ -72,6 +72,8 @@ export class RedisSessionStore extends Store {
         disconnect: () => this.emit("disconnect"),
         connect: () => this.emit("connect"),
         failover: (event: FailoverEvent) => this.emit("failover", event),
+        // A master's writes acknowledged with fewer copies than `durability.replicas`, and back.
+        durability: (change) => this.emit(change.degraded ? "degraded" : "restored", change),
       },
       unconfirmable:
         "every session write waits for confirmations it cannot get and answers 503 after " +

@@ -54,6 +54,17 @@ export class ClusterLanes implements LaneRouter {
     return nodes === undefined ? undefined : nodes.length - 1;
   }
 
+  replicaAddressesOf(key: string): ReadonlySet<string> | undefined {
+    const nodes = this.cluster.slots[keySlot(key)];
+    return nodes === undefined ? undefined : new Set(nodes.slice(1));
+  }
+
+  mapAddress(address: string): string {
+    const { natMap } = this.cluster.options;
+    const mapped = typeof natMap === "function" ? natMap(address) : natMap?.[address];
+    return mapped === null || mapped === undefined ? address : `${mapped.host}:${mapped.port}`;
+  }
+
   reroute(): void {
     this.cluster.refreshSlotsCache();
   }

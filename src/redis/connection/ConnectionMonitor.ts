@@ -1,3 +1,4 @@
+import type { DurabilityChange } from "../writes/ReplicaRule.js";
 import type { Cluster, Redis } from "ioredis";
 import { debugFor } from "../debug.js";
 import { isConfigurationError } from "./replies.js";
@@ -21,6 +22,11 @@ export interface ConnectionEvents {
   /** Redis is reachable again after a `disconnect`. */
   connect(): void;
   failover(event: FailoverEvent): void;
+  /**
+   * A master's writes became degraded (fewer replicas can take them than asked, e.g. its last
+   * replica is gone) or were restored.
+   */
+  durability?(change: DurabilityChange): void;
 }
 
 /** How ioredis reports a `SELECT` that failed on connecting (the client goes on in database 0). */

@@ -13,15 +13,16 @@ import {
 /** How sure a write must be before the user is told it succeeded. */
 export interface DurabilityOptions {
   /**
-   * Replicas that must confirm a write (`WAIT`, sent in the same pipeline as the write) before it
-   * is acknowledged; 0 acknowledges once the master has it. A write not confirmed in time fails
-   * with `NotDurableError` (503), so no acknowledged change is lost when the master dies.
+   * The fewest replicas a write must reach before it is acknowledged; 0 acknowledges once the
+   * master has it (no WAIT). Whatever the number, a write also waits for every other replica
+   * that could be promoted in place of its master — the replicas Sentinel lists as healthy and
+   * promotable, or the shard's replicas on a Cluster — and never for one that is down or in a
+   * full resync. So no failover, planned (`SENTINEL FAILOVER`) or not, promotes a replica without
+   * an acknowledged write, and losing a replica does not stall writes.
    *
-   * `"all"` (Sentinel only): every replica Sentinel lists for the master, connected or not. A
-   * number counts whichever replicas answer, and a master cut off together with one replica
-   * still gets that one's confirmation while Sentinel promotes another, losing what it confirmed;
-   * `"all"` cannot be satisfied on such a minority side, at the price of 503s for writes while
-   * any replica is down or cut off (see the README's "When Redis fails").
+   * While fewer replicas than this can take writes (a shard's last replica is gone), see
+   * `whenFewer`. `"all"` is accepted and means the same as 1 (it used to count replicas that
+   * could not answer, turning failovers into 503s).
    * @default 1 on Sentinel and on a Cluster (per shard), 0 otherwise
    */
   replicas?: number | "all" | undefined;
@@ -31,6 +32,24 @@ export interface DurabilityOptions {
    * @default 100
    */
   timeoutMs?: number | undefined;
+  /**
+   * While fewer than `replicas` replicas can take writes (the last replica of a master is gone):
+   * `"degrade"` acknowledges writes with the copies there are — after the master's own AOF
+   * fsync where the server has WAITAOF (Redis 7.2+, Valkey) and `appendonly yes`, else from its
+   * memory (Redis 7.0) — and reports it (`degraded`/`restored` events, `stats()`, health,
+   * one log line per change); `"refuse"` answers such writes 503 instead, for those who prefer
+   * unavailability to a single copy.
+   * @default "degrade"
+   */
+  whenFewer?: "degrade" | "refuse" | undefined;
+  /**
+   * `true`: a write is acknowledged only once it is in the AOF on disk of its master and of the
+   * replicas it waits for (WAITAOF; needs Redis 7.2+ or Valkey with `appendonly yes`), so a
+   * crash of every node at once loses nothing acknowledged. Costs up to one fsync period
+   * (`appendfsync everysec`: about a second) per write.
+   * @default false
+   */
+  fsync?: boolean | undefined;
   /**
    * Sentinel only. `true`: a session (or a cached value) is read only from the master a Sentinel majority names (as
    * durable writes are acknowledged only there), so an instance cut off with the old master
@@ -99,6 +118,8 @@ export interface NormalizedDurability {
   replicas: number | "all";
   timeoutMs: number;
   fenceReads: boolean;
+  whenFewer: "degrade" | "refuse";
+  fsync: boolean;
 }
 
 /** `unavailable` after validation. */
@@ -116,9 +137,20 @@ export function normalizeDurability(
   topology: ParsedTopology,
 ): NormalizedDurability {
   const record = value === undefined ? {} : asRecord(value, "durability");
-  rejectUnknown(record, ["replicas", "timeoutMs", "fenceReads"], "durability.");
+  rejectUnknown(
+    record,
+    ["replicas", "timeoutMs", "fenceReads", "whenFewer", "fsync"],
+    "durability.",
+  );
   const { sentinelReplicas, otherReplicas, timeoutMs } = REDIS_DEFAULTS.durability;
   const fenceReads = boolean(record.fenceReads ?? false, "durability.fenceReads");
+  const fsync = boolean(record.fsync ?? false, "durability.fsync");
+  const whenFewer = record.whenFewer ?? "degrade";
+  if (whenFewer !== "degrade" && whenFewer !== "refuse") {
+    throw new TypeError(
+      `\`durability.whenFewer\` must be "degrade" or "refuse"; got ${describe(whenFewer)}`,
+    );
+  }
   if (fenceReads && topology.kind !== "sentinel") {
     throw new UnsupportedTopologyError(
       "`durability.fenceReads` needs a Sentinel topology (`{ sentinels, name }` or a " +
@@ -137,7 +169,7 @@ export function normalizeDurability(
           "redis-sentinel:// URL): the replicas a master should have are what Sentinel knows of it",
       );
     }
-    return { replicas, timeoutMs: wait, fenceReads };
+    return { replicas, timeoutMs: wait, fenceReads, whenFewer, fsync };
   }
   if (typeof replicas === "string") {
     throw new TypeError(
@@ -145,7 +177,13 @@ export function normalizeDurability(
     );
   }
   nonNegativeInteger(replicas, "durability.replicas", "replicas");
-  return { replicas, timeoutMs: wait, fenceReads };
+  if (fsync && replicas === 0) {
+    throw new TypeError(
+      "`durability.fsync` confirms writes with WAITAOF, which `durability.replicas: 0` turns " +
+        "off: set `replicas` to 1 or more",
+    );
+  }
+  return { replicas, timeoutMs: wait, fenceReads, whenFewer, fsync };
 }
 
 /**

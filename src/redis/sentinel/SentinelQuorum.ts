@@ -10,6 +10,11 @@ const log = debugFor("redis");
 const POLL_MS = 250;
 /** An answer older than this does not count. */
 const FRESH_MS = 1_000;
+/**
+ * A replica that has not answered Sentinel's pings for this long is not one it would promote
+ * (Sentinel's own rule while the master is down: five ping periods).
+ */
+const PROMOTABLE_PING_MS = 5_000;
 /** How long a host name's addresses are trusted. */
 const LOOKUP_MS = 10_000;
 
@@ -22,6 +27,12 @@ export interface SentinelAnswer {
   epoch: number;
   /** Replicas Sentinel lists for the master, connected or not. */
   replicas: number;
+  /**
+   * Replicas this Sentinel could promote in place of the master (`host:port`, after natMap):
+   * linked, not down or disconnected, master link ok, priority above 0, answering its pings (see
+   * {@link promotableIn}). Undefined when its replica list did not come with the answer.
+   */
+  promotable?: ReadonlySet<string> | undefined;
   /**
    * The Sentinel sees that master as up and is not failing it over (no `s_down`, `o_down`,
    * `failover_in_progress` flag): a failover's leader names the old master at the new epoch until
@@ -57,7 +68,7 @@ export class SentinelQuorum {
   constructor(
     private readonly options: RedisOptions,
     /** Maps a Sentinel's `host:port` answer as the connections' natMap would. */
-    private readonly natMap: (address: string) => string,
+    readonly natMap: (address: string) => string,
     /** Called when the vouched-for master changes. */
     private readonly onMaster: (to: string, from: string) => void,
   ) {
@@ -85,6 +96,19 @@ export class SentinelQuorum {
   /** Replicas the vouched-for master should have, as Sentinel lists them (last known). */
   get knownReplicas(): number | undefined {
     return this.#knownReplicas;
+  }
+
+  /**
+   * The replicas any Sentinel of the majority that vouches for the master now could promote in
+   * its place (each Sentinel may lead the next failover); undefined while no master is vouched
+   * for.
+   */
+  promotable(): ReadonlySet<string> | undefined {
+    const vouched = vouchedAnswers(this.#answers, Date.now());
+    if (vouched.length === 0) return undefined;
+    const union = new Set<string>();
+    for (const { promotable } of vouched) for (const address of promotable ?? []) union.add(address);
+    return union;
   }
 
   /**
@@ -120,10 +144,13 @@ export class SentinelQuorum {
     clearTimeout(this.#timers[index]);
     const started = Date.now();
     try {
-      const reply = await connection.call("SENTINEL", "MASTER", this.options.name ?? "");
-      const fields = new Map<string, string>();
-      const flat = Array.isArray(reply) ? (reply as unknown[]) : [];
-      for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), String(flat[i + 1]));
+      const name = this.options.name ?? "";
+      // Both in one round trip: the replica list belongs to the master named with it.
+      const [reply, replicas] = await Promise.all([
+        connection.call("SENTINEL", "MASTER", name),
+        connection.call("SENTINEL", "REPLICAS", name).catch(() => undefined),
+      ]);
+      const fields = pairsOf(reply);
       const ip = fields.get("ip");
       const port = fields.get("port");
       if (ip !== undefined && port !== undefined) {
@@ -132,6 +159,9 @@ export class SentinelQuorum {
           master: this.natMap(`${ip}:${port}`),
           epoch: Number(fields.get("config-epoch") ?? 0),
           replicas: Number(fields.get("num-slaves") ?? 0),
+          promotable: Array.isArray(replicas)
+            ? promotableIn(replicas.map(pairsOf), this.natMap)
+            : undefined,
           healthy: !/s_down|o_down|failover_in_progress/.test(fields.get("flags") ?? ""),
         };
         this.#noticeMaster();
@@ -193,16 +223,59 @@ export function vouchedMaster(
   answers: readonly (SentinelAnswer | undefined)[],
   now: number,
 ): SentinelAnswer | undefined {
+  return vouchedAnswers(answers, now)[0];
+}
+
+/**
+ * The answers that vouch for the master (see {@link vouchedMaster}), all naming it; none when no
+ * master is vouched for.
+ */
+function vouchedAnswers(
+  answers: readonly (SentinelAnswer | undefined)[],
+  now: number,
+): SentinelAnswer[] {
   const fresh = answers.filter(
     (answer): answer is SentinelAnswer => answer !== undefined && now - answer.at <= FRESH_MS,
   );
-  if (fresh.length <= answers.length / 2) return undefined;
+  if (fresh.length <= answers.length / 2) return [];
   const epoch = Math.max(...fresh.map((answer) => answer.epoch));
   // At that epoch, the answers that see their master up: a failover's leader names the old master
   // (failing it over) until it has reconfigured the replicas, while others name the promoted one.
   const latest = fresh.filter((answer) => answer.epoch === epoch && answer.healthy);
   const best = latest[0];
   // Sentinels at the same epoch naming different masters up: no master is sure.
-  if (latest.some((answer) => answer.master !== best?.master)) return undefined;
-  return best;
+  if (latest.some((answer) => answer.master !== best?.master)) return [];
+  return latest;
+}
+
+/**
+ * The replicas of a `SENTINEL REPLICAS` answer that Sentinel could promote: not `s_down`,
+ * `o_down` or `disconnected`, master link ok, `slave-priority` above 0, and answering pings.
+ * A replica being promoted keeps all of these until the failover is over; a dead one is
+ * `disconnected` as soon as its Sentinel link drops.
+ */
+export function promotableIn(
+  replicas: readonly ReadonlyMap<string, string>[],
+  natMap: (address: string) => string,
+): Set<string> {
+  const promotable = new Set<string>();
+  for (const replica of replicas) {
+    const flags = replica.get("flags") ?? "";
+    if (/s_down|o_down|disconnected/.test(flags)) continue;
+    if (replica.get("master-link-status") !== "ok") continue;
+    if (Number(replica.get("slave-priority") ?? 100) === 0) continue;
+    if (Number(replica.get("last-ok-ping-reply") ?? 0) > PROMOTABLE_PING_MS) continue;
+    const ip = replica.get("ip");
+    const port = replica.get("port");
+    if (ip !== undefined && port !== undefined) promotable.add(natMap(`${ip}:${port}`));
+  }
+  return promotable;
+}
+
+/** A flat `[field, value, …]` reply as a map. */
+function pairsOf(reply: unknown): Map<string, string> {
+  const fields = new Map<string, string>();
+  const flat = Array.isArray(reply) ? (reply as unknown[]) : [];
+  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), String(flat[i + 1]));
+  return fields;
 }

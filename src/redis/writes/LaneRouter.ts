@@ -14,6 +14,13 @@ export interface LaneRouter {
   groupOf(key: string): number;
   /** Replicas the master owning `key` has, where the topology says; undefined where it does not. */
   replicasOf(key: string): number | undefined;
+  /**
+   * The replicas (`host:port`) of the master owning `key` where the topology says (a Cluster's
+   * slot map); undefined where it does not.
+   */
+  replicaAddressesOf(key: string): ReadonlySet<string> | undefined;
+  /** A replica's `ip:port` as its master reports it, as the topology's address map has it. */
+  mapAddress(address: string): string;
   /** A write met a moved slot or a lost master: look the masters up again. */
   reroute(): void;
   close(): Promise<void>;
@@ -33,6 +40,14 @@ export class SinglePoolRouter implements LaneRouter {
 
   replicasOf(): undefined {
     return undefined;
+  }
+
+  replicaAddressesOf(): undefined {
+    return undefined;
+  }
+
+  mapAddress(address: string): string {
+    return address;
   }
 
   reroute(): void {

@@ -7,13 +7,14 @@ import { DurableWriter } from "./DurableWriter.js";
 import type { LaneRouter } from "./LaneRouter.js";
 import type { StoreCounters } from "../stats.js";
 import type { LanePool } from "./WriterLane.js";
+import type { ReplicaRule } from "./ReplicaRule.js";
 
 const log = debugFor("redis");
 
 /** What a durable writer is given beside its lanes (see DurableWriter). */
 export interface DurableWriterSettings {
   batchScript: BatchScript;
-  replicas: () => number | undefined;
+  rule: ReplicaRule;
   timeoutMs: number;
   counters: StoreCounters;
   vouches: ConstructorParameters<typeof DurableWriter>[4]["vouches"];
@@ -65,8 +66,8 @@ export class RoutedWriter {
           this.#writers.delete(old);
         }
       }
-      const { batchScript, replicas, timeoutMs, counters, vouches, offsets } = this.settings;
-      writer = new DurableWriter(pool, batchScript, replicas, timeoutMs, {
+      const { batchScript, rule, timeoutMs, counters, vouches, offsets } = this.settings;
+      writer = new DurableWriter(pool, batchScript, rule, timeoutMs, {
         counters,
         vouches,
         offsets,

@@ -9,6 +9,10 @@ import type { StoreCounters } from "../stats.js";
 import type { BatchScript, WriteArguments } from "./batchCalls.js";
 import type { OffsetReply } from "./DurableWriter.js";
 import { RoutedWriter } from "./RoutedWriter.js";
+import type { DurabilityChange, ReplicaRule } from "./ReplicaRule.js";
+
+/** No replica known to the topology: the master's online replicas are waited for. */
+const NONE: ReadonlySet<string> = new Set();
 
 /** What a write answered, and with replica reads its causal token (the master's offset). */
 export interface WriteResult {
@@ -35,15 +39,22 @@ export class Writes {
   constructor(
     private readonly connection: RedisConnection,
     private readonly script: BatchScript,
-    { replicas, timeoutMs, fenceReads }: NormalizedDurability,
+    { replicas, timeoutMs, fenceReads, whenFewer, fsync }: NormalizedDurability,
     {
       offsets,
       counters,
       unconfirmable,
-    }: { offsets: boolean; counters: StoreCounters; unconfirmable: string },
+      onDurability,
+    }: {
+      offsets: boolean;
+      counters: StoreCounters;
+      unconfirmable: string;
+      /** A master's writes became degraded (fewer copies than asked) or were restored. */
+      onDurability: (change: DurabilityChange) => void;
+    },
   ) {
     const { backend, clock } = connection;
-    if (typeof replicas === "number" && replicas > 0) {
+    if (typeof replicas === "number" && replicas > 0 && whenFewer === "refuse") {
       connection.expectReplicas(replicas, unconfirmable);
     }
     // Durable writes on Sentinel are acknowledged only on the master a Sentinel majority names.
@@ -61,9 +72,21 @@ export class Writes {
     this.fence = new ReadFence(quorum, fenceReads, backend);
     this.#offsets = offsets;
     if (replicas === "all" || replicas > 0) {
-      this.#durable = new RoutedWriter(connection.lanes(), {
+      const lanes = connection.lanes();
+      const rule: ReplicaRule = {
+        minimum: replicas === "all" ? 1 : replicas,
+        whenFewer,
+        fsync,
+        promotable:
+          quorum === undefined
+            ? (key) => lanes.replicaAddressesOf(key) ?? NONE
+            : () => quorum.promotable(),
+        map: quorum === undefined ? (address) => lanes.mapAddress(address) : quorum.natMap,
+        report: onDurability,
+      };
+      this.#durable = new RoutedWriter(lanes, {
         batchScript: script,
-        replicas: this.requiredReplicas,
+        rule,
         timeoutMs,
         counters,
         offsets,
