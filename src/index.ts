@@ -29,6 +29,7 @@ export { healthCheck, healthHandler } from "./redis/healthCheck.js";
 export type { HealthReport } from "./redis/healthCheck.js";
 export type { ShardHealth } from "./redis/backend/Backend.js";
 export type { FailoverEvent } from "./redis/connection/ConnectionMonitor.js";
+export type { DurabilityChange } from "./redis/writes/ReplicaRule.js";
 export type { HistogramSnapshot, StoreStats } from "./redis/stats.js";
 export type { DurabilityOptions, UnavailableOptions } from "./redis/options/options.js";
 export { NotDurableError } from "./errors/NotDurableError.js";

@@ -17,7 +17,7 @@ const stores: Record<"two" | "three", RedisSessionStore | undefined> = {
 const twoReplicas = useServer(() => {
   const { app, sessions } = createTestApp({
     redis: redis.current.redisOption,
-    durability: { replicas: 2 },
+    durability: { replicas: 2, whenFewer: "refuse" },
   });
   stores.two = sessions.store;
   return app;
@@ -25,7 +25,7 @@ const twoReplicas = useServer(() => {
 const threeReplicas = useServer(() => {
   const { app, sessions } = createTestApp({
     redis: redis.current.redisOption,
-    durability: { replicas: 3, timeoutMs: 200 },
+    durability: { replicas: 3, timeoutMs: 200, whenFewer: "refuse" },
     unavailable: { waitMs, retryAfterSeconds: 2 },
   });
   stores.three = sessions.store;

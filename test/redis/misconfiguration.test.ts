@@ -168,10 +168,16 @@ describe("a wrong password", () => {
   });
 });
 
-describe("durability.replicas larger than the topology has", () => {
+describe("durability.replicas larger than the topology has, whenFewer: refuse", () => {
   test("said once as soon as connected, for the store and for the cache", async () => {
-    const store = new RedisSessionStore({ redis: redis.current.url, durability: { replicas: 2 } });
-    const cache = createCache({ redis: redis.current.url, durability: { replicas: 1 } });
+    const store = new RedisSessionStore({
+      redis: redis.current.url,
+      durability: { replicas: 2, whenFewer: "refuse" },
+    });
+    const cache = createCache({
+      redis: redis.current.url,
+      durability: { replicas: 1, whenFewer: "refuse" },
+    });
     try {
       const [line] = await saidOnce(/`durability.replicas` is 2/);
       expect(line).toContain(`the master at ${redis.current.url} has 0 replicas in sync`);

@@ -273,15 +273,19 @@ describe("defaults", () => {
       replicas: 1,
       timeoutMs: 100,
       fenceReads: false,
+      whenFewer: "degrade",
+      fsync: false,
     });
     expect(normalizeOptions({ secret, redis }).store.durability).toEqual({
       replicas: 0,
       timeoutMs: 100,
       fenceReads: false,
+      whenFewer: "degrade",
+      fsync: false,
     });
     expect(
       normalizeOptions({ secret, redis: sentinel, durability: { replicas: 0 } }).store.durability,
-    ).toEqual({ replicas: 0, timeoutMs: 100, fenceReads: false });
+    ).toEqual({ replicas: 0, timeoutMs: 100, fenceReads: false, whenFewer: "degrade", fsync: false });
   });
 
   test("session ids are 192-bit random, URL-safe", () => {

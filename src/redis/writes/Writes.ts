@@ -27,8 +27,8 @@ export interface WriteResult {
  */
 export class Writes {
   /**
-   * Replicas a write must reach: `durability.replicas`, or for "all" what Sentinel lists
-   * (undefined until a Sentinel has answered).
+   * The fewest replicas a write must reach (`durability.replicas`; "all": 1). A write also
+   * waits for every other replica that could be promoted (see ReplicaRule).
    */
   readonly requiredReplicas: () => number | undefined;
   /** Which reads count as from the master a Sentinel majority names. */
@@ -68,13 +68,14 @@ export class Writes {
           "(`{ sentinels, name }` or a redis-sentinel:// URL), not a client passed in",
       );
     }
-    this.requiredReplicas = replicas === "all" ? () => quorum?.knownReplicas : () => replicas;
+    const minimum = replicas === "all" ? 1 : replicas;
+    this.requiredReplicas = () => minimum;
     this.fence = new ReadFence(quorum, fenceReads, backend);
     this.#offsets = offsets;
     if (replicas === "all" || replicas > 0) {
       const lanes = connection.lanes();
       const rule: ReplicaRule = {
-        minimum: replicas === "all" ? 1 : replicas,
+        minimum,
         whenFewer,
         fsync,
         promotable:

@@ -1,0 +1,114 @@
+import { describe, expect, test } from "vitest";
+import { Browser } from "../../harness/Browser.js";
+import { useSentinel } from "../support/hooks.js";
+import { useServer } from "../support/http.js";
+import { pollUntil } from "../../harness/poll.js";
+import { redisInfo } from "../../harness/redisCommand.js";
+import { createTestApp } from "../../harness/app/testApp.js";
+import type { DurabilityChange, RedisSessionStore } from "../../src/index.js";
+
+// Which replicas a write waits for: every replica that could be promoted, never one that is down.
+// A master with two replicas, down-after 1000 ms.
+const redis = useSentinel({ downAfterMs: 1_000 });
+const unavailable = { waitMs: 3_000, retryAfterSeconds: 1 };
+const stores: Partial<Record<"byDefault" | "all" | "refusing", RedisSessionStore>> = {};
+const changes: DurabilityChange[] = [];
+function app(name: keyof typeof stores, durability: object) {
+  return useServer(() => {
+    const { app, sessions } = createTestApp({
+      redis: redis.current.redisOption,
+      durability,
+      unavailable,
+    });
+    stores[name] = sessions.store;
+    if (name === "byDefault") {
+      sessions.store.on("degraded", (change: DurabilityChange) => changes.push(change));
+      sessions.store.on("restored", (change: DurabilityChange) => changes.push(change));
+    }
+    return app;
+  });
+}
+const byDefault = app("byDefault", {});
+const all = app("all", { replicas: "all" });
+const refusing = app("refusing", { whenFewer: "refuse" });
+
+const write = (browser: Browser, url: string, value: string) =>
+  browser.request(`${url}/session/theme`, { method: "PUT", json: { value } });
+
+describe("durability: which replicas a write waits for", () => {
+  test("both replicas up: acknowledged, health ok", async () => {
+    const browser = new Browser();
+    expect((await write(browser, byDefault.url, "light")).status).toBe(200);
+    const health = await new Browser().request(`${byDefault.url}/healthz`);
+    expect(health.body).toMatchObject({
+      status: "ok",
+      replicas: 2,
+      requiredReplicas: 1,
+      degradedMasters: [],
+    });
+  });
+
+  test("a replica killed: writes go on with the one left, on every setting", async () => {
+    const topology = redis.current;
+    const master = await topology.currentMaster();
+    const replica = topology.servers.find((server) => server !== master);
+    if (replica === undefined) throw new Error("no replica");
+    const browser = new Browser();
+    await replica.process.kill();
+    try {
+      for (const { url } of [byDefault, all, refusing]) {
+        const started = Date.now();
+        expect((await write(browser, url, "dark")).status).toBe(200);
+        // Not the wait bound: the dead replica is not waited for.
+        expect(Date.now() - started).toBeLessThan(unavailable.waitMs);
+      }
+      expect(stores.byDefault?.stats()).toMatchObject({ degraded: [], degradations: 0 });
+    } finally {
+      await replica.start();
+      await topology.waitForSteadyState();
+    }
+  });
+
+  test("the last replica gone: acknowledged and reported degraded, or refused with whenFewer: refuse; restored once a replica is back", async () => {
+    const topology = redis.current;
+    const master = await topology.currentMaster();
+    const replicas = topology.servers.filter((server) => server !== master);
+    const browser = new Browser();
+    expect((await write(browser, byDefault.url, "before")).status).toBe(200);
+    changes.length = 0;
+    await Promise.all(replicas.map((replica) => replica.process.kill()));
+    try {
+      await pollUntil(
+        "the master to see no replica",
+        async () => (await redisInfo(master.port, "replication")).get("connected_slaves") === "0",
+      );
+      const degraded = await write(browser, byDefault.url, "alone");
+      expect(degraded.status).toBe(200);
+      expect(changes).toEqual([
+        { master: `127.0.0.1:${master.port}`, degraded: true, replicas: 0, minimum: 1 },
+      ]);
+      expect(stores.byDefault?.stats()).toMatchObject({
+        degraded: [`127.0.0.1:${master.port}`],
+        degradations: 1,
+      });
+      expect((await new Browser().request(`${byDefault.url}/healthz`)).body).toMatchObject({
+        status: "degraded",
+        degradedMasters: [`127.0.0.1:${master.port}`],
+      });
+      const refused = await write(new Browser(), refusing.url, "refused");
+      expect(refused.status).toBe(503);
+      expect((await browser.request(`${byDefault.url}/session`)).body).toMatchObject({
+        data: { theme: "alone" },
+      });
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.start()));
+      await topology.waitForSteadyState();
+    }
+    await pollUntil("a write to be restored", async () => {
+      await write(browser, byDefault.url, "after");
+      return changes.length === 2;
+    });
+    expect(changes[1]).toMatchObject({ degraded: false, master: `127.0.0.1:${master.port}` });
+    expect(stores.byDefault?.stats()).toMatchObject({ degraded: [], degradations: 1 });
+  });
+});
