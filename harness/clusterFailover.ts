@@ -6,6 +6,7 @@ import type { RedisServer } from "./RedisServer.js";
 import { redisCommand } from "./redisCommand.js";
 import { ClusterStack } from "./ClusterStack.js";
 import { UserLoad } from "./UserLoad.js";
+import type { ServerKind } from "./serverKind.js";
 import type { LoadStats, Verdict } from "./UserLoad.js";
 
 /** How a shard's master is made to fail. */
@@ -29,6 +30,17 @@ export interface ClusterFaultRun {
   usersOnFailedShard: number;
   /** The `failover` events each app instance's store emitted. */
   failoverEvents: number[];
+  /** The `degraded` and `restored` events each app instance's store emitted. */
+  durabilityEvents: { degraded: number; restored: number }[];
+}
+
+/** How the Cluster is laid out and what follows the fault. */
+export interface ClusterFaultSettings {
+  /** Replicas per shard (default 2). */
+  replicasPerMaster?: number;
+  kind?: ServerKind;
+  /** After a kill: start the killed node again (it rejoins as a replica) and let writes go on. */
+  restart?: boolean;
 }
 
 const PREFIX = "sess:";
@@ -43,10 +55,11 @@ export async function clusterFault(
   name: string,
   fault: ClusterFault,
   appOptions: Partial<RedisSessionOptions> = {},
+  { replicasPerMaster = 2, kind, restart = false }: ClusterFaultSettings = {},
 ): Promise<ClusterFaultRun> {
-  // Two replicas per shard, as the Sentinel topology has: with one, a shard whose master died has
-  // none left, and its writes (confirmed by 1 replica) answer 503 until one rejoins.
-  const stack = await ClusterStack.start({ masters: 3, replicasPerMaster: 2 });
+  // With one replica per shard, a shard whose master died has none left: its writes are
+  // degraded (acknowledged with the copies there are) until the node is back.
+  const stack = await ClusterStack.start({ masters: 3, replicasPerMaster, kind });
   const apps: AppProcess[] = [];
   try {
     const options = { redis: stack.redisOption, ...appOptions };
@@ -71,6 +84,11 @@ export async function clusterFault(
     await stack.waitHealed(30_000);
     const clusterRecoveryMs = Date.now() - faultAt;
     await delay(1_500);
+    if (restart) {
+      await victim.start();
+      await stack.waitHealed(30_000);
+      await load.acknowledges(200);
+    }
     const { stats, verdict } = await load.finish(name, () => [
       `Cluster recovered in ${clusterRecoveryMs} ms`,
     ]);
@@ -92,9 +110,19 @@ export async function clusterFault(
         return events.failover;
       }),
     );
+    const durabilityEvents = await Promise.all(
+      apps.map(
+        async (app) =>
+          (await fetch(`${app.url}/durability-events`).then((r) => r.json())) as {
+            degraded: number;
+            restored: number;
+          },
+      ),
+    );
     console.log(
       `  longest stall on the failed shard (${usersOnFailedShard} users) ${failedShardStallMs} ms, ` +
-        `on the others ${otherShardsStallMs} ms; failover events by instance ${failoverEvents.join(", ")}`,
+        `on the others ${otherShardsStallMs} ms; failover events by instance ${failoverEvents.join(", ")}; ` +
+        `degraded/restored by instance ${durabilityEvents.map((e) => `${e.degraded}/${e.restored}`).join(", ")}`,
     );
     return {
       stats,
@@ -104,6 +132,7 @@ export async function clusterFault(
       otherShardsStallMs,
       usersOnFailedShard,
       failoverEvents,
+      durabilityEvents,
     };
   } catch (error) {
     const appLogs = apps.map((app) => `--- ${app.instance}\n${app.output}`).join("\n");

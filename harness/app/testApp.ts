@@ -35,6 +35,14 @@ export function createTestApp(
   for (const event of ["disconnect", "connect", "failover"] as const) {
     sessions.store.on(event, () => storeEvents[event]++);
   }
+  // A master's writes acknowledged with fewer copies than asked, and back.
+  const durabilityEvents = { degraded: 0, restored: 0 };
+  for (const event of ["degraded", "restored"] as const) {
+    sessions.store.on(event, () => durabilityEvents[event]++);
+  }
+  app.get("/durability-events", (_req, res) => {
+    res.json(durabilityEvents);
+  });
   app.get("/healthz", healthHandler(sessions.store));
   // Event-loop delay since the last call (ms), and the process's memory: for the soak.
   const loop = monitorEventLoopDelay({ resolution: 10 });

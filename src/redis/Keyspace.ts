@@ -117,8 +117,8 @@ export class Keyspace {
       counters,
       unconfirmable: settings.unconfirmable,
       onDurability: (change) => {
-        durabilityChanged(change, counters, connection.notices);
-        events.durability?.(change);
+        // Each writer connection to a master reports on its own: one event per master's change.
+        if (durabilityChanged(change, counters, connection.notices)) events.durability?.(change);
       },
     });
     this.outages = connection.monitor.watch(settings.waitMs, {
@@ -298,12 +298,17 @@ export class Keyspace {
 
 /**
  * Counts a master's writes becoming degraded or restored, and says so once per change (without
- * `DEBUG`: an operator must know that acknowledged writes have a single copy).
+ * `DEBUG`: an operator must know that acknowledged writes have a single copy); whether it was a
+ * change for this keyspace.
  */
-function durabilityChanged(change: DurabilityChange, counters: StoreCounters, notices: Notices): void {
+function durabilityChanged(
+  change: DurabilityChange,
+  counters: StoreCounters,
+  notices: Notices,
+): boolean {
   const { master, degraded, replicas, minimum } = change;
   if (degraded) {
-    if (counters.degraded.has(master)) return;
+    if (counters.degraded.has(master)) return false;
     counters.degraded.add(master);
     counters.degradations++;
     notices.cleared(`restored:${master}`);
@@ -314,11 +319,12 @@ function durabilityChanged(change: DurabilityChange, counters: StoreCounters, no
       `degraded:${master}`,
     );
   } else {
-    if (!counters.degraded.delete(master)) return;
+    if (!counters.degraded.delete(master)) return false;
     notices.cleared(`degraded:${master}`);
     notices.once(
       `writes on ${master} are restored: ${replicas} replica${replicas === 1 ? "" : "s"} take them`,
       `restored:${master}`,
     );
   }
+  return true;
 }

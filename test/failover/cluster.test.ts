@@ -1,5 +1,6 @@
-import { expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { clusterFault } from "../../harness/clusterFailover.js";
+import { SERVER_KINDS } from "../../harness/serverKind.js";
 
 // 20 users keep adding cart items (each 2xx an acknowledged write) through 2 app instances on a
 // 3-shard Cluster while one shard's master fails. `npm run chaos -- --cluster` repeats the kill.
@@ -32,4 +33,25 @@ test("manual CLUSTER FAILOVER: no request fails", async () => {
   expect(run.stats.failed).toBe(0);
   expect(run.otherShardsStallMs).toBeLessThanOrEqual(1_000);
   expect(run.failoverEvents).toEqual([1, 1]);
+});
+
+// One replica per shard, the layout most managed deployments use: once the master is killed, its
+// promoted replica has no replica left. Writes go on, degraded, until the killed node is back.
+describe.each(SERVER_KINDS)("%s, one replica per shard", (kind) => {
+  test("master SIGKILL: no request fails, nothing acknowledged is lost; degraded until the node is back, then restored", async () => {
+    const run = await clusterFault(
+      `${kind}: Cluster (1 replica per shard) master SIGKILL`,
+      "kill",
+      {},
+      { replicasPerMaster: 1, kind, restart: true },
+    );
+    expect(run.usersOnFailedShard).toBeGreaterThan(0);
+    expect(run.verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
+    expect(run.stats.failed).toBe(0);
+    expect(run.failedShardStallMs).toBeLessThanOrEqual(run.clusterRecoveryMs + 500);
+    expect(run.otherShardsStallMs).toBeLessThanOrEqual(1_000);
+    for (const events of run.durabilityEvents) {
+      expect(events).toEqual({ degraded: 1, restored: 1 });
+    }
+  });
 });

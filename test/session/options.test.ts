@@ -285,7 +285,13 @@ describe("defaults", () => {
     });
     expect(
       normalizeOptions({ secret, redis: sentinel, durability: { replicas: 0 } }).store.durability,
-    ).toEqual({ replicas: 0, timeoutMs: 100, fenceReads: false, whenFewer: "degrade", fsync: false });
+    ).toEqual({
+      replicas: 0,
+      timeoutMs: 100,
+      fenceReads: false,
+      whenFewer: "degrade",
+      fsync: false,
+    });
   });
 
   test("session ids are 192-bit random, URL-safe", () => {

@@ -107,7 +107,8 @@ export class SentinelQuorum {
     const vouched = vouchedAnswers(this.#answers, Date.now());
     if (vouched.length === 0) return undefined;
     const union = new Set<string>();
-    for (const { promotable } of vouched) for (const address of promotable ?? []) union.add(address);
+    for (const { promotable } of vouched)
+      for (const address of promotable ?? []) union.add(address);
     return union;
   }
 

@@ -214,7 +214,7 @@ export class DurableWriter {
     const fence = anyWritten ? this.#vouched(lane) : false;
     const vouched = typeof fence === "boolean" ? fence : await fence;
     const settled = plan.final && count >= plan.required && lane.epoch === epoch && vouched;
-    if (settled) this.#report(lane, plan.required, plan.local && !this.rule.fsync);
+    if (settled) this.#report(lane, plan.required, plan.degraded);
     batch.forEach(({ key: written, resolve, reject, deadline }, i) => {
       const reply = replies[i];
       const value: unknown = this.#offsets && !isError(reply) ? { reply, offset } : reply;
@@ -244,15 +244,17 @@ export class DurableWriter {
     view: MasterView,
     promotable: ReadonlySet<string>,
     refresh: boolean,
-  ): { required: number; local: boolean; final: boolean } {
+  ): { required: number; local: boolean; final: boolean; degraded: boolean } {
     const { minimum, whenFewer, fsync } = this.rule;
     const required = view.required(promotable);
-    if (required >= minimum) return { required, local: fsync, final: true };
+    if (required >= minimum) return { required, local: fsync, final: true, degraded: false };
     // Fewer replicas than asked for: decided only on what the master said within the second.
     const aof = this.#aof.get(lane);
     const known = !refresh && aof !== undefined && aof.epoch === lane.epoch;
-    if (whenFewer === "refuse" || !known) return { required: minimum, local: fsync, final: false };
-    return { required, local: fsync || aof.support === "yes", final: true };
+    if (whenFewer === "refuse" || !known) {
+      return { required: minimum, local: fsync, final: false, degraded: false };
+    }
+    return { required, local: fsync || aof.support === "yes", final: true, degraded: true };
   }
 
   /**
@@ -335,7 +337,8 @@ export class DurableWriter {
             : "`durability.fsync` needs `appendonly yes` on the master",
       });
     }
-    if (remaining <= 0) throw new NotDurableError(0, replicas, { reason: "not in the AOF in time" });
+    if (remaining <= 0)
+      throw new NotDurableError(0, replicas, { reason: "not in the AOF in time" });
     const reply = await lane.connection.call(
       "WAITAOF",
       1,
@@ -355,7 +358,9 @@ export class DurableWriter {
         this.#remember(
           lane,
           epoch,
-          error instanceof Error && /unknown command/i.test(error.message) ? "no-command" : "no-aof",
+          error instanceof Error && /unknown command/i.test(error.message)
+            ? "no-command"
+            : "no-aof",
         ),
     );
   }
