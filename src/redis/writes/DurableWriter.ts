@@ -250,7 +250,7 @@ export class DurableWriter {
     if (required >= minimum) return { required, local: fsync, final: true, degraded: false };
     // Fewer replicas than asked for: decided only on what the master said within the second.
     const aof = this.#aof.get(lane);
-    const known = !refresh && aof !== undefined && aof.epoch === lane.epoch;
+    const known = !refresh && aof?.epoch === lane.epoch;
     if (whenFewer === "refuse" || !known) {
       return { required: minimum, local: fsync, final: false, degraded: false };
     }
@@ -351,7 +351,7 @@ export class DurableWriter {
   /** Whether the lane's master has WAITAOF with its AOF on (asked once per connection). */
   #aofSupport(lane: WriterLane, epoch: number): Promise<AofSupport> {
     const known = this.#aof.get(lane);
-    if (known !== undefined && known.epoch === epoch) return Promise.resolve(known.support);
+    if (known?.epoch === epoch) return Promise.resolve(known.support);
     return lane.connection.call("WAITAOF", 1, 0, 1).then(
       () => this.#remember(lane, epoch, "yes"),
       (error: unknown) =>

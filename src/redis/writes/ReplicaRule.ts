@@ -30,9 +30,9 @@ export interface ReplicaRule {
    * map; empty where the topology does not say (a single node: the master's online replicas
    * are waited for). Undefined while that is not known yet (no Sentinel has answered).
    */
-  promotable(key: string): ReadonlySet<string> | undefined;
+  promotable: (key: string) => ReadonlySet<string> | undefined;
   /** A replica's `ip:port` as its master reports it, in the form `promotable` uses. */
-  map(address: string): string;
+  map: (address: string) => string;
   /** Called when a master's writes become degraded or are restored. */
-  report(change: DurabilityChange): void;
+  report: (change: DurabilityChange) => void;
 }
