@@ -5,7 +5,6 @@ import { Budget } from "./connection/Budget.js";
 import type { ConnectionEvents, OutageWatch } from "./connection/ConnectionMonitor.js";
 import type { CommandArgs } from "./connection/CorkedCommands.js";
 import { withinDeadline } from "./connection/deadline.js";
-import type { Notices } from "./connection/Notices.js";
 import type { WaitContext } from "./connection/deadline.js";
 import { CorruptKeys } from "./connection/CorruptKeys.js";
 import { replyIs } from "./connection/replies.js";
@@ -21,7 +20,7 @@ import type { Vouched } from "./sentinel/ReadFence.js";
 import { StoreCounters } from "./stats.js";
 import type { BatchScript, WriteArguments } from "./writes/batchCalls.js";
 import { Writes } from "./writes/Writes.js";
-import type { DurabilityChange } from "./writes/ReplicaRule.js";
+import { durabilityChanged } from "./writes/durabilityChanged.js";
 import type { WriteResult } from "./writes/Writes.js";
 
 export { Budget } from "./connection/Budget.js";
@@ -294,37 +293,4 @@ export class Keyspace {
     })();
     return this.#closed;
   }
-}
-
-/**
- * Counts a master's writes becoming degraded or restored, and says so once per change (without
- * `DEBUG`: an operator must know that acknowledged writes have a single copy); whether it was a
- * change for this keyspace.
- */
-function durabilityChanged(
-  change: DurabilityChange,
-  counters: StoreCounters,
-  notices: Notices,
-): boolean {
-  const { master, degraded, replicas, minimum } = change;
-  if (degraded) {
-    if (counters.degraded.has(master)) return false;
-    counters.degraded.add(master);
-    counters.degradations++;
-    notices.cleared(`restored:${master}`);
-    notices.once(
-      `writes on ${master} are degraded: ${replicas} replica${replicas === 1 ? "" : "s"} can ` +
-        `take them (\`durability.replicas\` is ${minimum}); they are acknowledged with the ` +
-        "copies there are (`durability.whenFewer`) until a replica is back",
-      `degraded:${master}`,
-    );
-  } else {
-    if (!counters.degraded.delete(master)) return false;
-    notices.cleared(`degraded:${master}`);
-    notices.once(
-      `writes on ${master} are restored: ${replicas} replica${replicas === 1 ? "" : "s"} take them`,
-      `restored:${master}`,
-    );
-  }
-  return true;
 }

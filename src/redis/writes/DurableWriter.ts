@@ -6,29 +6,17 @@
 // script applies no write whose deadline has passed — a request answered 503 while its write
 // waited (a frozen master) must not have it land later over what succeeded since. Writes whose
 // deadline passed while queued here are not sent at all.
-import { setTimeout as delay } from "node:timers/promises";
 import type { Redis } from "ioredis";
-import { NotDurableError } from "../../errors/NotDurableError.js";
 import { asError, groupedBatch, isError, sendBatch, waitError } from "./batchCalls.js";
 import type { BatchScript, WriteArguments } from "./batchCalls.js";
 import type { LanePool, WriterLane } from "./WriterLane.js";
-import { MasterView } from "./MasterView.js";
+import { Confirmations, confirmedCount } from "./Confirmations.js";
 import type { ReplicaRule } from "./ReplicaRule.js";
-import { addressOf } from "../sentinel/SentinelWatch.js";
 import { RetryableError } from "../../errors/internal/RetryableError.js";
 import type { StoreCounters } from "../stats.js";
 
-const REPLY_MARGIN_MS = 100;
-/** How often an unconfirmed write looks again at its replicas. */
-const RECHECK_MS = 100;
-
 /** Writes sent in one script call at most (so none holds Redis for long). */
 const MAX_BATCH = 100;
-/** One WAITAOF for the master's own fsync blocks at most this long (`appendfsync everysec`). */
-const AOF_WAIT_MS = 1_000;
-
-/** Whether a master can confirm a write is in its AOF on disk. */
-type AofSupport = "yes" | "no-command" | "no-aof";
 
 /**
  * What a write resolves with when the writer was made with `offsets`: the script's reply, and the
@@ -66,10 +54,7 @@ export class DurableWriter {
   readonly #vouches: ((connection: Redis) => boolean | Promise<boolean>) | undefined;
   readonly #groupOf: (key: string) => number;
   readonly #offsets: boolean;
-  readonly #views = new WeakMap<WriterLane, MasterView>();
-  readonly #aof = new WeakMap<WriterLane, { epoch: number; support: AofSupport }>();
-  /** Per lane: whether its master's writes were last degraded. */
-  readonly #degraded = new WeakMap<WriterLane, boolean>();
+  readonly #confirm: Confirmations;
   #queue: Queued[] = [];
   #scheduled = false;
 
@@ -102,6 +87,7 @@ export class DurableWriter {
     this.#groupOf = groupOf;
     this.#offsets = offsets;
     this.#lanes = lanes;
+    this.#confirm = new Confirmations(rule, timeoutMs);
     this.#unsubscribe = lanes.subscribe(this.#dispatch);
   }
 
@@ -174,9 +160,9 @@ export class DurableWriter {
       return;
     }
     const { epoch } = lane;
-    const view = this.#viewOf(lane);
+    const view = this.#confirm.viewOf(lane);
     const refresh = view.stale(epoch);
-    const plan = this.#plan(lane, view, promotable, refresh);
+    const plan = this.#confirm.plan(lane, view, promotable, refresh);
     // One socket write: the script calls (one per group of keys), then the confirmation of them
     // all, then (once a second) what the master says of its replicas.
     batch = groupedBatch(batch);
@@ -214,7 +200,7 @@ export class DurableWriter {
     const fence = anyWritten ? this.#vouched(lane) : false;
     const vouched = typeof fence === "boolean" ? fence : await fence;
     const settled = plan.final && count >= plan.required && lane.epoch === epoch && vouched;
-    if (settled) this.#report(lane, plan.required, plan.degraded);
+    if (settled) this.#confirm.report(lane, plan.required, plan.degraded);
     batch.forEach(({ key: written, resolve, reject, deadline }, i) => {
       const reply = replies[i];
       const value: unknown = this.#offsets && !isError(reply) ? { reply, offset } : reply;
@@ -223,7 +209,8 @@ export class DurableWriter {
       // Confirmed with the batch, as nearly every write is: no further promise.
       else if (settled) resolve(value);
       else {
-        this.#settle(lane, epoch, written, count, deadline)
+        this.#confirm
+          .settle(lane, epoch, written, count, deadline)
           .then(async () => {
             if (!(await this.#vouched(lane))) throw notVouched();
             resolve(value);
@@ -232,165 +219,6 @@ export class DurableWriter {
       }
     });
     this.#lanes.notify();
-  }
-
-  /**
-   * What the batch about to go out on `lane` waits for, from what is known now: how many
-   * replicas, whether the master's own AOF fsync too (WAITAOF), and whether that confirmation
-   * settles the writes or a closer look ({@link #settle}) must follow.
-   */
-  #plan(
-    lane: WriterLane,
-    view: MasterView,
-    promotable: ReadonlySet<string>,
-    refresh: boolean,
-  ): { required: number; local: boolean; final: boolean; degraded: boolean } {
-    const { minimum, whenFewer, fsync } = this.rule;
-    const required = view.required(promotable);
-    if (required >= minimum) return { required, local: fsync, final: true, degraded: false };
-    // Fewer replicas than asked for: decided only on what the master said within the second.
-    const aof = this.#aof.get(lane);
-    const known = !refresh && aof?.epoch === lane.epoch;
-    if (whenFewer === "refuse" || !known) {
-      return { required: minimum, local: fsync, final: false, degraded: false };
-    }
-    return { required, local: fsync || aof.support === "yes", final: true, degraded: true };
-  }
-
-  /**
-   * Confirms a write the batch's confirmation did not settle: asks the master which replicas it
-   * has, looks at the promotable ones it does not list, and waits for what the rule then asks
-   * (see MasterView.required), repeating until it is met or `deadline` is near. A reconnection
-   * in between means the confirmation may have gone to a new master that never saw the write,
-   * so the whole write is redone.
-   */
-  async #settle(
-    lane: WriterLane,
-    epoch: number,
-    key: string,
-    confirmed: number,
-    deadline: number,
-  ): Promise<void> {
-    const { minimum, whenFewer, fsync } = this.rule;
-    let count = confirmed;
-    let required = minimum;
-    for (;;) {
-      if (lane.epoch !== epoch) {
-        throw new RetryableError("connection changed between the write and its WAIT");
-      }
-      // Stop short of the deadline, so the answer is "not durable" rather than "no answer".
-      const remaining = deadline - REPLY_MARGIN_MS - Date.now();
-      const promotable = this.rule.promotable(key);
-      if (promotable !== undefined) {
-        const view = this.#viewOf(lane);
-        view.read(String(await lane.connection.call("INFO", "replication")), epoch);
-        await view.probe(promotable);
-        required = view.required(promotable);
-        const fewer = required < minimum;
-        if (fewer && whenFewer === "refuse") required = minimum;
-        else if (count >= required) {
-          const local = fsync || fewer;
-          if (local && !(await this.#localFsync(lane, epoch, required, remaining))) {
-            // Not on disk yet (or the replicas' AOF behind): look again.
-            count = 0;
-            continue;
-          }
-          this.#report(lane, required, fewer);
-          return;
-        }
-        if (remaining <= 0) throw new NotDurableError(count, required);
-        // While too few replicas are even connected (one re-attaching after a failover), a WAIT
-        // would only hold the connection, and every write queued behind it, for nothing.
-        if (view.online.size < required) {
-          await delay(Math.min(RECHECK_MS, remaining));
-          continue;
-        }
-        const timeout = Math.min(this.timeoutMs, RECHECK_MS, remaining);
-        count = fsync
-          ? confirmedCount(await lane.connection.call("WAITAOF", 1, required, timeout))
-          : await lane.connection.wait(required, timeout);
-      } else {
-        if (remaining <= 0) throw new NotDurableError(count, required);
-        await delay(Math.min(RECHECK_MS, remaining));
-      }
-    }
-  }
-
-  /**
-   * Waits (within `remaining`) until the write is in the master's AOF on disk and in `replicas`
-   * replicas' (WAITAOF); whether it is. Where the server has no WAITAOF or no AOF, a degraded
-   * write is acknowledged from the master's memory, and the fsync tier refuses.
-   */
-  async #localFsync(
-    lane: WriterLane,
-    epoch: number,
-    replicas: number,
-    remaining: number,
-  ): Promise<boolean> {
-    const support = await this.#aofSupport(lane, epoch);
-    if (support !== "yes") {
-      if (!this.rule.fsync) return true;
-      throw new NotDurableError(0, replicas, {
-        reason:
-          support === "no-command"
-            ? "`durability.fsync` needs WAITAOF (Redis 7.2 or later, or Valkey): this server has none"
-            : "`durability.fsync` needs `appendonly yes` on the master",
-      });
-    }
-    if (remaining <= 0)
-      throw new NotDurableError(0, replicas, { reason: "not in the AOF in time" });
-    const reply = await lane.connection.call(
-      "WAITAOF",
-      1,
-      replicas,
-      Math.max(1, Math.min(remaining, AOF_WAIT_MS)),
-    );
-    return confirmedCount(reply) >= replicas;
-  }
-
-  /** Whether the lane's master has WAITAOF with its AOF on (asked once per connection). */
-  #aofSupport(lane: WriterLane, epoch: number): Promise<AofSupport> {
-    const known = this.#aof.get(lane);
-    if (known?.epoch === epoch) return Promise.resolve(known.support);
-    return lane.connection.call("WAITAOF", 1, 0, 1).then(
-      () => this.#remember(lane, epoch, "yes"),
-      (error: unknown) =>
-        this.#remember(
-          lane,
-          epoch,
-          error instanceof Error && /unknown command/i.test(error.message)
-            ? "no-command"
-            : "no-aof",
-        ),
-    );
-  }
-
-  #remember(lane: WriterLane, epoch: number, support: AofSupport): AofSupport {
-    this.#aof.set(lane, { epoch, support });
-    return support;
-  }
-
-  #viewOf(lane: WriterLane): MasterView {
-    let view = this.#views.get(lane);
-    if (view === undefined) {
-      view = new MasterView(this.rule.map);
-      this.#views.set(lane, view);
-    }
-    return view;
-  }
-
-  /** Tells the rule when a master's writes become degraded (fewer copies than asked) or not. */
-  #report(lane: WriterLane, replicas: number, degraded: boolean): void {
-    if (this.#degraded.get(lane) === degraded) return;
-    const was = this.#degraded.get(lane);
-    this.#degraded.set(lane, degraded);
-    if (was === undefined && !degraded) return;
-    this.rule.report({
-      master: addressOf(lane.connection) ?? "unknown",
-      degraded,
-      replicas,
-      minimum: this.rule.minimum,
-    });
   }
 
   /** Whether writes confirmed on the lane's connection may be acknowledged (see `vouches`). */
@@ -411,12 +239,6 @@ export class DurableWriter {
       return false;
     });
   }
-}
-
-/** Replicas a WAIT (a count) or WAITAOF (`[local, replicas]`; -1 if not local) confirmed. */
-function confirmedCount(reply: unknown): number {
-  if (Array.isArray(reply)) return Number(reply[0]) >= 1 ? Number(reply[1]) : -1;
-  return Number(reply);
 }
 
 function notVouched(): RetryableError {

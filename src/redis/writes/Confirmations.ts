@@ -1,0 +1,201 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { NotDurableError } from "../../errors/NotDurableError.js";
+import { RetryableError } from "../../errors/internal/RetryableError.js";
+import { addressOf } from "../sentinel/SentinelWatch.js";
+import { MasterView } from "./MasterView.js";
+import type { ReplicaRule } from "./ReplicaRule.js";
+import type { WriterLane } from "./WriterLane.js";
+
+/** A write gives up this long before its deadline, so its answer is "not durable", not none. */
+const REPLY_MARGIN_MS = 100;
+/** How often an unconfirmed write looks again at its replicas. */
+const RECHECK_MS = 100;
+/** One WAITAOF for the master's own fsync blocks at most this long (`appendfsync everysec`). */
+const AOF_WAIT_MS = 1_000;
+
+/** Whether a master can confirm a write is in its AOF on disk. */
+type AofSupport = "yes" | "no-command" | "no-aof";
+
+/**
+ * How a durable writer's batches are confirmed, by its replica rule: what each batch waits for
+ * ({@link plan}), the closer look at a write its batch's confirmation did not settle
+ * ({@link settle}), and the reports of masters whose writes become degraded or are restored.
+ * What it knows is kept per writer connection, and forgotten when that reconnects.
+ */
+export class Confirmations {
+  readonly #views = new WeakMap<WriterLane, MasterView>();
+  readonly #aof = new WeakMap<WriterLane, { epoch: number; support: AofSupport }>();
+  /** Per lane: whether its master's writes were last degraded. */
+  readonly #degraded = new WeakMap<WriterLane, boolean>();
+
+  constructor(
+    private readonly rule: ReplicaRule,
+    /** How long one WAIT may block (`durability.timeoutMs`). */
+    private readonly timeoutMs: number,
+  ) {}
+
+  /**
+   * What the batch about to go out on `lane` waits for, from what is known now: how many
+   * replicas, whether the master's own AOF fsync too (WAITAOF), and whether that confirmation
+   * settles the writes or a closer look ({@link #settle}) must follow.
+   */
+  plan(
+    lane: WriterLane,
+    view: MasterView,
+    promotable: ReadonlySet<string>,
+    refresh: boolean,
+  ): { required: number; local: boolean; final: boolean; degraded: boolean } {
+    const { minimum, whenFewer, fsync } = this.rule;
+    const required = view.required(promotable);
+    if (required >= minimum) return { required, local: fsync, final: true, degraded: false };
+    // Fewer replicas than asked for: decided only on what the master said within the second.
+    const aof = this.#aof.get(lane);
+    const known = !refresh && aof?.epoch === lane.epoch;
+    if (whenFewer === "refuse" || !known) {
+      return { required: minimum, local: fsync, final: false, degraded: false };
+    }
+    return { required, local: fsync || aof.support === "yes", final: true, degraded: true };
+  }
+
+  /**
+   * Confirms a write the batch's confirmation did not settle: asks the master which replicas it
+   * has, looks at the promotable ones it does not list, and waits for what the rule then asks
+   * (see MasterView.required), repeating until it is met or `deadline` is near. A reconnection
+   * in between means the confirmation may have gone to a new master that never saw the write,
+   * so the whole write is redone.
+   */
+  async settle(
+    lane: WriterLane,
+    epoch: number,
+    key: string,
+    confirmed: number,
+    deadline: number,
+  ): Promise<void> {
+    const { minimum, whenFewer, fsync } = this.rule;
+    let count = confirmed;
+    let required = minimum;
+    for (;;) {
+      if (lane.epoch !== epoch) {
+        throw new RetryableError("connection changed between the write and its WAIT");
+      }
+      // Stop short of the deadline, so the answer is "not durable" rather than "no answer".
+      const remaining = deadline - REPLY_MARGIN_MS - Date.now();
+      const promotable = this.rule.promotable(key);
+      if (promotable !== undefined) {
+        const view = this.viewOf(lane);
+        view.read(String(await lane.connection.call("INFO", "replication")), epoch);
+        await view.probe(promotable);
+        required = view.required(promotable);
+        const fewer = required < minimum;
+        if (fewer && whenFewer === "refuse") required = minimum;
+        else if (count >= required) {
+          const local = fsync || fewer;
+          if (local && !(await this.#localFsync(lane, epoch, required, remaining))) {
+            // Not on disk yet (or the replicas' AOF behind): look again.
+            count = 0;
+            continue;
+          }
+          this.report(lane, required, fewer);
+          return;
+        }
+        if (remaining <= 0) throw new NotDurableError(count, required);
+        // While too few replicas are even connected (one re-attaching after a failover), a WAIT
+        // would only hold the connection, and every write queued behind it, for nothing.
+        if (view.online.size < required) {
+          await delay(Math.min(RECHECK_MS, remaining));
+          continue;
+        }
+        const timeout = Math.min(this.timeoutMs, RECHECK_MS, remaining);
+        count = fsync
+          ? confirmedCount(await lane.connection.call("WAITAOF", 1, required, timeout))
+          : await lane.connection.wait(required, timeout);
+      } else {
+        if (remaining <= 0) throw new NotDurableError(count, required);
+        await delay(Math.min(RECHECK_MS, remaining));
+      }
+    }
+  }
+
+  /**
+   * Waits (within `remaining`) until the write is in the master's AOF on disk and in `replicas`
+   * replicas' (WAITAOF); whether it is. Where the server has no WAITAOF or no AOF, a degraded
+   * write is acknowledged from the master's memory, and the fsync tier refuses.
+   */
+  async #localFsync(
+    lane: WriterLane,
+    epoch: number,
+    replicas: number,
+    remaining: number,
+  ): Promise<boolean> {
+    const support = await this.#aofSupport(lane, epoch);
+    if (support !== "yes") {
+      if (!this.rule.fsync) return true;
+      throw new NotDurableError(0, replicas, {
+        reason:
+          support === "no-command"
+            ? "`durability.fsync` needs WAITAOF (Redis 7.2 or later, or Valkey): this server has none"
+            : "`durability.fsync` needs `appendonly yes` on the master",
+      });
+    }
+    if (remaining <= 0)
+      throw new NotDurableError(0, replicas, { reason: "not in the AOF in time" });
+    const reply = await lane.connection.call(
+      "WAITAOF",
+      1,
+      replicas,
+      Math.max(1, Math.min(remaining, AOF_WAIT_MS)),
+    );
+    return confirmedCount(reply) >= replicas;
+  }
+
+  /** Whether the lane's master has WAITAOF with its AOF on (asked once per connection). */
+  #aofSupport(lane: WriterLane, epoch: number): Promise<AofSupport> {
+    const known = this.#aof.get(lane);
+    if (known?.epoch === epoch) return Promise.resolve(known.support);
+    return lane.connection.call("WAITAOF", 1, 0, 1).then(
+      () => this.#remember(lane, epoch, "yes"),
+      (error: unknown) =>
+        this.#remember(
+          lane,
+          epoch,
+          error instanceof Error && /unknown command/i.test(error.message)
+            ? "no-command"
+            : "no-aof",
+        ),
+    );
+  }
+
+  #remember(lane: WriterLane, epoch: number, support: AofSupport): AofSupport {
+    this.#aof.set(lane, { epoch, support });
+    return support;
+  }
+
+  viewOf(lane: WriterLane): MasterView {
+    let view = this.#views.get(lane);
+    if (view === undefined) {
+      view = new MasterView(this.rule.map);
+      this.#views.set(lane, view);
+    }
+    return view;
+  }
+
+  /** Tells the rule when a master's writes become degraded (fewer copies than asked) or not. */
+  report(lane: WriterLane, replicas: number, degraded: boolean): void {
+    if (this.#degraded.get(lane) === degraded) return;
+    const was = this.#degraded.get(lane);
+    this.#degraded.set(lane, degraded);
+    if (was === undefined && !degraded) return;
+    this.rule.report({
+      master: addressOf(lane.connection) ?? "unknown",
+      degraded,
+      replicas,
+      minimum: this.rule.minimum,
+    });
+  }
+}
+
+/** Replicas a WAIT (a count) or WAITAOF (`[local, replicas]`; -1 if not local) confirmed. */
+export function confirmedCount(reply: unknown): number {
+  if (Array.isArray(reply)) return Number(reply[0]) >= 1 ? Number(reply[1]) : -1;
+  return Number(reply);
+}
