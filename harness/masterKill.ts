@@ -2,6 +2,14 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { HealthReport } from "../src/index.js";
 import type { LoadStats, Verdict } from "./UserLoad.js";
 import { withStack } from "./failoverStack.js";
+import { redisCommand } from "./redisCommand.js";
+import type { ServerKind } from "./serverKind.js";
+
+/**
+ * How the master is made to fail: SIGKILL, or a planned failover (`SENTINEL FAILOVER`: every
+ * node stays up; Sentinel promotes a replica, then re-points the old master).
+ */
+export type MasterFault = "kill" | "switchover";
 
 /** What one master SIGKILL under load showed. */
 export interface MasterKillRun {
@@ -23,8 +31,9 @@ export interface MasterKillRun {
 
 /**
  * 20 logged-in users keep adding cart items (each 2xx an acknowledged write) through
- * `instances` app processes while the Redis master is SIGKILLed `killAfterMs` in; prints the
- * scenario's line, with the pick-up delay measured from Sentinel's own `+switch-master`.
+ * `instances` app processes while the Redis master is SIGKILLed (or switched over, `fault`)
+ * `killAfterMs` in; prints the scenario's line, with the pick-up delay measured from Sentinel's
+ * own `+switch-master`.
  */
 export async function masterKill({
   name,
@@ -32,12 +41,16 @@ export async function masterKill({
   failoverTimeoutMs = 3_000,
   instances = 2,
   killAfterMs = 1_500,
+  fault = "kill",
+  kind,
 }: {
   name: string;
   downAfterMs: number;
   failoverTimeoutMs?: number;
   instances?: number;
   killAfterMs?: number;
+  fault?: MasterFault;
+  kind?: ServerKind;
 }): Promise<MasterKillRun> {
   return withStack(
     {},
@@ -46,7 +59,12 @@ export async function masterKill({
       load.start();
       await delay(killAfterMs);
       const killedAt = Date.now();
-      await master.process.kill();
+      if (fault === "kill") await master.process.kill();
+      else {
+        const [sentinel] = topology.sentinels;
+        if (sentinel === undefined) throw new Error("no Sentinel");
+        await redisCommand(sentinel.port, "SENTINEL", "FAILOVER", topology.masterName);
+      }
       const promoted = await topology.waitForSteadyState();
       await delay(1_500);
       let figures: Pick<MasterKillRun, "failovers" | "pickUpMs"> = {
@@ -85,6 +103,6 @@ export async function masterKill({
         instances: reports,
       };
     },
-    { sentinel: { downAfterMs, failoverTimeoutMs }, instances },
+    { sentinel: { downAfterMs, failoverTimeoutMs, kind }, instances },
   );
 }

@@ -228,11 +228,25 @@ describe("bad input on a Cluster", () => {
     }
   });
 
-  test("durability asking for more replicas than a shard has: the write fails, saying so", async () => {
-    const store = new RedisSessionStore({
+  test("durability asking for more replicas than a shard has: degraded by default, refused with whenFewer: refuse, saying so", async () => {
+    const degraded = new RedisSessionStore({
       redis: cluster.current.redisOption,
       prefix: "h5:",
       durability: { replicas: 2 },
+      unavailable: { waitMs: 1_000 },
+    });
+    try {
+      const data = JSON.parse('{"cookie":{"originalMaxAge":60000}}') as SessionData;
+      await call((done) => degraded.set("s1", data, done));
+      expect(degraded.stats()).toMatchObject({ degradations: 1 });
+      expect(degraded.stats().degraded).toHaveLength(1);
+    } finally {
+      await degraded.close();
+    }
+    const store = new RedisSessionStore({
+      redis: cluster.current.redisOption,
+      prefix: "h5:",
+      durability: { replicas: 2, whenFewer: "refuse" },
       unavailable: { waitMs: 1_000 },
     });
     const data = JSON.parse('{"cookie":{"originalMaxAge":60000}}') as SessionData;

@@ -38,7 +38,7 @@ export class ClusterLanes implements LaneRouter {
     }
     let pool = this.#pools.get(owner);
     if (pool === undefined) {
-      const created: LanePool = new LanePool(() => this.#open(owner, () => created));
+      const created: LanePool = new LanePool(() => this.#open(owner, () => created), owner);
       pool = created;
       this.#pools.set(owner, pool);
     }
@@ -54,9 +54,12 @@ export class ClusterLanes implements LaneRouter {
     return nodes === undefined ? undefined : nodes.length - 1;
   }
 
-  replicaAddressesOf(key: string): ReadonlySet<string> | undefined {
+  promotable(key: string, pool: LanePool): ReadonlySet<string> | undefined {
     const nodes = this.cluster.slots[keySlot(key)];
-    return nodes === undefined ? undefined : new Set(nodes.slice(1));
+    // The slot map names another master for the key: the pool's master was replaced (a frozen
+    // one that woke up), and what its replicas are no longer says anything.
+    if (nodes === undefined || nodes[0] !== pool.address) return undefined;
+    return new Set(nodes.slice(1));
   }
 
   mapAddress(address: string): string {

@@ -4,7 +4,7 @@ import { RetryableError } from "../../errors/internal/RetryableError.js";
 import { addressOf } from "../sentinel/SentinelWatch.js";
 import { MasterView } from "./MasterView.js";
 import type { ReplicaRule } from "./ReplicaRule.js";
-import type { WriterLane } from "./WriterLane.js";
+import type { LanePool, WriterLane } from "./WriterLane.js";
 
 /** A write gives up this long before its deadline, so its answer is "not durable", not none. */
 const REPLY_MARGIN_MS = 100;
@@ -32,6 +32,8 @@ export class Confirmations {
     private readonly rule: ReplicaRule,
     /** How long one WAIT may block (`durability.timeoutMs`). */
     private readonly timeoutMs: number,
+    /** The writer connections of the master the writes go to. */
+    private readonly pool: LanePool,
   ) {}
 
   /**
@@ -78,9 +80,13 @@ export class Confirmations {
       if (lane.epoch !== epoch) {
         throw new RetryableError("connection changed between the write and its WAIT");
       }
+      if (this.pool.closed) {
+        // Its master no longer owns the slot (a Cluster failed it over): redone on the new one.
+        throw new RetryableError("the master this write reached was replaced before confirming it");
+      }
       // Stop short of the deadline, so the answer is "not durable" rather than "no answer".
       const remaining = deadline - REPLY_MARGIN_MS - Date.now();
-      const promotable = this.rule.promotable(key);
+      const promotable = this.rule.promotable(key, this.pool);
       if (promotable !== undefined) {
         const view = this.viewOf(lane);
         view.read(String(await lane.connection.call("INFO", "replication")), epoch);

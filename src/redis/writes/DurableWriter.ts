@@ -87,7 +87,7 @@ export class DurableWriter {
     this.#groupOf = groupOf;
     this.#offsets = offsets;
     this.#lanes = lanes;
-    this.#confirm = new Confirmations(rule, timeoutMs);
+    this.#confirm = new Confirmations(rule, timeoutMs, lanes);
     this.#unsubscribe = lanes.subscribe(this.#dispatch);
   }
 
@@ -149,10 +149,11 @@ export class DurableWriter {
       }
     }
     const key = batch[0]?.key ?? "";
-    const promotable = this.rule.promotable(key);
+    const promotable = this.rule.promotable(key, this.#lanes);
     if (promotable === undefined) {
       const error = new RetryableError(
-        "the replicas the master should have are not known yet: no Sentinel has answered",
+        "the replicas the master should have are not known: no Sentinel has answered yet, or " +
+          "the slot map names another master for the key",
       );
       for (const { reject } of batch) reject(error);
       lane.busy = false;

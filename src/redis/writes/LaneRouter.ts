@@ -15,16 +15,20 @@ export interface LaneRouter {
   /** Replicas the master owning `key` has, where the topology says; undefined where it does not. */
   replicasOf(key: string): number | undefined;
   /**
-   * The replicas (`host:port`) of the master owning `key` where the topology says (a Cluster's
-   * slot map); undefined where it does not.
+   * The replicas (`host:port`) that could be promoted in place of `pool`'s master, which a write
+   * of `key` went to: on a Cluster the slot's replicas, while the slot map names that master;
+   * none where the topology does not say (a single node). Undefined while not known.
    */
-  replicaAddressesOf(key: string): ReadonlySet<string> | undefined;
+  promotable(key: string, pool: LanePool): ReadonlySet<string> | undefined;
   /** A replica's `ip:port` as its master reports it, as the topology's address map has it. */
   mapAddress(address: string): string;
   /** A write met a moved slot or a lost master: look the masters up again. */
   reroute(): void;
   close(): Promise<void>;
 }
+
+/** No replica known to the topology: the master's online replicas are waited for. */
+const NONE: ReadonlySet<string> = new Set();
 
 /** The one pool of a topology with one master at a time. */
 export class SinglePoolRouter implements LaneRouter {
@@ -42,8 +46,8 @@ export class SinglePoolRouter implements LaneRouter {
     return undefined;
   }
 
-  replicaAddressesOf(): undefined {
-    return undefined;
+  promotable(): ReadonlySet<string> {
+    return NONE;
   }
 
   mapAddress(address: string): string {

@@ -1,3 +1,5 @@
+import type { LanePool } from "./WriterLane.js";
+
 /** A master's writes became degraded (fewer copies than asked) or were restored. */
 export interface DurabilityChange {
   /** `host:port` of the master. */
@@ -25,12 +27,13 @@ export interface ReplicaRule {
   /** Acknowledge only once the master's and the replicas' AOF has the write on disk (WAITAOF). */
   fsync: boolean;
   /**
-   * The replicas (`host:port`) that could be promoted in place of the master owning `key`:
-   * those Sentinel lists as healthy and promotable, or the shard's replicas in a Cluster's slot
-   * map; empty where the topology does not say (a single node: the master's online replicas
-   * are waited for). Undefined while that is not known yet (no Sentinel has answered).
+   * The replicas (`host:port`) that could be promoted in place of `pool`'s master, which a
+   * write of `key` went to: those Sentinel lists as healthy and promotable, or the shard's
+   * replicas in a Cluster's slot map; empty where the topology does not say (a single node: the
+   * master's online replicas are waited for). Undefined while that is not known (no Sentinel
+   * has answered; the slot map names another master).
    */
-  promotable: (key: string) => ReadonlySet<string> | undefined;
+  promotable: (key: string, pool: LanePool) => ReadonlySet<string> | undefined;
   /** A replica's `ip:port` as its master reports it, in the form `promotable` uses. */
   map: (address: string) => string;
   /** Called when a master's writes become degraded or are restored. */

@@ -32,8 +32,14 @@ export class LanePool {
   readonly #lanes: WriterLane[];
   readonly #waiting = new Set<() => void>();
 
-  /** `open` makes one writer connection to the master (a duplicate of the client, on a node). */
-  constructor(open: () => Redis) {
+  /**
+   * `open` makes one writer connection to the master (a duplicate of the client, on a node);
+   * `address` names that master where the pool is for one master only (a Cluster's).
+   */
+  constructor(
+    open: () => Redis,
+    readonly address?: string,
+  ) {
     this.#lanes = Array.from({ length: LANES }, () => new WriterLane(open()));
   }
 

@@ -11,9 +11,6 @@ import type { OffsetReply } from "./DurableWriter.js";
 import { RoutedWriter } from "./RoutedWriter.js";
 import type { DurabilityChange, ReplicaRule } from "./ReplicaRule.js";
 
-/** No replica known to the topology: the master's online replicas are waited for. */
-const NONE: ReadonlySet<string> = new Set();
-
 /** What a write answered, and with replica reads its causal token (the master's offset). */
 export interface WriteResult {
   reply: unknown;
@@ -80,7 +77,7 @@ export class Writes {
         fsync,
         promotable:
           quorum === undefined
-            ? (key) => lanes.replicaAddressesOf(key) ?? NONE
+            ? (key, pool) => lanes.promotable(key, pool)
             : () => quorum.promotable(),
         map: quorum === undefined ? (address) => lanes.mapAddress(address) : quorum.natMap,
         report: onDurability,
