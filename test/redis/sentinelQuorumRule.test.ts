@@ -1,5 +1,5 @@
 import { expect, test } from "vitest";
-import { vouchedMaster } from "../../src/redis/sentinel/SentinelQuorum.js";
+import { promotableIn, vouchedMaster } from "../../src/redis/sentinel/SentinelQuorum.js";
 import type { SentinelAnswer } from "../../src/redis/sentinel/SentinelQuorum.js";
 
 // Which master a Sentinel majority vouches for, from the Sentinels' answers. The answers below
@@ -42,4 +42,39 @@ test("while the failover's leader still names the old master at the new epoch, t
   const leader = answer("n1:6379", 5, false);
   const told = answer("n2:6379", 5, true);
   expect(vouchedMaster([leader, told, answer("n1:6379", 4, false)], now)?.master).toBe("n2:6379");
+});
+
+// Which replicas Sentinel could promote, from `SENTINEL REPLICAS` answers.
+const replica = (fields: Record<string, string>) =>
+  new Map(
+    Object.entries({
+      ip: "10.0.0.2",
+      port: "6379",
+      flags: "slave",
+      "master-link-status": "ok",
+      "slave-priority": "100",
+      "last-ok-ping-reply": "300",
+      ...fields,
+    }),
+  );
+
+test("a replica Sentinel flags disconnected is still promotable: Sentinel's own CLIENT KILL in a failover drops its links to the replica it promotes", () => {
+  // Seen in a SENTINEL FAILOVER run that lost acknowledged writes: the promoted replica was
+  // briefly `disconnected`, a write then waited for the other replica only, which still followed
+  // the old master. A dead replica is told apart by its refused port (MasterView.probe).
+  expect(promotableIn([replica({ flags: "slave,disconnected" })], (a) => a)).toEqual(
+    new Set(["10.0.0.2:6379"]),
+  );
+});
+
+test("replicas down, with their link to the master down, never to be promoted or silent for 5 s are not promotable", () => {
+  const ineligible = [
+    replica({ flags: "slave,s_down" }),
+    replica({ flags: "slave,s_down,o_down" }),
+    replica({ "master-link-status": "err" }),
+    replica({ "slave-priority": "0" }),
+    replica({ "last-ok-ping-reply": "5001" }),
+  ];
+  expect(promotableIn(ineligible, (a) => a).size).toBe(0);
+  expect(promotableIn([replica({})], (a) => `nat-${a}`)).toEqual(new Set(["nat-10.0.0.2:6379"]));
 });

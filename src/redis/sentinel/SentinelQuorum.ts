@@ -250,10 +250,12 @@ function vouchedAnswers(
 }
 
 /**
- * The replicas of a `SENTINEL REPLICAS` answer that Sentinel could promote: not `s_down`,
- * `o_down` or `disconnected`, master link ok, `slave-priority` above 0, and answering pings.
- * A replica being promoted keeps all of these until the failover is over; a dead one is
- * `disconnected` as soon as its Sentinel link drops.
+ * The replicas of a `SENTINEL REPLICAS` answer that Sentinel could promote: not `s_down` or
+ * `o_down`, master link ok, `slave-priority` above 0, and answering pings. `disconnected` is not
+ * enough to leave one out: Sentinel's own `CLIENT KILL TYPE normal` when it promotes a replica
+ * drops its links to that very replica, which every Sentinel then flags `disconnected` for
+ * 40–100 ms (seen in a SENTINEL FAILOVER that lost acknowledged writes through that gap). A dead
+ * replica is told apart by its refused port instead (MasterView.probe).
  */
 export function promotableIn(
   replicas: readonly ReadonlyMap<string, string>[],
@@ -262,7 +264,7 @@ export function promotableIn(
   const promotable = new Set<string>();
   for (const replica of replicas) {
     const flags = replica.get("flags") ?? "";
-    if (/s_down|o_down|disconnected/.test(flags)) continue;
+    if (/s_down|o_down/.test(flags)) continue;
     if (replica.get("master-link-status") !== "ok") continue;
     if (Number(replica.get("slave-priority") ?? 100) === 0) continue;
     if (Number(replica.get("last-ok-ping-reply") ?? 0) > PROMOTABLE_PING_MS) continue;
