@@ -10,12 +10,15 @@ import { ClusterStack } from "../harness/ClusterStack.js";
 import { redisInfo } from "../harness/redisCommand.js";
 import type { RedisServer } from "../harness/RedisServer.js";
 import { SentinelStack } from "../harness/stacks.js";
+import type { ServerKind } from "../harness/serverKind.js";
 import { AppInstance } from "./AppInstance.js";
 
 export interface DemoStackOptions {
   instances: number;
   /** A 3-shard Redis Cluster (a master and two replicas each) instead of Sentinel. */
   cluster?: boolean | undefined;
+  /** Which server runs Redis: Redis 7.0 (default) or Valkey 8 (`--server valkey`). */
+  kind?: ServerKind | undefined;
   /** The load balancer's port; a free one when undefined. */
   port?: number | undefined;
   /** Progress, one line per step. */
@@ -62,12 +65,18 @@ export class DemoStack {
     this.#databaseStarting = database;
     // Should Redis fail to start, stop() still stops the database.
     database.catch(() => undefined);
+    const kind = this.options.kind ?? "redis";
+    const name = kind === "valkey" ? "Valkey" : "Redis";
     if (this.options.cluster) {
-      progress("starting a Redis Cluster: 3 masters × 2 replicas (AOF, cluster-node-timeout 2 s)");
-      this.topology = await ClusterStack.start({ masters: 3, replicasPerMaster: 2 });
+      progress(
+        `starting a ${name} Cluster: 3 masters × 2 replicas (AOF, cluster-node-timeout 2 s)`,
+      );
+      this.topology = await ClusterStack.start({ masters: 3, replicasPerMaster: 2, kind });
     } else {
-      progress("starting Redis: master + 2 replicas (AOF), 3 Sentinels (quorum 2, down after 2 s)");
-      this.topology = await SentinelStack.start();
+      progress(
+        `starting ${name}: master + 2 replicas (AOF), 3 Sentinels (quorum 2, down after 2 s)`,
+      );
+      this.topology = await SentinelStack.start({ kind });
     }
     const { url: databaseUrl } = await database;
     this.#sampleCommandRates(this.topology.nodes);

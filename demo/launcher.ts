@@ -20,6 +20,7 @@ const { values } = parseArgs({
     "control-port": { type: "string" },
     json: { type: "boolean", default: false },
     cluster: { type: "boolean", default: false },
+    server: { type: "string", default: "redis" },
   },
 });
 const instances = Number(values.instances);
@@ -35,14 +36,17 @@ function fail(message: string): never {
 if (!Number.isInteger(instances) || instances < 1 || instances > 20) {
   fail("--instances must be a whole number from 1 to 20");
 }
-const missing = ["redis-server", "redis-sentinel", "haproxy"].filter(
+const server = values.server;
+if (server !== "redis" && server !== "valkey") fail("--server must be redis or valkey");
+const missing = [`${server}-server`, `${server}-sentinel`, "haproxy"].filter(
   (binary) => spawnSync("sh", ["-c", `command -v ${binary}`]).status !== 0,
 );
 if (postgresBinaries() === undefined) missing.push("postgresql");
 if (missing.length > 0) {
   fail(
     `The demo needs ${missing.join(", ")}. On Debian or Ubuntu:\n` +
-      "  sudo apt-get install -y redis-server redis-sentinel haproxy postgresql",
+      "  sudo apt-get install -y redis-server redis-sentinel haproxy postgresql\n" +
+      "(Valkey: valkey-server valkey-sentinel, from bookworm-backports on Debian 12)",
   );
 }
 
@@ -67,6 +71,7 @@ let stopping = false;
 const stack = new DemoStack({
   instances,
   cluster: values.cluster,
+  kind: server,
   port: values.port === undefined ? undefined : Number(values.port),
   progress: (line) => say(`· ${line}`),
   onUnexpectedExit: (what) => {

@@ -8,6 +8,7 @@ import { createCache } from "redis-ha-session";
 import type { RedisCache } from "redis-ha-session";
 import { ClusterStack } from "../../harness/ClusterStack.js";
 import type { RedisServer } from "../../harness/RedisServer.js";
+import { redisCommand } from "../../harness/redisCommand.js";
 import type { DemoStack } from "../DemoStack.js";
 import { PRODUCTS_TAG } from "../productRoutes.js";
 import { SyntheticUsers } from "./SyntheticUsers.js";
@@ -183,6 +184,23 @@ export function createControlPanel(stack: DemoStack): {
     return `froze Redis master ${master.name} for ${seconds} s`;
   });
 
+  // A planned failover, as an operator runs for maintenance: every node stays up. Sentinel:
+  // SENTINEL FAILOVER; Cluster: CLUSTER FAILOVER on a replica of the shard's master.
+  const switchover = action(async (req) => {
+    const current = topology();
+    const master = await targetMaster(req);
+    if (current instanceof ClusterStack) {
+      const [replica] = await current.replicasOf(master);
+      if (!replica)
+        throw Object.assign(new Error(`${master.name} has no replica`), { status: 409 });
+      await redisCommand(replica.port, "CLUSTER", "FAILOVER");
+      return `CLUSTER FAILOVER: ${replica.name} takes over from ${master.name}`;
+    }
+    const sentinel = current.sentinels.find((node) => node.process.running);
+    if (!sentinel) throw Object.assign(new Error("no Sentinel is running"), { status: 409 });
+    await redisCommand(sentinel.port, "SENTINEL", "FAILOVER", current.masterName);
+    return `SENTINEL FAILOVER of ${master.name}`;
+  });
   app.post(
     "/api/instances/:id/kill",
     ...action(async (req) => {
@@ -198,10 +216,12 @@ export function createControlPanel(stack: DemoStack): {
     }),
   );
   app.post("/api/redis/master/kill", ...killMaster);
+  app.post("/api/redis/master/switchover", ...switchover);
   app.post("/api/redis/master/freeze", ...freezeMaster);
   // On a Cluster: the master of shard `index` (in slot order, as /api/state lists them).
   app.post("/api/redis/shards/:index/kill", ...killMaster);
   app.post("/api/redis/shards/:index/freeze", ...freezeMaster);
+  app.post("/api/redis/shards/:index/switchover", ...switchover);
   app.post(
     "/api/redis/nodes/:name/restart",
     ...action(async (req) => {

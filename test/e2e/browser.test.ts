@@ -90,6 +90,17 @@ test("a user stays logged in with the cart intact while an instance and the Redi
   await reloadLoggedIn(app, 5, "2");
   await expect(app.locator("#cart").textContent()).resolves.toBe("teamilk");
 
+  // A planned failover (SENTINEL FAILOVER) from the panel: the remaining replica takes over.
+  const promoted = (await demo.state()).redis.master?.name;
+  await panel.click("#switch-master");
+  await panel.waitForSelector('#events li:has-text("SENTINEL FAILOVER")');
+  await pollUntil("Sentinel to hand the master over", async () => {
+    const state = await demo.state();
+    return state.redis.master !== null && state.redis.master.name !== promoted;
+  });
+  await reloadLoggedIn(app, 5, "2");
+  await expect(app.locator("#cart").textContent()).resolves.toBe("teamilk");
+
   await app.screenshot({ path: "test-results/demo-app.png", fullPage: true });
   await panel.waitForSelector('#events li:has-text("failover")');
   await panel.waitForTimeout(2_000);

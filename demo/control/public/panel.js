@@ -91,6 +91,7 @@ function renderShards(shards) {
   $("#shards").hidden = !cluster;
   // The shard rows have their own buttons; the freeze time input serves both.
   $("#kill-master").hidden = cluster;
+  $("#switch-master").hidden = cluster;
   $("#freeze-master").hidden = cluster;
   $("#redis-title").textContent = cluster ? "Redis (Cluster)" : "Redis (Sentinel)";
   if (!cluster) return;
@@ -110,6 +111,7 @@ function renderShards(shards) {
         shard.replicas.length ? "" : "down",
       ),
       button("Kill master", () => post(`/api/redis/shards/${index}/kill`)),
+      button("Planned failover", () => post(`/api/redis/shards/${index}/switchover`)),
       button("Freeze master", () =>
         post(`/api/redis/shards/${index}/freeze`, { seconds: Number($("#freeze-seconds").value) }),
       ),
@@ -233,6 +235,7 @@ function connect() {
 }
 
 $("#kill-master").addEventListener("click", () => post("/api/redis/master/kill"));
+$("#switch-master").addEventListener("click", () => post("/api/redis/master/switchover"));
 $("#freeze-master").addEventListener("click", () =>
   post("/api/redis/master/freeze", { seconds: Number($("#freeze-seconds").value) }),
 );

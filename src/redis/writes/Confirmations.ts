@@ -48,7 +48,7 @@ export class Confirmations {
     refresh: boolean,
   ): { required: number; local: boolean; final: boolean; degraded: boolean } {
     const { minimum, whenFewer, fsync } = this.rule;
-    const required = view.required(promotable);
+    const required = view.required(others(promotable, lane));
     if (required >= minimum) return { required, local: fsync, final: true, degraded: false };
     // Fewer replicas than asked for: decided only on what the master said within the second.
     const aof = this.#aof.get(lane);
@@ -89,9 +89,15 @@ export class Confirmations {
       const promotable = this.rule.promotable(key, this.pool);
       if (promotable !== undefined) {
         const view = this.viewOf(lane);
-        view.read(String(await lane.connection.call("INFO", "replication")), epoch);
-        await view.probe(promotable);
-        required = view.required(promotable);
+        const info = String(await lane.connection.call("INFO", "replication"));
+        // The connection may have moved to another master meanwhile (a failover): then INFO
+        // described that master, not the one the write reached (seen in a SENTINEL FAILOVER
+        // that lost writes acknowledged on the old master by the new one's replica count).
+        if (lane.epoch !== epoch) continue;
+        view.read(info, epoch);
+        const waitFor = others(promotable, lane);
+        await view.probe(waitFor);
+        required = view.required(waitFor);
         const fewer = required < minimum;
         if (fewer && whenFewer === "refuse") required = minimum;
         else if (count >= required) {
@@ -101,6 +107,7 @@ export class Confirmations {
             count = 0;
             continue;
           }
+          if (lane.epoch !== epoch) continue;
           this.report(lane, required, fewer);
           return;
         }
@@ -204,4 +211,16 @@ export class Confirmations {
 export function confirmedCount(reply: unknown): number {
   if (Array.isArray(reply)) return Number(reply[0]) >= 1 ? Number(reply[1]) : -1;
   return Number(reply);
+}
+
+/**
+ * `promotable` less the master the lane is on: right after a failover, a Sentinel's replica list
+ * can still name the replica just promoted, which is now the master the write reached.
+ */
+function others(promotable: ReadonlySet<string>, lane: WriterLane): ReadonlySet<string> {
+  const self = addressOf(lane.connection);
+  if (self === undefined || !promotable.has(self)) return promotable;
+  const rest = new Set(promotable);
+  rest.delete(self);
+  return rest;
 }
