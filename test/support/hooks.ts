@@ -34,8 +34,10 @@ function useStack<T extends Stoppable>(start: () => Promise<T>): { readonly curr
   };
 }
 
-export function useSingleNode(): { readonly current: SingleNodeStack } {
-  return useStack(() => SingleNodeStack.start());
+export function useSingleNode(options?: Parameters<typeof SingleNodeStack.start>[0]): {
+  readonly current: SingleNodeStack;
+} {
+  return useStack(() => SingleNodeStack.start(options));
 }
 
 export function useSentinel(options?: Parameters<typeof SentinelStack.start>[0]): {

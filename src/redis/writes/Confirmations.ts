@@ -49,14 +49,20 @@ export class Confirmations {
   ): { required: number; local: boolean; final: boolean; degraded: boolean } {
     const { minimum, whenFewer, fsync } = this.rule;
     const required = view.required(others(promotable, lane));
-    if (required >= minimum) return { required, local: fsync, final: true, degraded: false };
-    // Fewer replicas than asked for: decided only on what the master said within the second.
     const aof = this.#aof.get(lane);
-    const known = !refresh && aof?.epoch === lane.epoch;
-    if (whenFewer === "refuse" || !known) {
-      return { required: minimum, local: fsync, final: false, degraded: false };
+    const known = aof?.epoch === lane.epoch;
+    const aofOn = known && aof.support === "yes";
+    // The fsync tier sends WAITAOF only once this master is known to have it (else a closer
+    // look asks, and refuses naming the option).
+    const unsure = fsync && !aofOn;
+    if (required >= minimum && !unsure) {
+      return { required, local: fsync, final: true, degraded: false };
     }
-    return { required, local: fsync || aof.support === "yes", final: true, degraded: true };
+    // Fewer replicas than asked for: decided only on what the master said within the second.
+    if (required >= minimum || whenFewer === "refuse" || refresh || !known || unsure) {
+      return { required: Math.max(required, minimum), local: false, final: false, degraded: false };
+    }
+    return { required, local: aofOn, final: true, degraded: true };
   }
 
   /**
