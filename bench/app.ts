@@ -1,5 +1,5 @@
 // One benchmark app in its own process: the same Express routes on a chosen session store.
-// BENCH_STORE: redis-ha-session | redis-ha-session-replica | redis-ha-session-cluster | baseline | connect-redis | connect-redis-7 | memory; BENCH_REDIS:
+// BENCH_STORE: redis-ha-session | redis-ha-session-fsync | redis-ha-session-replica | redis-ha-session-cluster | baseline | connect-redis | connect-redis-7 | memory; BENCH_REDIS:
 // the Sentinel topology as JSON; BENCH_BASELINE: for "baseline", a checkout of another commit of
 // this library, built (its dist/index.js is loaded). Prints {"listening": port} when ready.
 import { join } from "node:path";
@@ -31,6 +31,10 @@ async function middleware(): Promise<RequestHandler> {
     case "redis-ha-session":
       // Writes are confirmed by both replicas (WAIT 2) before the response.
       return redisSession({ ...common, redis, durability: { replicas: 2 } });
+    case "redis-ha-session-fsync":
+      // The fsync tier: acknowledged once the master's and both replicas' AOF have the write on
+      // disk (WAITAOF; `npm run bench -- --server valkey`, Redis 7.0 has none).
+      return redisSession({ ...common, redis, durability: { replicas: 2, fsync: true } });
     case "redis-ha-session-cluster":
       // On a Cluster (BENCH_REDIS is `{ cluster }`), writes confirmed by each shard's replica.
       return redisSession({

@@ -3,7 +3,9 @@
 // `--baseline <checkout>` adds the same app on another commit's build of this library (run
 // `npm run build` there) as the store "baseline": the paired ratio to it is what a change did.
 // Such a run writes bench/results/<date>-baseline-<its commit>.json and leaves docs/benchmarks.md
-// alone.
+// alone. `--server valkey` runs the topology on Valkey 8; `--stores redis-ha-session,
+// redis-ha-session-fsync --server valkey` measures the fsync tier (bench/results/
+// <date>-fsync-valkey.json).
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { cpus } from "node:os";
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     // Subsets while working on one path, e.g. `--routes /me,/change --stores redis-ha-session,memory`.
     routes: { type: "string", default: ALL_ROUTES.map((route) => route.path).join(",") },
     stores: { type: "string", default: ALL_STORES.join(",") },
+    server: { type: "string", default: "redis" },
     baseline: { type: "string" },
     // `--read-from replica`: only the replica-read comparison (bench/replicaReads.ts).
     "read-from": { type: "string" },
@@ -150,7 +153,10 @@ if (values["read-from"] !== undefined) {
   process.exit(0);
 }
 
-const topology = await SentinelStack.start();
+if (values.server !== "redis" && values.server !== "valkey") {
+  throw new Error(`--server must be redis or valkey; got ${values.server}`);
+}
+const topology = await SentinelStack.start({ kind: values.server });
 const masterAddress = { host: "127.0.0.1", port: (await topology.currentMaster()).port };
 const master = new Redis(masterAddress.port, masterAddress.host);
 const apps = new Map<string, { child: ChildProcess; url: string }>();
@@ -254,17 +260,23 @@ try {
       `npm run bench -- --rounds ${rounds} --duration ${duration} --connections ${connections}` +
       (ROUTES.length === ALL_ROUTES.length ? "" : ` --routes ${values.routes}`) +
       (values.stores === ALL_STORES.join(",") ? "" : ` --stores ${values.stores}`) +
-      (baseline === undefined ? "" : ` --baseline ${baseline}`),
+      (baseline === undefined ? "" : ` --baseline ${baseline}`) +
+      (values.server === "redis" ? "" : ` --server ${values.server}`),
     commands,
     memory,
     samples,
   };
   process.stdout.write(`\n${textTable(result)}\n`);
   await mkdir(`${root}bench/results`, { recursive: true });
+  // The fsync tier's cost (`--stores redis-ha-session,redis-ha-session-fsync --server valkey`)
+  // is a file of its own, as a baseline run is; neither rewrites docs/benchmarks.md.
+  const fsync = STORES.includes("redis-ha-session-fsync");
   const name =
-    result.date.slice(0, 10) + (baseline === undefined ? "" : `-baseline-${commitOf(baseline)}`);
+    result.date.slice(0, 10) +
+    (baseline === undefined ? "" : `-baseline-${commitOf(baseline)}`) +
+    (fsync ? `-fsync-${values.server}` : values.server === "redis" ? "" : `-${values.server}`);
   await writeFile(`${root}bench/results/${name}.json`, `${JSON.stringify(result, null, 2)}\n`);
-  if (baseline === undefined) {
+  if (baseline === undefined && !fsync && values.server === "redis") {
     await mkdir(`${root}docs`, { recursive: true });
     // Formatted as the repository's Prettier check expects.
     // The DB cache bench's section (`--cache`) is its own: kept as it is.

@@ -1,6 +1,5 @@
 import { AppProcess } from "./AppProcess.js";
 import { UserLoad } from "./UserLoad.js";
-import type { SentinelSettings } from "./RedisServer.js";
 import { SentinelStack } from "./stacks.js";
 import type { RedisSessionOptions } from "../src/index.js";
 
@@ -19,7 +18,10 @@ export interface Stack {
 export async function withStack<T>(
   appOptions: Partial<RedisSessionOptions>,
   scenario: (stack: Stack) => Promise<T>,
-  { sentinel = {}, instances = 2 }: { sentinel?: SentinelSettings; instances?: number } = {},
+  {
+    sentinel = {},
+    instances = 2,
+  }: { sentinel?: Parameters<typeof SentinelStack.start>[0]; instances?: number } = {},
 ): Promise<T> {
   const topology = await SentinelStack.start(sentinel);
   const apps: AppProcess[] = [];

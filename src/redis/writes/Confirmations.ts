@@ -39,7 +39,7 @@ export class Confirmations {
   /**
    * What the batch about to go out on `lane` waits for, from what is known now: how many
    * replicas, whether the master's own AOF fsync too (WAITAOF), and whether that confirmation
-   * settles the writes or a closer look ({@link #settle}) must follow.
+   * settles the writes or a closer look ({@link settle}) must follow.
    */
   plan(
     lane: WriterLane,
