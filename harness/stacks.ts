@@ -90,16 +90,13 @@ export class SentinelStack extends RedisStack {
     sentinels = 3,
     password,
     kind,
-    preload,
     ...settings
   }: {
     replicas?: number;
     sentinels?: number;
-    /** Preloaded into every data node (LD_PRELOAD): harness/crash's volatile AOF, say. */
-    preload?: string | undefined;
   } & SentinelSettings = {}): Promise<SentinelStack> {
     const dir = await mkdtemp(join(tmpdir(), "rhs-sentinel-"));
-    const master = await RedisServer.server(dir, "redis-1", { password, kind, preload });
+    const master = await RedisServer.server(dir, "redis-1", { password, kind });
     const servers = [master];
     for (let i = 0; i < replicas; i++) {
       servers.push(
@@ -107,7 +104,6 @@ export class SentinelStack extends RedisStack {
           replicaOf: master.port,
           password,
           kind,
-          preload,
         }),
       );
     }
