@@ -7,7 +7,8 @@ import { redisInfo } from "../../harness/redisCommand.js";
 import { createTestApp } from "../../harness/app/testApp.js";
 import type { DurabilityChange, RedisSessionStore } from "../../src/index.js";
 
-// Which replicas a write waits for: every replica that could be promoted, never one that is down.
+// Which replicas a write waits for: every replica that could be promoted, never one that is down
+// ("all": every replica Sentinel lists, down or not).
 // A master with two replicas, down-after 1000 ms.
 const redis = useSentinel({ downAfterMs: 1_000 });
 const unavailable = { waitMs: 3_000, retryAfterSeconds: 1 };
@@ -46,9 +47,11 @@ describe("durability: which replicas a write waits for", () => {
       requiredReplicas: 1,
       degradedMasters: [],
     });
+    const asAll = await new Browser().request(`${all.url}/healthz`);
+    expect(asAll.body).toMatchObject({ status: "ok", requiredReplicas: 2 });
   });
 
-  test("a replica killed: writes go on with the one left, on every setting", async () => {
+  test('a replica killed: writes go on with the one left; "all" answers 503 until it is back', async () => {
     const topology = redis.current;
     const master = await topology.currentMaster();
     const replica = topology.servers.find((server) => server !== master);
@@ -56,12 +59,14 @@ describe("durability: which replicas a write waits for", () => {
     const browser = new Browser();
     await replica.process.kill();
     try {
-      for (const { url } of [byDefault, all, refusing]) {
+      for (const { url } of [byDefault, refusing]) {
         const started = Date.now();
         expect((await write(browser, url, "dark")).status).toBe(200);
         // Not the wait bound: the dead replica is not waited for.
         expect(Date.now() - started).toBeLessThan(unavailable.waitMs);
       }
+      // "all" waits for every replica Sentinel lists, the dead one too.
+      expect((await write(new Browser(), all.url, "dark")).status).toBe(503);
       expect(stores.byDefault?.stats()).toMatchObject({ degraded: [], degradations: 0 });
     } finally {
       await replica.start();

@@ -21,8 +21,10 @@ export interface DurabilityOptions {
    * an acknowledged write, and losing a replica does not stall writes.
    *
    * While fewer replicas than this can take writes (a shard's last replica is gone), see
-   * `whenFewer`. `"all"` is accepted and means the same as 1 (it used to count replicas that
-   * could not answer, turning failovers into 503s).
+   * `whenFewer`. `"all"` (Sentinel only) also waits for every replica Sentinel lists, reachable
+   * or not, and answers 503 while any is missing: for networks that fail again within seconds of
+   * healing (an old master that rejoined but is not re-pointed yet could be promoted), at the
+   * price of 503s whenever a replica is down.
    * @default 1 on Sentinel and on a Cluster (per shard), 0 otherwise
    */
   replicas?: number | "all" | undefined;

@@ -65,15 +65,21 @@ export class Writes {
           "(`{ sentinels, name }` or a redis-sentinel:// URL), not a client passed in",
       );
     }
-    const minimum = replicas === "all" ? 1 : replicas;
-    this.requiredReplicas = () => minimum;
+    // "all": also every replica Sentinel lists for the master, reachable or not, and none fewer
+    // (503s instead): for networks that fail again within seconds of healing, where Sentinel may
+    // promote an old master that rejoined but was not re-pointed yet (the flapping partition
+    // scenario lost 1 722 acknowledged writes without it).
+    const listed = () => quorum?.knownReplicas ?? 1;
+    this.requiredReplicas = replicas === "all" ? () => quorum?.knownReplicas : () => replicas;
     this.fence = new ReadFence(quorum, fenceReads, backend);
     this.#offsets = offsets;
     if (replicas === "all" || replicas > 0) {
       const lanes = connection.lanes();
       const rule: ReplicaRule = {
-        minimum,
-        whenFewer,
+        get minimum() {
+          return replicas === "all" ? listed() : replicas;
+        },
+        whenFewer: replicas === "all" ? "refuse" : whenFewer,
         fsync,
         promotable:
           quorum === undefined
