@@ -2,6 +2,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { keySlot } from "../src/redis/cluster/keySlot.js";
 import type { RedisSessionOptions } from "../src/index.js";
 import { AppProcess } from "./AppProcess.js";
+import { pollUntil } from "./poll.js";
 import type { RedisServer } from "./RedisServer.js";
 import { redisCommand } from "./redisCommand.js";
 import { ClusterStack } from "./ClusterStack.js";
@@ -88,6 +89,16 @@ export async function clusterFault(
       await victim.start();
       await stack.waitHealed(30_000);
       await load.acknowledges(200);
+      // Each instance sees the replica back on its next writes to the shard: its slot map and
+      // what the master says of its replicas are at most a second or so old.
+      await pollUntil(
+        "every instance to report the shard's writes restored",
+        async () => {
+          const events = await Promise.all(apps.map((app) => durabilityEventsOf(app.url)));
+          return events.every(({ degraded, restored }) => restored >= degraded);
+        },
+        { timeoutMs: 15_000, intervalMs: 200 },
+      );
     }
     const { stats, verdict } = await load.finish(name, () => [
       `Cluster recovered in ${clusterRecoveryMs} ms`,
@@ -110,15 +121,7 @@ export async function clusterFault(
         return events.failover;
       }),
     );
-    const durabilityEvents = await Promise.all(
-      apps.map(
-        async (app) =>
-          (await fetch(`${app.url}/durability-events`).then((r) => r.json())) as {
-            degraded: number;
-            restored: number;
-          },
-      ),
-    );
+    const durabilityEvents = await Promise.all(apps.map((app) => durabilityEventsOf(app.url)));
     console.log(
       `  longest stall on the failed shard (${usersOnFailedShard} users) ${failedShardStallMs} ms, ` +
         `on the others ${otherShardsStallMs} ms; failover events by instance ${failoverEvents.join(", ")}; ` +
@@ -161,4 +164,10 @@ async function inflict(stack: ClusterStack, master: RedisServer, fault: ClusterF
       return;
     }
   }
+}
+
+/** The `degraded` and `restored` events an app instance's store emitted so far. */
+async function durabilityEventsOf(url: string): Promise<{ degraded: number; restored: number }> {
+  const response = await fetch(`${url}/durability-events`);
+  return (await response.json()) as { degraded: number; restored: number };
 }
