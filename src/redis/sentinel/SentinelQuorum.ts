@@ -99,7 +99,7 @@ export class SentinelQuorum {
   }
 
   /**
-   * The replicas any Sentinel of the majority that vouches for the master now could promote in
+   * The replicas each Sentinel of the majority that vouches for the master now could promote in
    * its place (each Sentinel may lead the next failover); undefined while no master is vouched
    * for.
    */
