@@ -5,6 +5,9 @@
 // run failed a request, lost an acknowledged write or logged someone out. Runs in which Sentinel
 // failed over twice (it declared the just-promoted master down too) are named apart, from
 // Sentinel's own events, and held to the same bar.
+// `npm run chaos -- --fault crash-all [--runs 5 --server valkey]`: every data node and Sentinel
+// SIGKILLed at once under load, with unsynced AOF writes lost as on a machine crash
+// (harness/crash), run by turns with `durability.fsync` and without (bench/crashAllChaos.ts).
 // `npm run chaos -- --cluster [--runs 10 --fault kill|freeze|failover --replicas 1]`: the same on a
 // Redis Cluster (bench/clusterChaos.ts).
 import { parseArgs } from "node:util";
@@ -47,8 +50,12 @@ if (values.cluster) {
     }),
   );
 }
+if (values.fault === "crash-all" || values.fault === "crash-all-fsync") {
+  const { crashAllChaos } = await import("./crashAllChaos.js");
+  process.exit(await crashAllChaos(Number(values.runs ?? "5"), kind));
+}
 if (!["kill", "switchover"].includes(values.fault)) {
-  process.stderr.write(`--fault must be kill or switchover; got ${values.fault}\n`);
+  process.stderr.write(`--fault must be kill, switchover or crash-all; got ${values.fault}\n`);
   process.exit(2);
 }
 const fault = values.fault as MasterFault;

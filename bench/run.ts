@@ -4,8 +4,8 @@
 // `npm run build` there) as the store "baseline": the paired ratio to it is what a change did.
 // Such a run writes bench/results/<date>-baseline-<its commit>.json and leaves docs/benchmarks.md
 // alone. `--server valkey` runs the topology on Valkey 8; `--stores redis-ha-session,
-// redis-ha-session-fsync --server valkey` measures the fsync tier (bench/results/
-// <date>-fsync-valkey.json).
+// redis-ha-session-fsync --server valkey --appendfsync always` measures the fsync tier (bench/
+// results/<date>-always-fsync-valkey.json; the tier needs `always` on Valkey, see Confirmations).
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { cpus } from "node:os";
@@ -45,6 +45,8 @@ const { values } = parseArgs({
     routes: { type: "string", default: ALL_ROUTES.map((route) => route.path).join(",") },
     stores: { type: "string", default: ALL_STORES.join(",") },
     server: { type: "string", default: "redis" },
+    // Every data node's `appendfsync` (the servers' default: everysec).
+    appendfsync: { type: "string", default: "everysec" },
     baseline: { type: "string" },
     // `--read-from replica`: only the replica-read comparison (bench/replicaReads.ts).
     "read-from": { type: "string" },
@@ -156,7 +158,13 @@ if (values["read-from"] !== undefined) {
 if (values.server !== "redis" && values.server !== "valkey") {
   throw new Error(`--server must be redis or valkey; got ${values.server}`);
 }
-const topology = await SentinelStack.start({ kind: values.server });
+if (!["everysec", "always", "no"].includes(values.appendfsync)) {
+  throw new Error(`--appendfsync must be everysec, always or no; got ${values.appendfsync}`);
+}
+const topology = await SentinelStack.start({
+  kind: values.server,
+  serverConfig: [`appendfsync ${values.appendfsync}`],
+});
 const masterAddress = { host: "127.0.0.1", port: (await topology.currentMaster()).port };
 const master = new Redis(masterAddress.port, masterAddress.host);
 const apps = new Map<string, { child: ChildProcess; url: string }>();
@@ -261,7 +269,8 @@ try {
       (ROUTES.length === ALL_ROUTES.length ? "" : ` --routes ${values.routes}`) +
       (values.stores === ALL_STORES.join(",") ? "" : ` --stores ${values.stores}`) +
       (baseline === undefined ? "" : ` --baseline ${baseline}`) +
-      (values.server === "redis" ? "" : ` --server ${values.server}`),
+      (values.server === "redis" ? "" : ` --server ${values.server}`) +
+      (values.appendfsync === "everysec" ? "" : ` --appendfsync ${values.appendfsync}`),
     commands,
     memory,
     samples,
@@ -274,9 +283,15 @@ try {
   const name =
     result.date.slice(0, 10) +
     (baseline === undefined ? "" : `-baseline-${commitOf(baseline)}`) +
+    (values.appendfsync === "everysec" ? "" : `-${values.appendfsync}`) +
     (fsync ? `-fsync-${values.server}` : values.server === "redis" ? "" : `-${values.server}`);
   await writeFile(`${root}bench/results/${name}.json`, `${JSON.stringify(result, null, 2)}\n`);
-  if (baseline === undefined && !fsync && values.server === "redis") {
+  if (
+    baseline === undefined &&
+    !fsync &&
+    values.server === "redis" &&
+    values.appendfsync === "everysec"
+  ) {
     await mkdir(`${root}docs`, { recursive: true });
     // Formatted as the repository's Prettier check expects.
     // The DB cache bench's section (`--cache`) is its own: kept as it is.

@@ -26,11 +26,16 @@ export class RedisServer extends ConfiguredServer {
     dir: string,
     sentinel: boolean,
     readonly kind: ServerKind,
+    /** A shared object to preload into the server (LD_PRELOAD), e.g. harness/crash's. */
+    preload?: string,
   ) {
-    super(name, "127.0.0.1", port, dir, (configFile) => [
-      serverBinary(kind, sentinel ? "sentinel" : "server"),
-      [configFile],
-    ]);
+    super(name, "127.0.0.1", port, dir, (configFile) => {
+      const binary = serverBinary(kind, sentinel ? "sentinel" : "server");
+      // env execs the server in its own process: the pid is the server's.
+      return preload === undefined
+        ? [binary, [configFile]]
+        : ["/usr/bin/env", [`LD_PRELOAD=${preload}`, binary, configFile]];
+    });
   }
 
   /**
@@ -46,15 +51,18 @@ export class RedisServer extends ConfiguredServer {
       password,
       extra = [],
       kind = defaultServerKind(),
+      preload,
     }: {
       replicaOf?: number;
       cluster?: boolean;
       password?: string;
       extra?: string[];
       kind?: ServerKind;
+      preload?: string | undefined;
     } = {},
   ): Promise<RedisServer> {
-    const node = new RedisServer(name, await freePort(), await subdir(baseDir, name), false, kind);
+    const dir = await subdir(baseDir, name);
+    const node = new RedisServer(name, await freePort(), dir, false, kind, preload);
     const lines = ["appendonly yes", 'save ""', "repl-diskless-sync-delay 0", ...extra];
     if (replicaOf !== undefined) lines.push(`replicaof 127.0.0.1 ${replicaOf}`);
     if (cluster) {

@@ -90,13 +90,19 @@ export class SentinelStack extends RedisStack {
     sentinels = 3,
     password,
     kind,
+    preload,
+    serverConfig: extra = [],
     ...settings
   }: {
     replicas?: number;
     sentinels?: number;
+    /** Preloaded into every data node (LD_PRELOAD): harness/crash's volatile AOF, say. */
+    preload?: string | undefined;
+    /** More configuration lines for every data node (`appendfsync always`, say). */
+    serverConfig?: string[];
   } & SentinelSettings = {}): Promise<SentinelStack> {
     const dir = await mkdtemp(join(tmpdir(), "rhs-sentinel-"));
-    const master = await RedisServer.server(dir, "redis-1", { password, kind });
+    const master = await RedisServer.server(dir, "redis-1", { password, kind, preload, extra });
     const servers = [master];
     for (let i = 0; i < replicas; i++) {
       servers.push(
@@ -104,6 +110,8 @@ export class SentinelStack extends RedisStack {
           replicaOf: master.port,
           password,
           kind,
+          preload,
+          extra,
         }),
       );
     }

@@ -18,6 +18,8 @@ if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
 fi
 need chromium chromium
 need openssl openssl
+# The crash-of-every-node series (npm run chaos -- --fault crash-all) builds its LD_PRELOAD shim.
+need cc gcc
 # The clock-skew test shifts an app process's clock with libfaketime.
 need faketime faketime
 # The partition tests cut links between network namespaces with iptables (and ip, from iproute2).

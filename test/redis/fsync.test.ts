@@ -1,14 +1,17 @@
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { NotDurableError, RedisSessionStore } from "../../src/index.js";
 import type { SessionData } from "express-session";
 import { redisCommand } from "../../harness/redisCommand.js";
+import { countsBeforeFsync } from "../../src/redis/writes/Confirmations.js";
 import { call } from "../support/call.js";
 import { useSentinel, useSingleNode } from "../support/hooks.js";
 
 // `durability.fsync`: a write is acknowledged once it is in the AOF on disk of its master and of
-// the replicas it waits for (WAITAOF). Valkey 8 has WAITAOF; Redis 7.0 has not.
+// the replicas it waits for (WAITAOF). Valkey 8 has WAITAOF, exact under `appendfsync always`
+// only (under `everysec` it counts writes before their fsync: redis/redis#13793, shown by
+// test/redis/crashShim.test.ts); Redis 7.0 has no WAITAOF.
 const session = () => JSON.parse('{"cookie":{"originalMaxAge":60000},"n":1}') as SessionData;
-const valkey = useSentinel({ kind: "valkey" });
+const valkey = useSentinel({ kind: "valkey", serverConfig: ["appendfsync always"] });
 const redis = useSingleNode({ kind: "redis" });
 
 describe("durability.fsync", () => {
@@ -29,6 +32,33 @@ describe("durability.fsync", () => {
     }
   });
 
+  test("Valkey under appendfsync everysec: refused naming `appendfsync always`, said once", async () => {
+    const master = await valkey.current.currentMaster();
+    await redisCommand(master.port, "CONFIG", "SET", "appendfsync", "everysec");
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    const store = new RedisSessionStore({
+      redis: valkey.current.redisOption,
+      durability: { fsync: true },
+      unavailable: { waitMs: 1_000 },
+    });
+    try {
+      for (const id of ["fsync-3", "fsync-4"]) {
+        const failed = await call((done) => store.set(id, session(), done)).catch(
+          (error: unknown) => error,
+        );
+        expect(failed).toBeInstanceOf(NotDurableError);
+        expect((failed as Error).message).toMatch(/`durability.fsync` needs `appendfsync always`/);
+      }
+      const said = warn.mock.calls.filter(([line]) => String(line).includes("appendfsync always"));
+      expect(said).toHaveLength(1);
+      expect(String(said[0]?.[0])).toMatch(/^redis-ha-session: .*writes are refused$/);
+    } finally {
+      warn.mockRestore();
+      await store.close();
+      await redisCommand(master.port, "CONFIG", "SET", "appendfsync", "always");
+    }
+  });
+
   test("Redis 7.0 (no WAITAOF): refused, naming the option", async () => {
     const store = new RedisSessionStore({
       redis: redis.current.url,
@@ -44,6 +74,15 @@ describe("durability.fsync", () => {
     } finally {
       await store.close();
     }
+  });
+
+  test("which servers count a write in WAITAOF before its fsync under everysec", () => {
+    // redis/redis#13793: fixed in Redis 8.0; every Valkey release to date has it.
+    expect(countsBeforeFsync("# Server\r\nredis_version:7.4.2\r\n")).toBe(true);
+    expect(countsBeforeFsync("# Server\r\nredis_version:8.0.0\r\n")).toBe(false);
+    expect(
+      countsBeforeFsync("redis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:9.1.2\r\n"),
+    ).toBe(true);
   });
 
   test("durability.fsync with replicas 0 is refused when the store is created", () => {

@@ -46,9 +46,11 @@ export interface DurabilityOptions {
   whenFewer?: "degrade" | "refuse" | undefined;
   /**
    * `true`: a write is acknowledged only once it is in the AOF on disk of its master and of the
-   * replicas it waits for (WAITAOF; needs Redis 7.2+ or Valkey with `appendonly yes`), so a
-   * crash of every node at once loses nothing acknowledged. Costs up to one fsync period
-   * (`appendfsync everysec`: about a second) per write.
+   * replicas it waits for (WAITAOF; needs Redis 7.2+ or Valkey with `appendonly yes`, and on
+   * Valkey and Redis < 8.0 `appendfsync always`: under `everysec` their WAITAOF counts writes
+   * before the fsync, redis/redis#13793), so a crash of every node at once loses nothing
+   * acknowledged. Writes the master cannot confirm so are refused (503), said once. Costs a
+   * write its fsync (under `everysec` on Redis 8: up to about a second).
    * @default false
    */
   fsync?: boolean | undefined;

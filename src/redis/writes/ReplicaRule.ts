@@ -38,4 +38,6 @@ export interface ReplicaRule {
   map: (address: string) => string;
   /** Called when a master's writes become degraded or are restored. */
   report: (change: DurabilityChange) => void;
+  /** Says, once per distinct problem, why a master cannot give what the rule asks. */
+  misconfigured: (message: string) => void;
 }

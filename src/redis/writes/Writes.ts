@@ -87,6 +87,7 @@ export class Writes {
             : () => quorum.promotable(),
         map: quorum === undefined ? (address) => lanes.mapAddress(address) : quorum.natMap,
         report: onDurability,
+        misconfigured: (message) => connection.notices.once(message),
       };
       this.#durable = new RoutedWriter(lanes, {
         batchScript: script,
