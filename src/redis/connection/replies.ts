@@ -11,6 +11,12 @@ const REPLIES = {
     why: "the master was demoted; the client reconnects to the new one",
   },
   MASTERDOWN: { transient: true, why: "a replica lost its master" },
+  UNBLOCKED: {
+    transient: true,
+    why:
+      "a master was demoted (CLUSTER FAILOVER, REPLICAOF) while a WAIT or WAITAOF was blocked on " +
+      "it; it closes the connection, and the write is redone on the new master",
+  },
   NOREPLICAS: { transient: true, why: "min-replicas-to-write, while replicas reconnect" },
   TRYAGAIN: { transient: true, why: "a Cluster slot is being migrated" },
   CLUSTERDOWN: { transient: true, why: "a Cluster is failing a shard over" },

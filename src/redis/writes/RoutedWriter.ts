@@ -82,7 +82,7 @@ export class RoutedWriter {
   #failed(key: string, error: unknown): unknown {
     if (!(error instanceof Error)) return error;
     if (
-      replyIs(error, "MOVED", "ASK") ||
+      replyIs(error, "MOVED", "ASK", "UNBLOCKED") ||
       /Connection is closed|Socket timeout/.test(error.message)
     ) {
       this.router.reroute();
