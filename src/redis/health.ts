@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { Backend, ShardHealth } from "./backend/Backend.js";
 import { withinDeadline } from "./connection/deadline.js";
 import type { ConnectionState } from "./connection/deadline.js";
+import { replicaLines } from "./replicaLines.js";
 
 /** What the master says of itself and its replicas, as {@link replicationHealth} reads it. */
 export type ReplicationHealth =
@@ -73,10 +74,7 @@ export async function replicationHealth(
 /** `slave0:ip=…,port=…,state=online,offset=…,lag=0` lines of INFO replication, in sync. */
 function replicasInSync(info: string): number {
   let count = 0;
-  for (const match of info.matchAll(/^slave\d+:(.*)$/gm)) {
-    const fields = new Map(
-      (match[1] ?? "").split(",").map((pair) => pair.split("=") as [string, string]),
-    );
+  for (const fields of replicaLines(info)) {
     if (fields.get("state") === "online" && Number(fields.get("lag")) <= IN_SYNC_LAG_S) count++;
   }
   return count;

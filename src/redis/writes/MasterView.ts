@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import { replicaLines } from "../replicaLines.js";
 
 /** How long what the master said of its replicas is used before it is asked again. */
 const VIEW_MS = 1_000;
@@ -35,12 +36,7 @@ export class MasterView {
     this.#forget(epoch);
     const online = new Set<string>();
     const syncing = new Set<string>();
-    for (const line of info.split("\n")) {
-      const match = /^slave\d+:(.*)$/.exec(line.trim());
-      if (match === null) continue;
-      const fields = new Map(
-        (match[1] ?? "").split(",").map((pair) => pair.split("=") as [string, string]),
-      );
+    for (const fields of replicaLines(info)) {
       const address = this.map(`${fields.get("ip") ?? ""}:${fields.get("port") ?? ""}`);
       (fields.get("state") === "online" ? online : syncing).add(address);
       this.#dead.delete(address);
