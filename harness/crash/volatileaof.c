@@ -84,32 +84,20 @@ static int flush_held(int fd) {
     }                                                                                           \
   } while (0)
 
-int open(const char *path, int flags, ...) {
-  init();
-  int mode = 0;
-  OPEN_MODE(flags, mode);
-  int fd = real_open(path, flags, mode);
-  track(fd, path);
-  return fd;
-}
+/* Opens with `real` and tracks the file: the body of every open wrapper below. */
+#define OPEN_TRACKED(real, ...)                                                                 \
+  do {                                                                                          \
+    init();                                                                                     \
+    int mode = 0;                                                                               \
+    OPEN_MODE(flags, mode);                                                                     \
+    int fd = real(__VA_ARGS__, flags, mode);                                                    \
+    track(fd, path);                                                                            \
+    return fd;                                                                                  \
+  } while (0)
 
-int open64(const char *path, int flags, ...) {
-  init();
-  int mode = 0;
-  OPEN_MODE(flags, mode);
-  int fd = real_open64(path, flags, mode);
-  track(fd, path);
-  return fd;
-}
-
-int openat(int dir, const char *path, int flags, ...) {
-  init();
-  int mode = 0;
-  OPEN_MODE(flags, mode);
-  int fd = real_openat(dir, path, flags, mode);
-  track(fd, path);
-  return fd;
-}
+int open(const char *path, int flags, ...) { OPEN_TRACKED(real_open, path); }
+int open64(const char *path, int flags, ...) { OPEN_TRACKED(real_open64, path); }
+int openat(int dir, const char *path, int flags, ...) { OPEN_TRACKED(real_openat, dir, path); }
 
 ssize_t write(int fd, const void *buffer, size_t count) {
   init();
