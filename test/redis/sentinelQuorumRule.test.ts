@@ -1,5 +1,9 @@
 import { expect, test } from "vitest";
-import { promotableIn, vouchedMaster } from "../../src/redis/sentinel/SentinelQuorum.js";
+import {
+  promotableIn,
+  selectableIn,
+  vouchedMaster,
+} from "../../src/redis/sentinel/SentinelQuorum.js";
 import type { SentinelAnswer } from "../../src/redis/sentinel/SentinelQuorum.js";
 
 // Which master a Sentinel majority vouches for, from the Sentinels' answers. The answers below
@@ -77,4 +81,32 @@ test("replicas down, with their link to the master down, never to be promoted or
   ];
   expect(promotableIn(ineligible, (a) => a).size).toBe(0);
   expect(promotableIn([replica({})], (a) => `nat-${a}`)).toEqual(new Set(["nat-10.0.0.2:6379"]));
+});
+
+test("what Sentinel could select: link down within 10 × down-after counts, as in sentinelSelectReplica", () => {
+  const master = new Map([
+    ["flags", "master"],
+    ["down-after-milliseconds", "1000"],
+  ]);
+  const selectable = [
+    // An old master that rejoined and still reports itself master (no link fields yet).
+    replica({ "master-link-status": "err", "master-link-down-time": "0" }),
+    replica({ "master-link-status": "err", "master-link-down-time": "10000", port: "6380" }),
+  ];
+  expect(selectableIn(selectable, master, (a) => a)).toEqual(
+    new Set(["10.0.0.2:6379", "10.0.0.2:6380"]),
+  );
+  const not = [
+    replica({ "master-link-status": "err", "master-link-down-time": "10001" }),
+    replica({ flags: "slave,s_down" }),
+    replica({ flags: "slave,disconnected" }),
+    replica({ "slave-priority": "0" }),
+    replica({ "last-ok-ping-reply": "5001" }),
+  ];
+  expect(selectableIn(not, master, (a) => a).size).toBe(0);
+  // While the master is s_down, the limit grows by the time it has been.
+  const down = new Map([...master, ["flags", "master,s_down"], ["s-down-time", "3000"]]);
+  expect(selectableIn([replica({ "master-link-down-time": "12000" })], down, (a) => a).size).toBe(
+    1,
+  );
 });

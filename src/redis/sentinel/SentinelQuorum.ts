@@ -34,6 +34,11 @@ export interface SentinelAnswer {
    */
   promotable?: ReadonlySet<string> | undefined;
   /**
+   * The replicas that Sentinel could select in a failover by its own rule (see
+   * {@link selectableIn}), synced or not: a superset of `promotable`.
+   */
+  selectable?: ReadonlySet<string> | undefined;
+  /**
    * The Sentinel sees that master as up and is not failing it over (no `s_down`, `o_down`,
    * `failover_in_progress` flag): a failover's leader names the old master at the new epoch until
    * it is done.
@@ -113,6 +118,20 @@ export class SentinelQuorum {
   }
 
   /**
+   * The replicas a Sentinel of the vouching majority could select in a failover, by Sentinel's
+   * own rule, whether or not they have the master's writes (an old master that rejoined and is
+   * not re-pointed yet, a replica whose link is down); undefined while no master is vouched for.
+   */
+  selectable(): ReadonlySet<string> | undefined {
+    const vouched = vouchedAnswers(this.#answers, Date.now());
+    if (vouched.length === 0) return undefined;
+    const union = new Set<string>();
+    for (const { selectable } of vouched)
+      for (const address of selectable ?? []) union.add(address);
+    return union;
+  }
+
+  /**
    * Whether a write on a connection to `address` (`ip:port`, as its socket sees it) may be
    * acknowledged: it is the master a Sentinel majority vouches for now.
    */
@@ -162,6 +181,9 @@ export class SentinelQuorum {
           replicas: Number(fields.get("num-slaves") ?? 0),
           promotable: Array.isArray(replicas)
             ? promotableIn(replicas.map(pairsOf), this.natMap)
+            : undefined,
+          selectable: Array.isArray(replicas)
+            ? selectableIn(replicas.map(pairsOf), fields, this.natMap)
             : undefined,
           healthy: !/s_down|o_down|failover_in_progress/.test(fields.get("flags") ?? ""),
         };
@@ -273,6 +295,38 @@ export function promotableIn(
     if (ip !== undefined && port !== undefined) promotable.add(natMap(`${ip}:${port}`));
   }
   return promotable;
+}
+
+/**
+ * The replicas of `replicas` (SENTINEL REPLICAS) that the Sentinel could select to replace
+ * `master` (its SENTINEL MASTER fields), by its own rule (sentinelSelectReplica): not
+ * `s_down`/`o_down`/`disconnected`, answered a ping within 5 s, priority above 0, and its link to
+ * the master down no longer than 10 × `down-after-milliseconds` (plus the time the master has
+ * been `s_down`). Unlike {@link promotableIn}, a replica whose link is down counts, and so does
+ * an old master that rejoined but still reports itself master (Sentinel re-points it only
+ * seconds later): either may be selected without the master's latest writes.
+ */
+export function selectableIn(
+  replicas: readonly ReadonlyMap<string, string>[],
+  master: ReadonlyMap<string, string>,
+  natMap: (address: string) => string,
+): Set<string> {
+  const downAfter = Number(master.get("down-after-milliseconds") ?? 30_000);
+  const sDownFor = (master.get("flags") ?? "").includes("s_down")
+    ? Number(master.get("s-down-time") ?? 0)
+    : 0;
+  const linkDownLimit = downAfter * 10 + sDownFor;
+  const selectable = new Set<string>();
+  for (const replica of replicas) {
+    if (/s_down|o_down|disconnected/.test(replica.get("flags") ?? "")) continue;
+    if (Number(replica.get("slave-priority") ?? 100) === 0) continue;
+    if (Number(replica.get("last-ok-ping-reply") ?? 0) > PROMOTABLE_PING_MS) continue;
+    if (Number(replica.get("master-link-down-time") ?? 0) > linkDownLimit) continue;
+    const ip = replica.get("ip");
+    const port = replica.get("port");
+    if (ip !== undefined && port !== undefined) selectable.add(natMap(`${ip}:${port}`));
+  }
+  return selectable;
 }
 
 /** A flat `[field, value, …]` reply as a map. */

@@ -73,8 +73,16 @@ export class Confirmations {
     if (required >= minimum && !unsure) {
       return { required, local: fsync, final: true, degraded: false };
     }
-    // Fewer replicas than asked for: decided only on what the master said within the second.
-    if (required >= minimum || whenFewer === "refuse" || refresh || !known || unsure) {
+    // Fewer replicas than asked for: decided only on what the master said within the second,
+    // and never while a failover could promote a replica that lacks the writes.
+    if (
+      required >= minimum ||
+      whenFewer === "refuse" ||
+      refresh ||
+      !known ||
+      unsure ||
+      this.#fenced(lane, view)
+    ) {
       return { required: Math.max(required, minimum), local: false, final: false, degraded: false };
     }
     return { required, local: aofOn, final: true, degraded: true };
@@ -117,10 +125,11 @@ export class Confirmations {
         if (lane.epoch !== epoch) continue;
         view.read(info, epoch);
         const waitFor = others(promotable, lane);
-        await view.probe(waitFor);
+        const selectable = this.rule.selectable?.();
+        await view.probe(selectable === undefined ? waitFor : new Set([...waitFor, ...selectable]));
         required = view.required(waitFor);
         const fewer = required < minimum;
-        if (fewer && whenFewer === "refuse") required = minimum;
+        if (fewer && (whenFewer === "refuse" || this.#fenced(lane, view))) required = minimum;
         else if (count >= required) {
           const local = fsync || fewer;
           if (local && !(await this.#localFsync(lane, epoch, required, remaining))) {
@@ -148,6 +157,22 @@ export class Confirmations {
         await delay(Math.min(RECHECK_MS, remaining));
       }
     }
+  }
+
+  /**
+   * Whether a failover could now select a replica of the lane's master that lacks its writes:
+   * one Sentinel could select (see SentinelQuorum.selectable) that the master does not list as
+   * online and that is not known dead. Then a degraded write is refused rather than acknowledged:
+   * in the flapping partition scenario, an old master that had rejoined but was not re-pointed
+   * yet was promoted over a degraded master, and every write acknowledged there since was lost.
+   */
+  #fenced(lane: WriterLane, view: MasterView): boolean {
+    const selectable = this.rule.selectable?.();
+    if (selectable === undefined) return false;
+    for (const address of others(selectable, lane)) {
+      if (!view.online.has(address) && !view.dead(address)) return true;
+    }
+    return false;
   }
 
   /**

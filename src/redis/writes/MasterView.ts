@@ -77,6 +77,11 @@ export class MasterView {
     return required;
   }
 
+  /** Whether `address` was found dead (its port refused a connection) and not listed since. */
+  dead(address: string): boolean {
+    return this.#dead.has(address);
+  }
+
   /** A new connection may be on a new master: what the old one said no longer holds. */
   #forget(epoch: number): void {
     if (epoch === this.#epoch) return;

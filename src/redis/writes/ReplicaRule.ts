@@ -34,6 +34,12 @@ export interface ReplicaRule {
    * has answered; the slot map names another master).
    */
   promotable: (key: string, pool: LanePool) => ReadonlySet<string> | undefined;
+  /**
+   * Sentinel only: the replicas a failover could select in place of the master, synced or not
+   * (see SentinelQuorum.selectable). A master with fewer replicas than `minimum` acknowledges
+   * degraded writes only while none of these could be promoted without them.
+   */
+  selectable?: (() => ReadonlySet<string> | undefined) | undefined;
   /** A replica's `ip:port` as its master reports it, in the form `promotable` uses. */
   map: (address: string) => string;
   /** Called when a master's writes become degraded or are restored. */

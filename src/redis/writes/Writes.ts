@@ -66,9 +66,7 @@ export class Writes {
       );
     }
     // "all": also every replica Sentinel lists for the master, reachable or not, and none fewer
-    // (503s instead): for networks that fail again within seconds of healing, where Sentinel may
-    // promote an old master that rejoined but was not re-pointed yet (the flapping partition
-    // scenario lost 1 722 acknowledged writes without it).
+    // (503s instead), as before issue 30.
     const listed = () => quorum?.knownReplicas ?? 1;
     this.requiredReplicas = replicas === "all" ? () => quorum?.knownReplicas : () => replicas;
     this.fence = new ReadFence(quorum, fenceReads, backend);
@@ -85,6 +83,7 @@ export class Writes {
           quorum === undefined
             ? (key, pool) => lanes.promotable(key, pool)
             : () => quorum.promotable(),
+        selectable: quorum === undefined ? undefined : () => quorum.selectable(),
         map: quorum === undefined ? (address) => lanes.mapAddress(address) : quorum.natMap,
         report: onDurability,
         misconfigured: (message) => connection.notices.once(message),
