@@ -21,6 +21,8 @@ export interface Verdict {
   loggedOut: number;
   /** Cart items a 2xx acknowledged that are not in the cart. */
   acknowledgedLost: number;
+  /** Those items: whose, and when each was acknowledged (Date.now()). */
+  lost: { user: string; item: string; acknowledgedAt: number }[];
 }
 
 class User {
@@ -239,17 +241,19 @@ export class UserLoad {
 
   /** Reads every user's cart back and counts what was lost. */
   async verify(): Promise<Verdict> {
-    const verdict: Verdict = { loggedOut: 0, acknowledgedLost: 0 };
+    const verdict: Verdict = { loggedOut: 0, acknowledgedLost: 0, lost: [] };
     for (const user of this.#users) {
       const response = await user.browser.request(`${this.#url()}/cart`);
-      if (response.status !== 200) {
-        verdict.loggedOut++;
-        verdict.acknowledgedLost += user.acknowledged.length;
-        continue;
+      if (response.status !== 200) verdict.loggedOut++;
+      const cart = new Set(
+        response.status === 200 ? (response.body as { cart: string[] }).cart : [],
+      );
+      for (const item of user.acknowledged.filter((item) => !cart.has(item))) {
+        const acknowledgedAt = user.acknowledgedAt.get(item) ?? 0;
+        verdict.lost.push({ user: user.name, item, acknowledgedAt });
       }
-      const cart = new Set((response.body as { cart: string[] }).cart);
-      verdict.acknowledgedLost += user.acknowledged.filter((item) => !cart.has(item)).length;
     }
+    verdict.acknowledgedLost = verdict.lost.length;
     return verdict;
   }
 

@@ -106,6 +106,20 @@ export async function clusterFault(
     if (process.env.CLUSTER_FAULT_LOGS && stats.failed > 0) {
       for (const app of apps) console.error(`--- ${app.instance}\n${app.output}`);
     }
+    if (verdict.lost.length > 0) {
+      // What the nodes and the stores saw around it (the apps' lines are stamped events).
+      const when = verdict.lost
+        .slice(0, 40)
+        .map(
+          ({ user, item, acknowledgedAt }) =>
+            `${user} ${item} ${new Date(acknowledgedAt).toISOString()}`,
+        );
+      const appLogs = apps.map((app) => `--- ${app.instance}\n${app.output}`).join("\n");
+      console.error(
+        `Acknowledged writes lost (fault at ${new Date(faultAt).toISOString()}):\n${when.join("\n")}\n` +
+          `${await stack.logs()}\n${appLogs}`,
+      );
+    }
     let failedShardStallMs = 0;
     let otherShardsStallMs = 0;
     for (const { user, ms } of load.responses) {

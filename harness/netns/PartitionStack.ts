@@ -215,6 +215,31 @@ export class PartitionStack {
     return parts.join("\n");
   }
 
+  /**
+   * Every node's log lines and the apps' event lines stamped between `from` and `to` (epoch ms),
+   * merged in time order: what happened around acknowledged writes that were lost.
+   */
+  async logsAround(from: number, to: number): Promise<string> {
+    const lines: { at: number; text: string }[] = [];
+    for (const node of [...this.data, ...this.sentinels]) {
+      for (const line of (await node.log()).split("\n")) {
+        const stamp = /\d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2}\.\d{3}/.exec(line)?.[0];
+        const at = stamp === undefined ? NaN : Date.parse(stamp);
+        if (at >= from && at <= to) lines.push({ at, text: `${node.name} ${line}` });
+      }
+    }
+    for (const app of this.apps) {
+      for (const line of app.output.split("\n")) {
+        const at = Date.parse(/^\S+Z/.exec(line)?.[0] ?? "");
+        if (at >= from && at <= to) lines.push({ at, text: `${app.instance} ${line}` });
+      }
+    }
+    return lines
+      .sort((a, b) => a.at - b.at)
+      .map(({ text }) => text)
+      .join("\n");
+  }
+
   async stop(): Promise<void> {
     // An app closing its connections on a cut-off path would wait for answers that never come.
     await this.network.heal().catch(() => undefined);

@@ -9,7 +9,7 @@ test("Cluster master SIGKILL: no request fails, nobody is logged out, nothing ac
   const run = await clusterFault("Cluster master SIGKILL", "kill");
   expect(run.stats.requests).toBeGreaterThan(100);
   expect(run.usersOnFailedShard).toBeGreaterThan(0);
-  expect(run.verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
+  expect(run.verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0, lost: [] });
   expect(run.stats.failed).toBe(0);
   expect(run.failedShardStallMs).toBeLessThanOrEqual(run.clusterRecoveryMs + 500);
   expect(run.otherShardsStallMs).toBeLessThanOrEqual(1_000);
@@ -19,7 +19,7 @@ test("Cluster master SIGKILL: no request fails, nobody is logged out, nothing ac
 
 test("Cluster master frozen 5 s: nothing acknowledged is lost, nobody is logged out", async () => {
   const run = await clusterFault("Cluster master SIGSTOP 5 s", "freeze");
-  expect(run.verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
+  expect(run.verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0, lost: [] });
   expect(run.stats.loggedOut).toBe(0);
   // Requests wait through the freeze and the failover, within the wait bound (10 s).
   expect(run.stats.failed).toBe(0);
@@ -29,7 +29,7 @@ test("Cluster master frozen 5 s: nothing acknowledged is lost, nobody is logged 
 
 test("manual CLUSTER FAILOVER: no request fails", async () => {
   const run = await clusterFault("manual CLUSTER FAILOVER", "failover");
-  expect(run.verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
+  expect(run.verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0, lost: [] });
   expect(run.stats.failed).toBe(0);
   expect(run.otherShardsStallMs).toBeLessThanOrEqual(1_000);
   expect(run.failoverEvents).toEqual([1, 1]);
@@ -46,7 +46,7 @@ describe.each(SERVER_KINDS)("%s, one replica per shard", (kind) => {
       { replicasPerMaster: 1, kind, restart: true },
     );
     expect(run.usersOnFailedShard).toBeGreaterThan(0);
-    expect(run.verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
+    expect(run.verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0, lost: [] });
     expect(run.stats.failed).toBe(0);
     expect(run.failedShardStallMs).toBeLessThanOrEqual(run.clusterRecoveryMs + 500);
     expect(run.otherShardsStallMs).toBeLessThanOrEqual(1_000);

@@ -12,7 +12,7 @@ test("master SIGKILL (down-after 1000 ms): no request fails, nobody is logged ou
   expect(run.promotedPort).not.toBe(run.killedPort);
   expect(stats.requests).toBeGreaterThan(100);
   // Whatever Sentinel does, nothing acknowledged is lost and nobody is logged out.
-  expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
+  expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0, lost: [] });
   expect(stats.loggedOut).toBe(0);
   if (run.failovers > 1) {
     // A Sentinel declared the just-promoted master down too and failed over again; the master it

@@ -14,7 +14,7 @@ test("a replica SIGKILLed: no request fails", async () => {
     const { stats, verdict } = await load.finish("replica SIGKILL");
     expect(stats.requests).toBeGreaterThan(100);
     expect(stats.failed).toBe(0);
-    expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
+    expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0, lost: [] });
   });
 });
 
@@ -27,6 +27,6 @@ test("one Sentinel SIGKILLed: no request fails", async () => {
     const { stats, verdict } = await load.finish("one Sentinel SIGKILL");
     expect(stats.requests).toBeGreaterThan(100);
     expect(stats.failed).toBe(0);
-    expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
+    expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0, lost: [] });
   });
 });

@@ -24,7 +24,7 @@ test("a full restart of every Redis node and Sentinel keeps every session (AOF)"
     const { stats, verdict } = await load.finish("full restart");
     expect(stats.requests).toBeGreaterThan(100);
     expect(stats.loggedOut).toBe(0);
-    expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
+    expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0, lost: [] });
   });
 });
 
@@ -84,7 +84,7 @@ test("Redis gone: 503 with Retry-After within the wait bound, cookie untouched; 
     const { stats, verdict } = await load.finish("Redis gone and back");
     expect(stats.unavailable).toBeGreaterThan(0);
     expect(stats.loggedOut).toBe(0);
-    expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
+    expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0, lost: [] });
     const events = await fetch(`${app.url}/store-events`).then((r) => r.json());
     expect(events).toMatchObject({ disconnect: 1, connect: 1 });
   });

@@ -24,7 +24,7 @@ describe.each(SERVER_KINDS)("%s", (kind) => {
         const { stats, verdict } = await load.finish(`${kind}: SENTINEL FAILOVER`);
         expect(promoted).not.toBe(master);
         expect(stats.requests).toBeGreaterThan(600);
-        expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0 });
+        expect(verdict).toEqual({ loggedOut: 0, acknowledgedLost: 0, lost: [] });
         expect(stats.failed).toBe(0);
         expect(stats.loggedOut).toBe(0);
       },

@@ -39,16 +39,26 @@ const inTurn = new Turns();
 /** The flapping scenario's lane, which has room for one more after it. */
 const afterFlapping = new Turns();
 
+/** A scenario's result, with the logs around its lost writes when acknowledged writes were lost. */
+type Outcome = ScenarioResult & { lostLogs?: string };
+
 /** Starts a stack, runs `scenario` on it, and tears it down; prints the logs if it fails. */
 async function onStack(
   options: StackOptions,
   scenario: Scenario,
   meta: { scenario?: string },
-): Promise<ScenarioResult> {
+): Promise<Outcome> {
   const stack = await PartitionStack.start(options);
   try {
-    const result = await runScenario(stack, scenario);
+    const result: Outcome = await runScenario(stack, scenario);
     meta.scenario = result.line;
+    if (result.lost.length > 0) {
+      const times = result.lost.map(({ acknowledgedAt }) => acknowledgedAt);
+      result.lostLogs = await stack.logsAround(
+        Math.min(...times) - 5_000,
+        Math.max(...times) + 15_000,
+      );
+    }
     return result;
   } catch (error) {
     console.error(`Logs of the failed scenario ${scenario.name}:\n${await stack.logs()}`);
@@ -71,7 +81,7 @@ function scenarioTest(
   lane: Turns,
   options: StackOptions,
   scenario: Scenario,
-  check: (result: ScenarioResult, expect: ExpectStatic, meta: { scenario?: string }) => void,
+  check: (result: Outcome, expect: ExpectStatic, meta: { scenario?: string }) => void,
 ): void {
   test.concurrent(
     title,
@@ -130,6 +140,12 @@ describe.skipIf(partitionsUnavailable !== undefined)("network partitions", () =>
           byRound.set(key, (byRound.get(key) ?? 0) + 1);
         }
         console.log(`lost by round: ${JSON.stringify([...byRound])}`);
+        // When and around what (the first 40, and 800 log lines from 5 s before the first).
+        const times = result.lost
+          .slice(0, 40)
+          .map(({ user, acknowledgedAt }) => `${user} ${new Date(acknowledgedAt).toISOString()}`);
+        const logs = (result.lostLogs ?? "").split("\n").slice(0, 800).join("\n");
+        console.log(`lost acknowledged at:\n${times.join("\n")}\nlogs around them:\n${logs}`);
       }
       expect(result.acknowledgedLost).toBe(0);
       expect(result.loggedOut).toBe(0);
