@@ -1,9 +1,6 @@
 import { expect, test } from "vitest";
-import {
-  promotableIn,
-  selectableIn,
-  vouchedMaster,
-} from "../../src/redis/sentinel/SentinelQuorum.js";
+import { vouchedMaster } from "../../src/redis/sentinel/SentinelQuorum.js";
+import { promotableIn, selectableIn } from "../../src/redis/sentinel/replicaChoice.js";
 import type { SentinelAnswer } from "../../src/redis/sentinel/SentinelQuorum.js";
 
 // Which master a Sentinel majority vouches for, from the Sentinels' answers. The answers below
@@ -92,14 +89,17 @@ test("what Sentinel could select: link down within 10 × down-after counts, as i
     // An old master that rejoined and still reports itself master (no link fields yet).
     replica({ "master-link-status": "err", "master-link-down-time": "0" }),
     replica({ "master-link-status": "err", "master-link-down-time": "10000", port: "6380" }),
+    // An entry a failover has just made for the new master: not connected yet, selectable as
+    // soon as it is (Sentinel sets its last ping to the entry's creation).
+    replica({ flags: "slave,disconnected", "last-ok-ping-reply": "150", port: "6381" }),
   ];
   expect(selectableIn(selectable, master, (a) => a)).toEqual(
-    new Set(["10.0.0.2:6379", "10.0.0.2:6380"]),
+    new Set(["10.0.0.2:6379", "10.0.0.2:6380", "10.0.0.2:6381"]),
   );
   const not = [
     replica({ "master-link-status": "err", "master-link-down-time": "10001" }),
     replica({ flags: "slave,s_down" }),
-    replica({ flags: "slave,disconnected" }),
+    replica({ flags: "slave,disconnected", "last-ok-ping-reply": "5001" }),
     replica({ "slave-priority": "0" }),
     replica({ "last-ok-ping-reply": "5001" }),
   ];

@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import type { Redis, RedisOptions } from "ioredis";
 import { debugFor } from "../debug.js";
+import { promotableIn, selectableIn } from "./replicaChoice.js";
 import { sentinelConnection } from "./sentinelConnection.js";
 
 const log = debugFor("redis");
@@ -10,11 +11,6 @@ const log = debugFor("redis");
 const POLL_MS = 250;
 /** An answer older than this does not count. */
 const FRESH_MS = 1_000;
-/**
- * A replica that has not answered Sentinel's pings for this long is not one it would promote
- * (Sentinel's own rule while the master is down: five ping periods).
- */
-const PROMOTABLE_PING_MS = 5_000;
 /** How long a host name's addresses are trusted. */
 const LOOKUP_MS = 10_000;
 
@@ -120,14 +116,17 @@ export class SentinelQuorum {
   /**
    * The replicas a Sentinel of the vouching majority could select in a failover, by Sentinel's
    * own rule, whether or not they have the master's writes (an old master that rejoined and is
-   * not re-pointed yet, a replica whose link is down); undefined while no master is vouched for.
+   * not re-pointed yet, a replica whose link is down); undefined while no master is vouched for
+   * or a Sentinel of the majority did not list its replicas (then nobody can tell).
    */
   selectable(): ReadonlySet<string> | undefined {
     const vouched = vouchedAnswers(this.#answers, Date.now());
     if (vouched.length === 0) return undefined;
     const union = new Set<string>();
-    for (const { selectable } of vouched)
-      for (const address of selectable ?? []) union.add(address);
+    for (const { selectable } of vouched) {
+      if (selectable === undefined) return undefined;
+      for (const address of selectable) union.add(address);
+    }
     return union;
   }
 
@@ -269,64 +268,6 @@ function vouchedAnswers(
   // Sentinels at the same epoch naming different masters up: no master is sure.
   if (latest.some((answer) => answer.master !== best?.master)) return [];
   return latest;
-}
-
-/**
- * The replicas of a `SENTINEL REPLICAS` answer that Sentinel could promote: not `s_down` or
- * `o_down`, master link ok, `slave-priority` above 0, and answering pings. `disconnected` is not
- * enough to leave one out: Sentinel's own `CLIENT KILL TYPE normal` when it promotes a replica
- * drops its links to that very replica, which every Sentinel then flags `disconnected` for
- * 40–100 ms (seen in a SENTINEL FAILOVER that lost acknowledged writes through that gap). A dead
- * replica is told apart by its refused port instead (MasterView.probe).
- */
-export function promotableIn(
-  replicas: readonly ReadonlyMap<string, string>[],
-  natMap: (address: string) => string,
-): Set<string> {
-  const promotable = new Set<string>();
-  for (const replica of replicas) {
-    const flags = replica.get("flags") ?? "";
-    if (/s_down|o_down/.test(flags)) continue;
-    if (replica.get("master-link-status") !== "ok") continue;
-    if (Number(replica.get("slave-priority") ?? 100) === 0) continue;
-    if (Number(replica.get("last-ok-ping-reply") ?? 0) > PROMOTABLE_PING_MS) continue;
-    const ip = replica.get("ip");
-    const port = replica.get("port");
-    if (ip !== undefined && port !== undefined) promotable.add(natMap(`${ip}:${port}`));
-  }
-  return promotable;
-}
-
-/**
- * The replicas of `replicas` (SENTINEL REPLICAS) that the Sentinel could select to replace
- * `master` (its SENTINEL MASTER fields), by its own rule (sentinelSelectReplica): not
- * `s_down`/`o_down`/`disconnected`, answered a ping within 5 s, priority above 0, and its link to
- * the master down no longer than 10 × `down-after-milliseconds` (plus the time the master has
- * been `s_down`). Unlike {@link promotableIn}, a replica whose link is down counts, and so does
- * an old master that rejoined but still reports itself master (Sentinel re-points it only
- * seconds later): either may be selected without the master's latest writes.
- */
-export function selectableIn(
-  replicas: readonly ReadonlyMap<string, string>[],
-  master: ReadonlyMap<string, string>,
-  natMap: (address: string) => string,
-): Set<string> {
-  const downAfter = Number(master.get("down-after-milliseconds") ?? 30_000);
-  const sDownFor = (master.get("flags") ?? "").includes("s_down")
-    ? Number(master.get("s-down-time") ?? 0)
-    : 0;
-  const linkDownLimit = downAfter * 10 + sDownFor;
-  const selectable = new Set<string>();
-  for (const replica of replicas) {
-    if (/s_down|o_down|disconnected/.test(replica.get("flags") ?? "")) continue;
-    if (Number(replica.get("slave-priority") ?? 100) === 0) continue;
-    if (Number(replica.get("last-ok-ping-reply") ?? 0) > PROMOTABLE_PING_MS) continue;
-    if (Number(replica.get("master-link-down-time") ?? 0) > linkDownLimit) continue;
-    const ip = replica.get("ip");
-    const port = replica.get("port");
-    if (ip !== undefined && port !== undefined) selectable.add(natMap(`${ip}:${port}`));
-  }
-  return selectable;
 }
 
 /** A flat `[field, value, …]` reply as a map. */

@@ -167,8 +167,10 @@ export class Confirmations {
    * yet was promoted over a degraded master, and every write acknowledged there since was lost.
    */
   #fenced(lane: WriterLane, view: MasterView): boolean {
-    const selectable = this.rule.selectable?.();
-    if (selectable === undefined) return false;
+    if (this.rule.selectable === undefined) return false;
+    const selectable = this.rule.selectable();
+    // No Sentinel majority's list to go by: a single copy is not risked.
+    if (selectable === undefined) return true;
     for (const address of others(selectable, lane)) {
       if (!view.online.has(address) && !view.dead(address)) return true;
     }
