@@ -117,7 +117,7 @@ describe("the volatile-AOF shim (a machine crash, emulated)", () => {
     // Five writes one after another, each counted by WAITAOF 1 0: fsyncs come once a second,
     // so a server that waits for them cannot count five in well under a second; this one does,
     // with the writes missing from the file. If a Valkey release fixes it, this fails: then
-    // Confirmations' countsBeforeFsync can let that release keep `everysec`.
+    // MasterAof's countsBeforeFsync can let that release keep `everysec`.
     const server = await valkey("everysec");
     const client = new Redis({ port: server.port });
     const early: string[] = [];

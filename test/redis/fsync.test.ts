@@ -2,7 +2,7 @@ import { describe, expect, test, vi } from "vitest";
 import { NotDurableError, RedisSessionStore } from "../../src/index.js";
 import type { SessionData } from "express-session";
 import { redisCommand } from "../../harness/redisCommand.js";
-import { countsBeforeFsync } from "../../src/redis/writes/Confirmations.js";
+import { countsBeforeFsync } from "../../src/redis/writes/MasterAof.js";
 import { call } from "../support/call.js";
 import { useSentinel, useSingleNode } from "../support/hooks.js";
 

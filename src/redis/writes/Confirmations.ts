@@ -2,6 +2,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { NotDurableError } from "../../errors/NotDurableError.js";
 import { RetryableError } from "../../errors/internal/RetryableError.js";
 import { addressOf } from "../sentinel/SentinelWatch.js";
+import { FSYNC_REFUSED, MasterAof } from "./MasterAof.js";
 import { MasterView } from "./MasterView.js";
 import type { ReplicaRule } from "./ReplicaRule.js";
 import type { LanePool, WriterLane } from "./WriterLane.js";
@@ -14,24 +15,6 @@ const RECHECK_MS = 100;
 const AOF_WAIT_MS = 1_000;
 
 /**
- * Whether a master can confirm a write is in its AOF on disk: yes; no WAITAOF; no AOF; its
- * WAITAOF counts a write before the fsync (`appendfsync everysec` where the server has
- * redis/redis#13793's bug); `appendfsync no`.
- */
-type AofSupport = "yes" | "no-command" | "no-aof" | "acks-early" | "no-fsync";
-
-/** Why the fsync tier cannot be had from a master, by what it lacks. */
-const FSYNC_REFUSED: Record<Exclude<AofSupport, "yes">, string> = {
-  "no-command":
-    "`durability.fsync` needs WAITAOF (Redis 7.2 or later, or Valkey): this server has none",
-  "no-aof": "`durability.fsync` needs `appendonly yes` on the master",
-  "acks-early":
-    "`durability.fsync` needs `appendfsync always` on this server: under `everysec` its WAITAOF " +
-    "counts a write before it is fsynced (Valkey, and Redis before 8.0: redis/redis#13793)",
-  "no-fsync": "`durability.fsync` needs `appendfsync always` on the master (it has `no`)",
-};
-
-/**
  * How a durable writer's batches are confirmed, by its replica rule: what each batch waits for
  * ({@link plan}), the closer look at a write its batch's confirmation did not settle
  * ({@link settle}), and the reports of masters whose writes become degraded or are restored.
@@ -39,7 +22,7 @@ const FSYNC_REFUSED: Record<Exclude<AofSupport, "yes">, string> = {
  */
 export class Confirmations {
   readonly #views = new WeakMap<WriterLane, MasterView>();
-  readonly #aof = new WeakMap<WriterLane, { epoch: number; support: AofSupport }>();
+  readonly #aof: MasterAof;
   /** Per lane: whether its master's writes were last degraded. */
   readonly #degraded = new WeakMap<WriterLane, boolean>();
 
@@ -49,7 +32,9 @@ export class Confirmations {
     private readonly timeoutMs: number,
     /** The writer connections of the master the writes go to. */
     private readonly pool: LanePool,
-  ) {}
+  ) {
+    this.#aof = new MasterAof(rule);
+  }
 
   /**
    * What the batch about to go out on `lane` waits for, from what is known now: how many
@@ -64,9 +49,9 @@ export class Confirmations {
   ): { required: number; local: boolean; final: boolean; degraded: boolean } {
     const { minimum, whenFewer, fsync } = this.rule;
     const required = view.required(others(promotable, lane));
-    const aof = this.#aof.get(lane);
-    const known = aof?.epoch === lane.epoch;
-    const aofOn = known && aof.support === "yes";
+    const aof = this.#aof.known(lane);
+    const known = aof !== undefined;
+    const aofOn = aof === "yes";
     // The fsync tier sends WAITAOF only once this master is known to have it (else a closer
     // look asks, and refuses naming the option).
     const unsure = fsync && !aofOn;
@@ -188,7 +173,7 @@ export class Confirmations {
     replicas: number,
     remaining: number,
   ): Promise<boolean> {
-    const support = await this.#aofSupport(lane, epoch);
+    const support = await this.#aof.of(lane, epoch);
     if (support !== "yes") {
       if (!this.rule.fsync) return true;
       const reason = FSYNC_REFUSED[support];
@@ -206,56 +191,6 @@ export class Confirmations {
       Math.max(1, Math.min(remaining, AOF_WAIT_MS)),
     );
     return confirmedCount(reply) >= replicas;
-  }
-
-  /**
-   * Whether the lane's master has WAITAOF with its AOF on, and for the fsync tier whether its
-   * WAITAOF waits for the fsync (asked once per connection).
-   */
-  async #aofSupport(lane: WriterLane, epoch: number): Promise<AofSupport> {
-    const known = this.#aof.get(lane);
-    if (known?.epoch === epoch) return known.support;
-    const lacking = await lane.connection.call("WAITAOF", 1, 0, 1).then(
-      () => undefined,
-      (error: unknown): AofSupport =>
-        error instanceof Error && /unknown command/i.test(error.message) ? "no-command" : "no-aof",
-    );
-    const support = lacking ?? (this.rule.fsync ? await this.#fsyncPolicy(lane) : "yes");
-    return this.#remember(lane, epoch, support);
-  }
-
-  /**
-   * Whether WAITAOF's own count means "on disk" on the lane's master: with `appendfsync always`
-   * on every server; with `everysec` only where the server has redis/redis#13793's fix (Redis
-   * 8.0 and later; no Valkey release yet), elsewhere it counts a write once it is written,
-   * before the fsync (seen on Valkey 8.0.1: harness/crash). Where CONFIG is refused (renamed on
-   * many managed services) the policy cannot be read: trusted, and said once.
-   */
-  async #fsyncPolicy(lane: WriterLane): Promise<AofSupport> {
-    const [policy, info] = await Promise.all([
-      lane.connection.call("CONFIG", "GET", "appendfsync").then(
-        (reply) => (Array.isArray(reply) ? String(reply[1]) : undefined),
-        () => undefined,
-      ),
-      lane.connection.call("INFO", "server").then(String),
-    ]);
-    if (policy === "always") return "yes";
-    if (policy === "no") return "no-fsync";
-    if (!countsBeforeFsync(info)) return "yes";
-    if (policy === undefined) {
-      this.rule.misconfigured(
-        `cannot read \`appendfsync\` on ${addressOf(lane.connection) ?? "the master"} (CONFIG ` +
-          "refused): `durability.fsync` holds there only with `appendfsync always` (under " +
-          "`everysec` its WAITAOF counts writes before they are fsynced: redis/redis#13793)",
-      );
-      return "yes";
-    }
-    return "acks-early";
-  }
-
-  #remember(lane: WriterLane, epoch: number, support: AofSupport): AofSupport {
-    this.#aof.set(lane, { epoch, support });
-    return support;
   }
 
   viewOf(lane: WriterLane): MasterView {
@@ -280,16 +215,6 @@ export class Confirmations {
       minimum: this.rule.minimum,
     });
   }
-}
-
-/**
- * Whether a server, by its `INFO server`, counts a write in WAITAOF before fsyncing it under
- * `appendfsync everysec` (redis/redis#13793, fixed in Redis 8.0; every Valkey release to date).
- */
-export function countsBeforeFsync(info: string): boolean {
-  if (/^(server_name:valkey|valkey_version:)/m.test(info)) return true;
-  const major = /^redis_version:(\d+)\./m.exec(info)?.[1];
-  return major === undefined || Number(major) < 8;
 }
 
 /** Replicas a WAIT (a count) or WAITAOF (`[local, replicas]`; -1 if not local) confirmed. */
