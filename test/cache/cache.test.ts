@@ -149,13 +149,17 @@ describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (top
     test("a load that read the database before a write-through never stores its old value", async () => {
       const cache = newCache();
       let db = "old";
+      const loaded = signal();
       const slowRead = async () => {
         const read = db;
+        loaded.fire();
         await delay(300);
         return read;
       };
       const load = cache.getOrLoad("row", slowRead);
-      await delay(50);
+      // Once the load has read the database (a fixed delay raced the load's own round trips on a
+      // loaded machine: the load then read the new value, and the test failed for nothing).
+      await loaded.read;
       await cache.writeThrough("row", () => {
         db = "new";
         return db;
@@ -169,12 +173,15 @@ describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (top
     test("a load in flight during invalidate() does not store its value", async () => {
       const cache = newCache();
       let db = 1;
+      const loaded = signal();
       const load = cache.getOrLoad("n", async () => {
         const read = db;
+        loaded.fire();
         await delay(300);
         return read;
       });
-      await delay(50);
+      // Once the load has read the database (failed in CI with a fixed 50 ms: the load read 2).
+      await loaded.read;
       db = 2;
       await cache.invalidate("n");
       await load;
@@ -185,12 +192,14 @@ describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (top
     test("two write-throughs in flight together: the cache ends up with what the database holds", async () => {
       const cache = newCache();
       let db = "v0";
+      const writing = signal();
       const first = cache.writeThrough("w", async () => {
+        writing.fire();
         await delay(200);
         db = "v1";
         return db;
       });
-      await delay(20);
+      await writing.read;
       const second = cache.writeThrough("w", () => {
         db = "v2";
         return db;
@@ -206,11 +215,13 @@ describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (top
       let db = "old";
       await reader.getOrLoad("d", () => db);
       // The writer commits to the database and then never reaches Redis again.
+      const committed = signal();
       void writer.writeThrough("d", () => {
         db = "new";
+        committed.fire();
         return new Promise<string>(() => undefined);
       });
-      await delay(50);
+      await committed.read;
       const loader = countingLoader(() => db);
       await expect(reader.getOrLoad("d", loader)).resolves.toBe("new");
       await expect(reader.getOrLoad("d", loader)).resolves.toBe("new");
@@ -437,3 +448,12 @@ describe("with an ACL user allowed only redisCacheAclRules() on its prefix", () 
     await admin.quit();
   });
 });
+
+/** A moment in a test's own code that another part waits for (`read` resolves once fired). */
+function signal(): { fire: () => void; read: Promise<void> } {
+  let fire: (() => void) | undefined;
+  const read = new Promise<void>((resolve) => {
+    fire = resolve;
+  });
+  return { fire: () => fire?.(), read };
+}
