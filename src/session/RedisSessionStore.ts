@@ -8,7 +8,7 @@ import { Keyspace } from "../redis/Keyspace.js";
 import type { FailoverEvent } from "../redis/Keyspace.js";
 import { budgetOf, requestOf, stateOf, withinRequest } from "./requestState.js";
 import { RequestSnapshots } from "./RequestSnapshots.js";
-import { settle } from "./settle.js";
+import { answer, settle } from "./settle.js";
 import type { Callback } from "./settle.js";
 import { SessionCommands } from "./SessionCommands.js";
 import { SessionRecords } from "./SessionRecords.js";
@@ -156,14 +156,26 @@ export class RedisSessionStore extends Store {
     return this.#options;
   }
 
-  override get(sid: string, callback: Callback<SessionData | null>): void {
-    settle(this.#records.read(sid, this.requests.readToken), callback);
+  /**
+   * The session stored under `sid`, or null (none, expired, or unreadable). Without a callback,
+   * a promise (rejected with RedisUnavailableError when Redis does not answer in time).
+   */
+  override get(sid: string): Promise<SessionData | null>;
+  override get(sid: string, callback: Callback<SessionData | null>): void;
+  override get(
+    sid: string,
+    callback?: Callback<SessionData | null>,
+  ): Promise<SessionData | null> | undefined {
+    return answer(this.#records.read(sid, this.requests.readToken), callback);
   }
 
-  override set(sid: string, session: SessionData, callback?: Callback): void {
+  /** Saves what changed in `session`; without a callback, a promise. */
+  override set(sid: string, session: SessionData): Promise<void>;
+  override set(sid: string, session: SessionData, callback: Callback): void;
+  override set(sid: string, session: SessionData, callback?: Callback): Promise<void> | undefined {
     this.#records.undoMaxAgeDrift(sid, session);
     const req = requestOf(session);
-    settle(
+    return answer(
       withinRequest(req, "session write", this.keyspace, async (budget) => {
         const token = await this.#records.save(sid, session, budget);
         if (token !== undefined && req !== undefined) stateOf(req).token = token;
@@ -172,14 +184,22 @@ export class RedisSessionStore extends Store {
     );
   }
 
-  override touch(sid: string, session: SessionData, callback?: Callback): void {
+  /** Renews the session's expiry (at most once per `touchAfter`); without a callback, a promise. */
+  override touch(sid: string, session: SessionData): Promise<void>;
+  override touch(sid: string, session: SessionData, callback: Callback): void;
+  override touch(
+    sid: string,
+    session: SessionData,
+    callback?: Callback,
+  ): Promise<void> | undefined {
     this.#records.undoMaxAgeDrift(sid, session);
     if (this.#records.renewedByThisRequest(sid, session)) {
       // Answered at once: express-session then ends the response in one write instead of two.
-      callback?.();
+      if (callback === undefined) return Promise.resolve();
+      callback();
       return;
     }
-    settle(
+    return answer(
       withinRequest(requestOf(session), "session touch", this.keyspace, (budget) =>
         this.#records.renew(sid, session, budget),
       ),
@@ -187,23 +207,37 @@ export class RedisSessionStore extends Store {
     );
   }
 
-  override destroy(sid: string, callback?: Callback): void {
-    settle(this.#commands.destroy(sid), callback);
+  /** Deletes the session; without a callback, a promise. */
+  override destroy(sid: string): Promise<void>;
+  override destroy(sid: string, callback: Callback): void;
+  override destroy(sid: string, callback?: Callback): Promise<void> | undefined {
+    return answer(this.#commands.destroy(sid), callback);
   }
 
-  override all(callback: Callback<Record<string, SessionData>>): void {
-    settle(this.#records.readAll(), callback);
+  /** Every session under the prefix, by id (walked with SCAN); without a callback, a promise. */
+  override all(): Promise<Record<string, SessionData>>;
+  override all(callback: Callback<Record<string, SessionData>>): void;
+  override all(
+    callback?: Callback<Record<string, SessionData>>,
+  ): Promise<Record<string, SessionData>> | undefined {
+    return answer(this.#records.readAll(), callback);
   }
 
-  override length(callback: Callback<number>): void {
-    settle(
+  /** How many sessions there are under the prefix; without a callback, a promise. */
+  override length(): Promise<number>;
+  override length(callback: Callback<number>): void;
+  override length(callback?: Callback<number>): Promise<number> | undefined {
+    return answer(
       this.ids().then((ids) => ids.length),
       callback,
     );
   }
 
-  override clear(callback?: Callback): void {
-    settle(this.#records.removeAll(), callback);
+  /** Deletes every session under the prefix; without a callback, a promise. */
+  override clear(): Promise<void>;
+  override clear(callback: Callback): void;
+  override clear(callback?: Callback): Promise<void> | undefined {
+    return answer(this.#records.removeAll(), callback);
   }
 
   /** Keeps the fields as read, so that saving this session writes only what changed. */

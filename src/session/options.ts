@@ -115,12 +115,47 @@ export const STORE_KEYS = [
 ] as const;
 
 /**
+ * connect-redis' options that have another name or no place here, with what to do instead
+ * (docs/migrating-from-connect-redis.md).
+ */
+const CONNECT_REDIS_OPTIONS: Record<string, string> = {
+  client:
+    "is connect-redis' option; here it is `redis`, which takes your ioredis client (Redis or " +
+    "Cluster) or where Redis is (a URL, { sentinels, name }, { cluster }). A node-redis client " +
+    "is not supported: give its URL instead",
+  disableTouch:
+    "is connect-redis' option; here `touchAfter` (seconds) sets how often a read renews the TTL: " +
+    "`touchAfter: 0` on every read, a value as long as the TTL almost never",
+  disableTTL:
+    "is connect-redis' option; here every session key expires (the cookie's maxAge, else `ttl`, " +
+    "else a day): a session without expiry would stay in Redis forever",
+  serializer:
+    "is connect-redis' option; here a session is stored as a hash with one JSON field per " +
+    "top-level key (docs/storage-format.md), and connect-redis' JSON strings are read as they are",
+  scanCount:
+    "is connect-redis' option; here ids(), all(), length() and clear() walk with SCAN COUNT 1000",
+};
+
+/**
+ * Throws a TypeError pointing to what to do instead, for an option carried over from
+ * connect-redis (see CONNECT_REDIS_OPTIONS).
+ */
+export function rejectConnectRedisOptions(record: Record<string, unknown>): void {
+  for (const [key, advice] of Object.entries(CONNECT_REDIS_OPTIONS)) {
+    if (Object.hasOwn(record, key)) {
+      throw new TypeError(`\`${key}\` ${advice} (docs/migrating-from-connect-redis.md)`);
+    }
+  }
+}
+
+/**
  * Validates the store's options and fills in defaults.
  * @throws TypeError naming the option that is wrong.
  */
 export function normalizeStoreOptions(options: unknown): NormalizedStoreOptions {
   if (isNormalized(options)) return options;
   const record = asRecord(options, "options");
+  rejectConnectRedisOptions(record);
   rejectUnknown(record, STORE_KEYS, "");
   return pickStoreOptions(record);
 }

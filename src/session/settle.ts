@@ -17,3 +17,16 @@ export function settle<T>(promise: Promise<T>, callback: Callback<T> | undefined
     },
   );
 }
+
+/**
+ * A store method's answer: the promise itself when no callback was given (connect-redis 8+'s
+ * convention: an error rejects it), else the outcome handed to the callback and nothing returned.
+ */
+export function answer<T>(
+  promise: Promise<T>,
+  callback: Callback<T> | undefined,
+): Promise<T> | undefined {
+  if (callback === undefined) return promise;
+  settle(promise, callback);
+  return undefined;
+}

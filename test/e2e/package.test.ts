@@ -44,7 +44,25 @@ const server = app.listen(0, "127.0.0.1", async () => {
   const login = await fetch(\`\${base}/login\`, { method: "POST" });
   const cookie = login.headers.getSetCookie()[0]?.split(";")[0] ?? "";
   const me = await fetch(\`\${base}/me\`, { headers: { cookie } });
-  console.log(JSON.stringify({ ...(await me.json()), sessions: (await store.ids()).length }));
+  // The store's methods as promises (no callback), typed as such.
+  const length: number = await store.length();
+  const all: Record<string, unknown> = await store.all();
+  // A connect-redis option gets a pointer to what to use instead.
+  let pointer = "";
+  try {
+    new RedisSessionStore({ redis, client: redis } as never);
+  } catch (error) {
+    pointer = String(error).includes("here it is \`redis\`") ? "redis" : String(error);
+  }
+  console.log(
+    JSON.stringify({
+      ...(await me.json()),
+      sessions: (await store.ids()).length,
+      length,
+      all: Object.keys(all).length,
+      pointer,
+    }),
+  );
   server.close();
   await redis.quit();
 });
@@ -132,6 +150,9 @@ test("the packed tarball type-checks and runs in an ESM TypeScript project", asy
     user: "alice",
     tooLarge: "SessionTooLargeError",
     sessions: 1,
+    length: 1,
+    all: 1,
+    pointer: "redis",
   });
 });
 

@@ -132,6 +132,8 @@ describe("Redis unreachable at start", () => {
         expect(read).toBeInstanceOf(RedisUnavailableError);
         expect(String(read)).toMatch(/within 300 ms \(option `unavailable.waitMs`\)/);
         expect(String(read)).toMatch(cause);
+        // Without a callback, the promise rejects with the same error.
+        await expect(store.length()).rejects.toBeInstanceOf(RedisUnavailableError);
       } finally {
         await store.close();
       }

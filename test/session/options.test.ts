@@ -1,6 +1,7 @@
+import { readFile } from "node:fs/promises";
 import { describe, expect, test } from "vitest";
 import { redisSession, RedisSessionStore, UnsupportedTopologyError } from "../../src/index.js";
-import { normalizeOptions } from "../../src/session/express/sessionOptions.js";
+import { normalizeOptions, SESSION_DEFAULTS } from "../../src/session/express/sessionOptions.js";
 
 const secret = "a-secret-that-is-long-enough-for-the-check!";
 const redis = "redis://127.0.0.1:6379";
@@ -318,5 +319,42 @@ describe("defaults", () => {
       maxAge: 3_600_000,
     });
     expect(store).toMatchObject({ prefix: "myapp:", ttlMs: 600_000 });
+  });
+});
+
+test("the documentation TypeScript users hover names this library's defaults, which are in force", async () => {
+  const source = await readFile(
+    new URL("../../src/session/express/sessionOptions.ts", import.meta.url),
+    "utf8",
+  );
+  /** The JSDoc right above `key?:` in RedisSessionOptions, on one line. */
+  const docOf = (key: string) =>
+    new RegExp(`/\\*\\*((?:(?!\\*/)[\\s\\S])*)\\*/\\s*${key}\\?:`)
+      .exec(source)?.[1]
+      ?.replace(/\s*\n\s*\*\s*/g, " ");
+  const { session } = normalizeOptions({ redis, secret });
+  for (const key of ["name", "resave", "saveUninitialized", "rolling"] as const) {
+    expect(docOf(key)).toContain(`Default \`${JSON.stringify(SESSION_DEFAULTS[key])}\``);
+    expect(session[key]).toBe(SESSION_DEFAULTS[key]);
+  }
+  for (const [key, value] of Object.entries(SESSION_DEFAULTS.cookie)) {
+    expect(docOf("cookie")).toContain(`${key}: ${JSON.stringify(value)}`);
+    expect(session.cookie).toMatchObject({ [key]: value });
+  }
+});
+
+describe("a connect-redis configuration gets a pointer to what to use instead, not a bare unknown option", () => {
+  test.each([
+    ["client", {}, /`client` is connect-redis' option; here it is `redis`/],
+    ["disableTouch", true, /`disableTouch` .*`touchAfter`/],
+    ["disableTTL", true, /`disableTTL` .*every session key expires/],
+    ["serializer", JSON, /`serializer` .*one JSON field per top-level key/],
+    ["scanCount", 100, /`scanCount` .*SCAN COUNT 1000/],
+  ])("%s", (key, value, message) => {
+    expect(() => new RedisSessionStore({ redis, [key]: value })).toThrow(message);
+    expect(() => redisSession({ redis, secret, [key]: value })).toThrow(message);
+    expect(() => new RedisSessionStore({ redis, [key]: value })).toThrow(
+      /docs\/migrating-from-connect-redis\.md/,
+    );
   });
 });

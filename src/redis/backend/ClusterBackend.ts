@@ -76,8 +76,47 @@ export class ClusterBackend implements Backend {
     throw error;
   };
 
+  /**
+   * Every master that owns a slot, once the slot map covers every slot (within `bound`): before
+   * the client knows the Cluster, or while a shard has no master, a walk would leave out keys
+   * and answer as if they were not there.
+   */
   async *scan(pattern: string, bound: BoundStep): AsyncGenerator<string[]> {
-    for (const node of this.client.nodes("master")) yield* scanNode(node, pattern, bound);
+    // A promise, so that a map not known yet rejects (and is retried) rather than throws.
+    const masters = await bound(
+      "key scan",
+      () =>
+        new Promise<Redis[]>((resolve) => {
+          resolve(this.#slotMasters());
+        }),
+    );
+    for (const node of masters) yield* scanNode(node, pattern, bound);
+  }
+
+  #slotMasters(): Redis[] {
+    const { slots } = this.client;
+    const owners = new Set<string>();
+    for (let slot = 0; slot < 16_384; slot++) {
+      const owner = slots[slot]?.[0];
+      if (owner === undefined) {
+        this.client.refreshSlotsCache();
+        const nodes = seedsOf(this.client)?.join(", ") ?? "the seed nodes given";
+        throw new RetryableError(
+          `the Cluster's slot map does not cover slot ${slot} (no master known for it; seeds ${nodes})`,
+        );
+      }
+      owners.add(owner);
+    }
+    const masters = this.client.nodes("master");
+    const byAddress = new Map(
+      masters.map((node) => [`${node.options.host ?? ""}:${node.options.port ?? ""}`, node]),
+    );
+    return [...owners].map((owner) => {
+      const node = byAddress.get(owner);
+      if (node === undefined)
+        throw new RetryableError(`no connection to ${owner}, a slot's master`);
+      return node;
+    });
   }
 
   shards(): ShardHealth[] {

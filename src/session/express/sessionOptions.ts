@@ -2,7 +2,7 @@ import { EXPRESS_COOKIE_DEFAULTS } from "../codec.js";
 import type { CookieDefaults } from "../codec.js";
 import { randomBytes } from "node:crypto";
 import type { CookieOptions, SessionOptions } from "express-session";
-import { pickStoreOptions, STORE_KEYS } from "../options.js";
+import { pickStoreOptions, rejectConnectRedisOptions, STORE_KEYS } from "../options.js";
 import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "../options.js";
 import {
   asRecord,
@@ -24,6 +24,34 @@ export interface RedisSessionOptions
    * all are accepted.
    */
   secret: string | string[];
+  // express-session's own, documented here with this library's defaults (SESSION_DEFAULTS), which
+  // differ from express-session's.
+  /** The session cookie's name. Default `"sid"` (express-session's is `"connect.sid"`). */
+  name?: string | undefined;
+  /**
+   * Whether a session the request did not change is saved back anyway. Default `false`: a save
+   * writes only the fields that changed, and an unchanged session is not written at all.
+   */
+  resave?: boolean | undefined;
+  /**
+   * Whether a new session the request put nothing in is saved (and its cookie sent). Default
+   * `false`: no Redis key and no cookie for visitors until something is stored in their session.
+   */
+  saveUninitialized?: boolean | undefined;
+  /**
+   * Whether every response sets the cookie again, so its expiry slides with the user's activity.
+   * Default `true` (express-session's is `false`); the Redis TTL is renewed at most once per
+   * `touchAfter`.
+   */
+  rolling?: boolean | undefined;
+  /**
+   * The session cookie's settings. Default `{ httpOnly: true, sameSite: "lax", secure: "auto",
+   * path: "/" }` and no `maxAge` (a cookie that ends with the browser session; the session itself
+   * lives a day in Redis, renewed while used).
+   */
+  cookie?: CookieOptions | undefined;
+  /** Makes the id of a new session. Default: 24 random bytes (192 bits), base64url. */
+  genid?: SessionOptions["genid"];
 }
 
 /** express-session's options as redisSession sets them unless told otherwise. */
@@ -125,6 +153,7 @@ export function normalizeOptions(options: unknown): NormalizedSessionOptions {
         "To bring a store, use express-session directly: session({ store: new RedisSessionStore(…) })",
     );
   }
+  rejectConnectRedisOptions(record);
   rejectUnknown(record, [...STORE_KEYS, ...SESSION_KEYS], "");
   const cookie = normalizeCookie(record.cookie);
   const store = pickStoreOptions(record, cookieDefaultsOf(cookie));

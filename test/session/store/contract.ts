@@ -303,6 +303,25 @@ export function contract(mode: StoreMode): void {
       await store.close();
       await other.close();
     });
+
+    test("without a callback every method returns a promise (connect-redis 8+'s convention); with one, nothing", async () => {
+      const { store, prefix } = mode.newStore();
+      await expect(store.set("p1", sessionData({ user: "alice" }))).resolves.toBeUndefined();
+      expect(await store.get("p1")).toMatchObject({ user: "alice" });
+      await mode.client.pexpire(`${prefix}p1`, 5_000);
+      await expect(store.touch("p1", sessionData({ user: "alice" }))).resolves.toBeUndefined();
+      expect(await mode.client.pttl(`${prefix}p1`)).toBeGreaterThan(5_000);
+      await store.set("p2", sessionData({ user: "bob" }));
+      await expect(store.length()).resolves.toBe(2);
+      expect(Object.keys(await store.all()).sort()).toEqual(["p1", "p2"]);
+      await expect(store.destroy("p1")).resolves.toBeUndefined();
+      await expect(store.get("p1")).resolves.toBeNull();
+      await expect(store.clear()).resolves.toBeUndefined();
+      await expect(store.length()).resolves.toBe(0);
+      // The callback form answers through the callback alone.
+      expect(store.get("p2", () => undefined)).toBeUndefined();
+      await store.close();
+    });
   });
 
   describe("data the store did not write", () => {
