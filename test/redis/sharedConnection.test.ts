@@ -1,4 +1,3 @@
-import { promisify } from "node:util";
 import type { SessionData } from "express-session";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -29,11 +28,11 @@ function session(user: string): SessionData {
 }
 
 async function save(store: RedisSessionStore, sid: string, data: SessionData): Promise<void> {
-  await promisify<string, SessionData>(store.set.bind(store))(sid, data);
+  await store.set(sid, data);
 }
 
 async function load(store: RedisSessionStore, sid: string): Promise<unknown> {
-  return promisify<string, SessionData | null | undefined>(store.get.bind(store))(sid);
+  return store.get(sid);
 }
 
 describe("a connection set shared by every store on one client", () => {
