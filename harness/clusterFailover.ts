@@ -79,12 +79,14 @@ export async function clusterFault(
     }
     const victim = await stack.masterOf(keySlot(PREFIX + (load.users[0]?.browser.sessionId ?? "")));
     load.start();
-    await delay(1_500);
+    // Writes acknowledged before the fault (what it could lose), then after the recovery (the
+    // shard takes them again): counted, not waited for by the clock.
+    await load.acknowledges(100);
     const faultAt = Date.now();
     await inflict(stack, victim, fault);
     await stack.waitHealed(30_000);
     const clusterRecoveryMs = Date.now() - faultAt;
-    await delay(1_500);
+    await load.acknowledges(100);
     if (restart) {
       await victim.start();
       await stack.waitHealed(30_000);

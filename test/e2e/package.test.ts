@@ -180,7 +180,7 @@ test("CommonJS code on Node >= 20.19 can require it and gets the same exports", 
   );
 });
 
-test("the tarball holds the build, types, README and CHANGELOG and no sources or tests", async () => {
+test("the tarball holds the build, types, README, CHANGELOG and LICENSE, and no sources, tests or source maps", async () => {
   const { stdout: listing } = await exec(
     "npm",
     ["pack", "--dry-run", "--json", "--ignore-scripts"],
@@ -196,8 +196,11 @@ test("the tarball holds the build, types, README and CHANGELOG and no sources or
       "dist/index.d.ts",
       "README.md",
       "CHANGELOG.md",
+      "LICENSE",
       "package.json",
     ]),
   );
   expect(paths.filter((path) => /^(src|test)\//.test(path))).toEqual([]);
+  // No source map: they would point at src/, which is not shipped.
+  expect(paths.filter((path) => path.endsWith(".map"))).toEqual([]);
 });
