@@ -21,6 +21,7 @@ export type {
   SingleNodeTopology,
 } from "./redis/options/topology.js";
 export type { RedisSessionStoreOptions } from "./session/options.js";
+export type { RedisSessionStoreEvents } from "./session/storeEvents.js";
 export type { RedisSessionOptions } from "./session/express/sessionOptions.js";
 export { login, logout, logoutEverywhere, sessionsOf } from "./session/express/login.js";
 export type { LoginOptions, LoginUser } from "./session/express/login.js";

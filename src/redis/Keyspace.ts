@@ -29,6 +29,7 @@ export type { BoundStep } from "./backend/scan.js";
 export type { BatchScript, WriteArguments } from "./writes/batchCalls.js";
 export type { Vouched } from "./sentinel/ReadFence.js";
 export type { WriteResult } from "./writes/Writes.js";
+export type { DurabilityChange } from "./writes/ReplicaRule.js";
 
 /** A wait bound, and what set it. */
 interface Bound {

@@ -6,6 +6,7 @@ import { normalizeStoreOptions } from "./options.js";
 import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "./options.js";
 import { Keyspace } from "../redis/Keyspace.js";
 import type { FailoverEvent } from "../redis/Keyspace.js";
+import type { Listener, OtherEvent, RedisSessionStoreEvents } from "./storeEvents.js";
 import { budgetOf, requestOf, stateOf, withinRequest } from "./requestState.js";
 import { RequestSnapshots } from "./RequestSnapshots.js";
 import { answer, settle } from "./settle.js";
@@ -34,6 +35,26 @@ export class RedisSessionStore extends Store {
   /** @internal The stores not yet closed in this process (for the helpers given a user id). */
   static get open(): ReadonlySet<RedisSessionStore> {
     return RedisSessionStore.#open;
+  }
+
+  /** Listens to one of the store's events (see RedisSessionStoreEvents), typed by its name. */
+  override on<E extends keyof RedisSessionStoreEvents>(
+    event: E,
+    listener: (...args: RedisSessionStoreEvents[E]) => void,
+  ): this;
+  override on<E extends string | symbol>(event: OtherEvent<E>, listener: Listener): this;
+  override on(event: string | symbol, listener: Listener): this {
+    return super.on(event, listener);
+  }
+
+  /** As {@link on}, for one event only. */
+  override once<E extends keyof RedisSessionStoreEvents>(
+    event: E,
+    listener: (...args: RedisSessionStoreEvents[E]) => void,
+  ): this;
+  override once<E extends string | symbol>(event: OtherEvent<E>, listener: Listener): this;
+  override once(event: string | symbol, listener: Listener): this {
+    return super.once(event, listener);
   }
 
   /** The ioredis client sessions go through. */

@@ -29,6 +29,14 @@ const redis = createRedisClient(process.env.REDIS_URL ?? "");
 const options: RedisSessionOptions = { secret: "s".repeat(32), redis };
 const sessions = redisSession(options);
 const store: RedisSessionStore = sessions.store;
+// The store's events are typed by name; a listener of the wrong shape does not compile.
+store.on("degraded", (change) => {
+  const master: string = change.master;
+  console.error(\`degraded \${master} \${change.replicas}\`);
+});
+store.once("failover", (event) => console.error(event.at.toISOString()));
+// @ts-expect-error a failover listener is given a FailoverEvent, not a number
+store.on("failover", (event: number) => event);
 const app = express();
 app.use(sessions);
 app.post("/login", (req, res) => {
