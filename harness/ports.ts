@@ -22,6 +22,12 @@ function ephemeralStart(): number {
 }
 
 const below = ephemeralStart();
+/**
+ * Test files that run side by side (two Vitest workers) pick from disjoint ports: those equal to
+ * the worker's number modulo STRIDE. Each worker's `handedOut` cannot see the other's picks.
+ */
+const STRIDE = 4;
+const lane = Number(process.env.VITEST_POOL_ID ?? 0) % STRIDE;
 /** Ports handed out by this process: never handed out twice. */
 const handedOut = new Set<number>();
 
@@ -32,7 +38,7 @@ const handedOut = new Set<number>();
 export async function freePort(): Promise<number> {
   if (below - LOWEST < 1_000) return osPickedPort();
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = LOWEST + Math.floor(Math.random() * (below - LOWEST));
+    const port = LOWEST + STRIDE * Math.floor((Math.random() * (below - LOWEST)) / STRIDE) + lane;
     if (handedOut.has(port)) continue;
     if (await bindable(port)) {
       handedOut.add(port);

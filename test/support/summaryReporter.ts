@@ -8,7 +8,8 @@ declare module "vitest" {
 }
 
 /**
- * Ends the run with the scenario lines tests recorded (`task.meta.scenario`) and one plain line,
+ * Ends the run with the scenario lines tests recorded (`task.meta.scenario`), every file's wall
+ * time, slowest first (what bounds `npm test`) and one plain line,
  * `Tests: N passed, N failed, N skipped`, that CI and people can read without knowing Vitest's
  * layout.
  */
@@ -30,6 +31,14 @@ export default class SummaryReporter implements Reporter {
     }
     counts.failed += unhandledErrors.length;
     if (scenarios.length > 0) process.stdout.write(`\nScenarios:\n${scenarios.join("\n")}\n`);
+    const files = testModules
+      .map((module): [string, number] => {
+        const { prepareDuration, collectDuration, duration } = module.diagnostic();
+        return [module.relativeModuleId, prepareDuration + collectDuration + duration];
+      })
+      .sort(([, a], [, b]) => b - a)
+      .map(([file, ms]) => `${(ms / 1000).toFixed(1).padStart(7)} s  ${file}`);
+    if (files.length > 0) process.stdout.write(`\nFiles by wall time:\n${files.join("\n")}\n`);
     process.stdout.write(
       `\nTests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`,
     );
