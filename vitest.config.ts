@@ -19,6 +19,7 @@ const QUIET = [
   "test/redis/durabilityReplicas.test.ts",
   "test/redis/fsync.test.ts",
   "test/redis/misconfiguration.test.ts",
+  "test/redis/ready.test.ts",
   "test/redis/sentinelQuorum.test.ts",
   "test/redis/sentinelQuorumRule.test.ts",
   "test/redis/sharedConnection.test.ts",

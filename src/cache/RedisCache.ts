@@ -1,3 +1,5 @@
+import { whenReady } from "../redis/ready.js";
+import type { ReadyOptions } from "../redis/ready.js";
 import type { Cluster, Redis } from "ioredis";
 import { CacheBus } from "./CacheBus.js";
 import { CacheCounters } from "./CacheCounters.js";
@@ -53,6 +55,7 @@ export class RedisCache {
       durability,
       writeScript: CHANGE_SCRIPT,
       events: { disconnect: flush, connect: flush, failover: flush },
+      logger: this.#options.logger,
       unconfirmable:
         "every change (writeThrough, set, invalidate, invalidateTag) waits for confirmations " +
         `it cannot get and fails after \`unavailable.changeWaitMs\` (${changeWaitMs} ms)`,
@@ -187,6 +190,11 @@ export class RedisCache {
 
   get settings(): Readonly<NormalizedCacheOptions> {
     return this.#options;
+  }
+
+  /** Resolves once Redis answers as the options ask; rejects naming the cause (NotReadyError). */
+  ready(options?: ReadyOptions): Promise<void> {
+    return whenReady(this.keyspace, options);
   }
 
   /**

@@ -1,5 +1,5 @@
-import { normalizeDurability } from "../redis/options/options.js";
-import type { DurabilityOptions, NormalizedDurability } from "../redis/options/options.js";
+import { normalizeDurability, normalizeLogger } from "../redis/options/options.js";
+import type { DurabilityOptions, Logger, NormalizedDurability } from "../redis/options/options.js";
 import { parseTopology } from "../redis/options/topology.js";
 import type { ParsedTopology, RedisTopology } from "../redis/options/topology.js";
 import {
@@ -57,6 +57,12 @@ export interface CacheOptions {
    */
   durability?: DurabilityOptions | undefined;
   unavailable?: CacheUnavailableOptions | undefined;
+  /**
+   * Where the one line per distinct problem goes (Redis unreachable, a wrong password, durability
+   * that cannot be met), without `DEBUG`: anything with `warn(message)` — pino, winston.
+   * @default console
+   */
+  logger?: Logger | undefined;
 }
 
 /** Options of one call. */
@@ -123,6 +129,7 @@ export interface NormalizedCacheOptions {
   ttlJitter: number;
   local: { maxEntries: number; ttlMs: number } | undefined;
   durability: NormalizedDurability;
+  logger: Logger | undefined;
   waitMs: number;
   changeWaitMs: number;
   loaderConcurrency: number;
@@ -138,6 +145,7 @@ const CACHE_KEYS = [
   "local",
   "durability",
   "unavailable",
+  "logger",
 ] as const;
 
 /**
@@ -179,6 +187,7 @@ export function normalizeCacheOptions(options: unknown): NormalizedCacheOptions 
     local: normalizeLocal(record.local, ttl),
     durability: normalizeDurability(record.durability, topology),
     ...normalizeUnavailable(record.unavailable),
+    logger: normalizeLogger(record.logger),
   };
 }
 

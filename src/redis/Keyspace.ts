@@ -10,7 +10,7 @@ import { CorruptKeys } from "./connection/CorruptKeys.js";
 import { replyIs } from "./connection/replies.js";
 import { replicationHealth } from "./health.js";
 import type { HealthFacts } from "./health.js";
-import type { NormalizedDurability } from "./options/options.js";
+import type { Logger, NormalizedDurability } from "./options/options.js";
 import type { ParsedTopology } from "./options/ParsedTopology.js";
 import { RedisConnection } from "./RedisConnection.js";
 import type { ReplicaRouter } from "./replicas/ReplicaRouter.js";
@@ -56,6 +56,8 @@ export interface KeyspaceSettings {
   events: ConnectionEvents;
   /** What the user's writes do while too few replicas are in sync, as the notice says. */
   unconfirmable: string;
+  /** Where the user's notices go besides (see Notices). */
+  logger?: Logger | undefined;
 }
 
 /**
@@ -85,15 +87,16 @@ export class Keyspace {
   readonly #reads: Bound;
   readonly #changes: Bound;
   readonly #corrupt: CorruptKeys;
+  readonly #logger: Logger | undefined;
   #closed: Promise<void> | undefined;
 
   /** The keyspace of `settings` on the connection set of `topology` (shared when it exists). */
   static open(topology: ParsedTopology, settings: KeyspaceSettings): Keyspace {
-    const connection = RedisConnection.acquire(topology);
+    const connection = RedisConnection.acquire(topology, settings.logger);
     try {
       return new Keyspace(connection, topology.kind, settings);
     } catch (error) {
-      void connection.release();
+      void connection.release(settings.logger);
       throw error;
     }
   }
@@ -108,6 +111,7 @@ export class Keyspace {
     const { durability, events } = settings;
     this.#corrupt = new CorruptKeys(settings.name, settings.log, this.counters);
     this.#connection = connection;
+    this.#logger = settings.logger;
     this.backend = backend;
     this.client = backend.client;
     const counters = this.counters;
@@ -246,10 +250,7 @@ export class Keyspace {
     return this.bounded(what, attempt, budget ?? this.budget("call", this.#changes));
   }
 
-  /**
-   * A deleting script; with replica reads, confirmed so that no replica serves what it deleted.
-   * For a caller's `bounded`.
-   */
+  /** A deleting script (for `bounded`); with replica reads, no replica serves what it deleted. */
   deleteEverywhere(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
     const replicas = this.#replicas;
     if (replicas === undefined) return this.backend.runScript(script, keys, args);
@@ -264,10 +265,7 @@ export class Keyspace {
     return this.backend.scan(pattern, bound);
   }
 
-  /**
-   * Reports a key that holds something its user did not write (counted; logged once per key, by
-   * a hash of the key, never the key).
-   */
+  /** Reports a key holding what its user did not write (counted; logged once, by its hash). */
   reportCorrupt(key: string, why: string): void {
     this.#corrupt.report(key, why);
   }
@@ -290,7 +288,7 @@ export class Keyspace {
       this.outages.stop();
       this.#writes.close();
       this.#replicas?.close();
-      await this.#connection.release();
+      await this.#connection.release(this.#logger);
     })();
     return this.#closed;
   }

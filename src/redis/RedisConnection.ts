@@ -5,6 +5,7 @@ import { ConnectionMonitor } from "./connection/ConnectionMonitor.js";
 import { clientFor, seedsOf } from "./createRedisClient.js";
 import { replicationHealth } from "./health.js";
 import { Notices } from "./connection/Notices.js";
+import type { Logger } from "./connection/Notices.js";
 import { ServerClock } from "./connection/ServerClock.js";
 import type { ParsedTopology } from "./options/ParsedTopology.js";
 import type { LaneRouter } from "./writes/LaneRouter.js";
@@ -68,18 +69,16 @@ export class RedisConnection {
 
   /**
    * The set of the topology's client, shared with its other users when it is a client passed in
-   * that a set already exists for; a new set (and client) otherwise. `release` it when done.
+   * that a set already exists for; a new set (and client) otherwise. The set's notices go to
+   * `logger` too (see Notices) until the user `release`s it, as it must when done.
    */
-  static acquire(topology: ParsedTopology): RedisConnection {
-    if (topology.kind === "client") {
-      const shared = sets.get(topology.client);
-      if (shared !== undefined) {
-        shared.#users++;
-        return shared;
-      }
-    }
-    const set = new RedisConnection(clientFor(topology), topology.kind !== "client");
-    sets.set(set.client, set);
+  static acquire(topology: ParsedTopology, logger?: Logger): RedisConnection {
+    let set = topology.kind === "client" ? sets.get(topology.client) : undefined;
+    if (set === undefined) {
+      set = new RedisConnection(clientFor(topology), topology.kind !== "client");
+      sets.set(set.client, set);
+    } else set.#users++;
+    set.notices.add(logger);
     return set;
   }
 
@@ -89,8 +88,9 @@ export class RedisConnection {
     return this.#lanes;
   }
 
-  /** One user is done with the set; the last closes it. */
-  async release(): Promise<void> {
+  /** One user (that gave `logger`) is done with the set; the last closes it. */
+  async release(logger?: Logger): Promise<void> {
+    this.notices.remove(logger);
     if (--this.#users > 0) return;
     sets.delete(this.client);
     this.monitor.stop();

@@ -1,3 +1,5 @@
+import { whenReady } from "../redis/ready.js";
+import type { ReadyOptions } from "../redis/ready.js";
 import { Store } from "express-session";
 import type { Session, SessionData } from "express-session";
 import type { Request } from "express";
@@ -96,6 +98,7 @@ export class RedisSessionStore extends Store {
         // A master's writes acknowledged with fewer copies than `durability.replicas`, and back.
         durability: (change) => this.emit(change.degraded ? "degraded" : "restored", change),
       },
+      logger: this.#options.logger,
       unconfirmable:
         "every session write waits for confirmations it cannot get and answers 503 after " +
         `\`unavailable.waitMs\` (${waitMs} ms)`,
@@ -165,6 +168,11 @@ export class RedisSessionStore extends Store {
    */
   get requiredReplicas(): number | undefined {
     return this.keyspace.requiredReplicas();
+  }
+
+  /** Resolves once Redis answers as the options ask; rejects naming the cause (NotReadyError). */
+  ready(options?: ReadyOptions): Promise<void> {
+    return whenReady(this.keyspace, options);
   }
 
   /** Counters of what the store has done: 503s, retries, failovers, write batches, WAIT time. */

@@ -3,9 +3,14 @@ import type { CookieDefaults } from "./codec.js";
 import { TtlPolicy } from "./ttl.js";
 import { isClusterTopology, parseTopology } from "../redis/options/topology.js";
 import type { ParsedTopology, RedisTopology } from "../redis/options/topology.js";
-import { normalizeDurability, normalizeUnavailable } from "../redis/options/options.js";
+import {
+  normalizeDurability,
+  normalizeLogger,
+  normalizeUnavailable,
+} from "../redis/options/options.js";
 import type {
   DurabilityOptions,
+  Logger,
   NormalizedDurability,
   UnavailableOptions,
 } from "../redis/options/options.js";
@@ -57,6 +62,12 @@ export interface RedisSessionStoreOptions {
   /** @default { waitMs: 10000, retryAfterSeconds: 5 } */
   unavailable?: UnavailableOptions | undefined;
   /**
+   * Where the one line per distinct problem goes (Redis unreachable, a wrong password, durability
+   * that cannot be met), without `DEBUG`: anything with `warn(message)` — pino, winston.
+   * @default console
+   */
+  logger?: Logger | undefined;
+  /**
    * `"replica"` (Sentinel): reads go to a replica that is connected and caught up — with what the
    * reader's last acknowledged write needs (a causal token in a second cookie, `<name>.v`) and
    * with what the master had 200 ms ago — else to the master; a replica miss is read again on the
@@ -97,6 +108,7 @@ export interface NormalizedStoreOptions {
   waitMs: number;
   retryAfterSeconds: number;
   readFrom: "master" | "replica";
+  logger: Logger | undefined;
   /** Cookie settings stored cookies leave out (see codec's CookieDefaults). */
   cookieDefaults: CookieDefaults;
   /** How long a session lives and when its TTL is renewed, from the options above. */
@@ -112,6 +124,7 @@ export const STORE_KEYS = [
   "durability",
   "unavailable",
   "readFrom",
+  "logger",
 ] as const;
 
 /**
@@ -204,6 +217,7 @@ export function pickStoreOptions(
     durability,
     readFrom: normalizeReadFrom(record.readFrom, topology, durability),
     ...normalizeUnavailable(record.unavailable),
+    logger: normalizeLogger(record.logger),
     cookieDefaults,
   };
 }

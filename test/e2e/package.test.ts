@@ -16,8 +16,8 @@ let project: string;
 // What a user writes after `npm install redis-ha-session`, in an ESM TypeScript project.
 const main = `
 import express from "express";
-import { createRedisClient, redisSession, RedisSessionStore, SessionTooLargeError } from "redis-ha-session";
-import type { RedisSessionOptions } from "redis-ha-session";
+import { createRedisClient, NotReadyError, redisSession, RedisSessionStore, SessionTooLargeError } from "redis-ha-session";
+import type { Logger, RedisSessionOptions } from "redis-ha-session";
 
 declare module "express-session" {
   interface SessionData {
@@ -26,7 +26,10 @@ declare module "express-session" {
 }
 
 const redis = createRedisClient(process.env.REDIS_URL ?? "");
-const options: RedisSessionOptions = { secret: "s".repeat(32), redis };
+// Where the one line per problem goes: here a logger that collects them.
+const said: string[] = [];
+const logger: Logger = { warn: (message) => said.push(message) };
+const options: RedisSessionOptions = { secret: "s".repeat(32), redis, logger };
 const sessions = redisSession(options);
 const store: RedisSessionStore = sessions.store;
 // The store's events are typed by name; a listener of the wrong shape does not compile.
@@ -46,6 +49,8 @@ app.post("/login", (req, res) => {
 app.get("/me", (req, res) => {
   res.json({ user: req.session.user ?? null, tooLarge: SessionTooLargeError.name });
 });
+// Before listening: Redis answers as the options ask, or the cause is named.
+await store.ready();
 const server = app.listen(0, "127.0.0.1", async () => {
   const address = server.address();
   const base = typeof address === "object" && address ? \`http://127.0.0.1:\${address.port}\` : "";
@@ -62,6 +67,13 @@ const server = app.listen(0, "127.0.0.1", async () => {
   } catch (error) {
     pointer = String(error).includes("here it is \`redis\`") ? "redis" : String(error);
   }
+  // A node that refuses: ready() rejects with NotReadyError, and the logger hears of it.
+  const refused = new RedisSessionStore({ redis: "redis://127.0.0.1:1", logger });
+  const notReady = await refused.ready().then(
+    () => "ready",
+    (error: unknown) => (error instanceof NotReadyError ? error.reason : String(error)),
+  );
+  await refused.close();
   console.log(
     JSON.stringify({
       ...(await me.json()),
@@ -69,6 +81,8 @@ const server = app.listen(0, "127.0.0.1", async () => {
       length,
       all: Object.keys(all).length,
       pointer,
+      notReady,
+      heard: said.some((line) => line.includes("ECONNREFUSED")),
     }),
   );
   server.close();
@@ -161,6 +175,8 @@ test("the packed tarball type-checks and runs in an ESM TypeScript project", asy
     length: 1,
     all: 1,
     pointer: "redis",
+    notReady: "unreachable",
+    heard: true,
   });
 });
 

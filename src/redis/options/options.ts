@@ -1,6 +1,9 @@
 import { UnsupportedTopologyError } from "../../errors/UnsupportedTopologyError.js";
 import type { ParsedTopology } from "./topology.js";
 import { isClusterTopology } from "./ParsedTopology.js";
+import type { Logger } from "../connection/Notices.js";
+
+export type { Logger } from "../connection/Notices.js";
 import {
   asRecord,
   boolean,
@@ -203,4 +206,25 @@ export function normalizeUnavailable(value: unknown): NormalizedUnavailable {
     record.retryAfterSeconds ?? REDIS_DEFAULTS.unavailable.retryAfterSeconds;
   positiveInteger(retryAfterSeconds, "unavailable.retryAfterSeconds", "seconds");
   return { waitMs, retryAfterSeconds };
+}
+
+/**
+ * Validates `logger`: undefined (notices go to `console.warn`) or anything with a `warn` method.
+ * @throws TypeError naming the option.
+ */
+export function normalizeLogger(value: unknown): Logger | undefined {
+  if (value === undefined) return undefined;
+  if (
+    (typeof value !== "object" && typeof value !== "function") ||
+    value === null ||
+    typeof (value as { warn?: unknown }).warn !== "function"
+  ) {
+    throw new TypeError(
+      "`logger` must have a `warn(message)` method (console, a pino or winston logger); got " +
+        describe(value),
+    );
+  }
+  // Kept as given (Notices calls `logger.warn(…)` on it, as pino's and winston's need), so two
+  // users of one connection with the same logger hear each problem once.
+  return value as Logger;
 }
