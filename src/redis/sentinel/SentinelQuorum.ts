@@ -105,12 +105,7 @@ export class SentinelQuorum {
    * for.
    */
   promotable(): ReadonlySet<string> | undefined {
-    const vouched = vouchedAnswers(this.#answers, Date.now());
-    if (vouched.length === 0) return undefined;
-    const union = new Set<string>();
-    for (const { promotable } of vouched)
-      for (const address of promotable ?? []) union.add(address);
-    return union;
+    return this.#union(({ promotable }) => promotable, "skipped");
   }
 
   /**
@@ -120,12 +115,24 @@ export class SentinelQuorum {
    * or a Sentinel of the majority did not list its replicas (then nobody can tell).
    */
   selectable(): ReadonlySet<string> | undefined {
+    return this.#union(({ selectable }) => selectable, "unknown");
+  }
+
+  /**
+   * The union of `list` over the answers of the vouching majority; undefined while no master is
+   * vouched for, or when an answer has no list and `unlisted` says that makes the union unknown.
+   */
+  #union(
+    list: (answer: SentinelAnswer) => ReadonlySet<string> | undefined,
+    unlisted: "skipped" | "unknown",
+  ): ReadonlySet<string> | undefined {
     const vouched = vouchedAnswers(this.#answers, Date.now());
     if (vouched.length === 0) return undefined;
     const union = new Set<string>();
-    for (const { selectable } of vouched) {
-      if (selectable === undefined) return undefined;
-      for (const address of selectable) union.add(address);
+    for (const answer of vouched) {
+      const addresses = list(answer);
+      if (addresses === undefined && unlisted === "unknown") return undefined;
+      for (const address of addresses ?? []) union.add(address);
     }
     return union;
   }

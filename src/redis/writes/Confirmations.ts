@@ -7,6 +7,12 @@ import { MasterView } from "./MasterView.js";
 import type { ReplicaRule } from "./ReplicaRule.js";
 import type { LanePool, WriterLane } from "./WriterLane.js";
 
+/**
+ * The replicas a failover could select now; `"unknown"` when a Sentinel of the vouching majority
+ * did not list them, `"no failover"` when the rule watches no Sentinels.
+ */
+type Selectable = ReadonlySet<string> | "unknown" | "no failover";
+
 /** A write gives up this long before its deadline, so its answer is "not durable", not none. */
 const REPLY_MARGIN_MS = 100;
 /** How often an unconfirmed write looks again at its replicas. */
@@ -66,7 +72,7 @@ export class Confirmations {
       refresh ||
       !known ||
       unsure ||
-      this.#fenced(lane, view)
+      this.#fenced(lane, view, this.#selectable())
     ) {
       return { required: Math.max(required, minimum), local: false, final: false, degraded: false };
     }
@@ -110,11 +116,15 @@ export class Confirmations {
         if (lane.epoch !== epoch) continue;
         view.read(info, epoch);
         const waitFor = others(promotable, lane);
-        const selectable = this.rule.selectable?.();
-        await view.probe(selectable === undefined ? waitFor : new Set([...waitFor, ...selectable]));
+        // One look at what a failover could select serves the probe and the fence alike.
+        const selectable = this.#selectable();
+        await view.probe(
+          selectable instanceof Set ? new Set([...waitFor, ...selectable]) : waitFor,
+        );
         required = view.required(waitFor);
         const fewer = required < minimum;
-        if (fewer && (whenFewer === "refuse" || this.#fenced(lane, view))) required = minimum;
+        if (fewer && (whenFewer === "refuse" || this.#fenced(lane, view, selectable)))
+          required = minimum;
         else if (count >= required) {
           const local = fsync || fewer;
           if (local && !(await this.#localFsync(lane, epoch, required, remaining))) {
@@ -151,15 +161,20 @@ export class Confirmations {
    * in the flapping partition scenario, an old master that had rejoined but was not re-pointed
    * yet was promoted over a degraded master, and every write acknowledged there since was lost.
    */
-  #fenced(lane: WriterLane, view: MasterView): boolean {
-    if (this.rule.selectable === undefined) return false;
-    const selectable = this.rule.selectable();
+  #fenced(lane: WriterLane, view: MasterView, selectable: Selectable): boolean {
+    if (selectable === "no failover") return false;
     // No Sentinel majority's list to go by: a single copy is not risked.
-    if (selectable === undefined) return true;
+    if (selectable === "unknown") return true;
     for (const address of others(selectable, lane)) {
       if (!view.online.has(address) && !view.dead(address)) return true;
     }
     return false;
+  }
+
+  /** What a failover could select now (see {@link Selectable}). */
+  #selectable(): Selectable {
+    if (this.rule.selectable === undefined) return "no failover";
+    return this.rule.selectable() ?? "unknown";
   }
 
   /**
