@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { Backend, ShardHealth } from "./backend/Backend.js";
 import { withinDeadline } from "./connection/deadline.js";
 import type { ConnectionState } from "./connection/deadline.js";
+import type { ConnectionMonitor } from "./connection/ConnectionMonitor.js";
 import { replicaLines } from "./replicaLines.js";
 
 /** What the master says of itself and its replicas, as {@link replicationHealth} reads it. */
@@ -45,14 +46,17 @@ const IN_SYNC_LAG_S = 2;
 export async function replicationHealth(
   backend: Backend,
   timeoutMs: number,
-  connection?: ConnectionState,
+  connection?: ConnectionState & Pick<ConnectionMonitor, "handshaken">,
 ): Promise<ReplicationHealth> {
   const started = performance.now();
   try {
     const context = { setBy: "the health check's `timeoutMs`", connection };
-    const info = await withinDeadline("health check", timeoutMs, context, () =>
-      backend.replicationInfo(),
-    );
+    // Asked only once the handshake is done: an INFO sent during it can be answered as the
+    // default user after the connection's own AUTH failed (see ConnectionMonitor.handshaken).
+    const info = await withinDeadline("health check", timeoutMs, context, async (deadline) => {
+      await connection?.handshaken(deadline);
+      return backend.replicationInfo();
+    });
     const latencyMs = Math.round((performance.now() - started) * 10) / 10;
     const role = info === undefined ? null : (/^role:(\w+)/m.exec(info)?.[1] ?? null);
     const shards = backend.shards();

@@ -118,6 +118,37 @@ describe("ready()", () => {
     },
   );
 
+  test("a wrong password, asked while the client is in its handshake: rejects (WRONGPASS), not answered as the default user", async () => {
+    // ioredis writes INFO during the handshake, right behind the AUTH that fails; the server
+    // answers it as the default user. Asked on the client's "connect" event, that is every time.
+    const client = new Redis(redis.current.url, {
+      username: "app",
+      password: "wrong-password",
+      lazyConnect: true,
+    });
+    client.on("error", () => undefined);
+    const store = new RedisSessionStore({ redis: client, durability: { replicas: 0 } });
+    const cache = createCache({ redis: client, durability: { replicas: 0 } });
+    try {
+      const outcomes = new Promise<{ error: unknown; ms: number }[]>((resolve) => {
+        client.once("connect", () => {
+          resolve(Promise.all([readyOutcome(store), readyOutcome(cache)]));
+        });
+      });
+      void client.connect().catch(() => undefined);
+      for (const { error, ms } of await outcomes) {
+        expect(error).toBeInstanceOf(NotReadyError);
+        expect((error as NotReadyError).reason).toBe("unreachable");
+        expect(String(error)).toMatch(/WRONGPASS/);
+        expect(ms).toBeLessThan(2_000);
+      }
+    } finally {
+      await store.close();
+      await cache.close();
+      client.disconnect();
+    }
+  });
+
   test("a node that answers as a replica: rejects (not-master), and resolves once it is a master again", async () => {
     const admin = new Redis(redis.current.url);
     const store = new RedisSessionStore({ redis: redis.current.url });

@@ -65,6 +65,8 @@ export class ConnectionMonitor implements ConnectionState {
   refusal: Error | undefined;
   /** Whether the client has been ready once. */
   #everReady = false;
+  /** Those waiting for the client's handshake (see {@link handshaken}). */
+  readonly #handshakes = new Set<(error?: Error) => void>();
 
   readonly #backend: Backend;
   private readonly client: Redis | Cluster;
@@ -97,6 +99,43 @@ export class ConnectionMonitor implements ConnectionState {
     );
   }
 
+  /**
+   * Resolves once the client has finished its handshake (AUTH, SELECT: it is ready), at once if it
+   * has; rejects when Redis refuses the connection's configuration (WRONGPASS, a database that
+   * does not exist: at once if the last attempt failed so) or the client is closed. Other errors
+   * are retried by the client: the wait goes on, and is given up at `deadline`. A command sent
+   * before this could be answered as another user: ioredis writes INFO during the handshake,
+   * right behind an AUTH that fails, and the server answers it as the default user.
+   */
+  handshaken(deadline: number): Promise<void> {
+    if (this.refusal !== undefined) return Promise.reject(this.refusal);
+    const { status } = this.client;
+    // Not connecting (lazyConnect, or closed): a command queues, or fails, without the race.
+    if (status === "ready" || status === "wait" || status === "end") return Promise.resolve();
+    const { lastError } = this;
+    if (lastError !== undefined && isConfigurationError(lastError))
+      return Promise.reject(lastError);
+    return new Promise((resolve, reject) => {
+      const settle = (error?: Error) => {
+        clearTimeout(timer);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      // Past the deadline the caller has given up: nothing keeps the wait.
+      const timer = setTimeout(
+        () => this.#handshakes.delete(settle),
+        Math.max(0, deadline - Date.now()),
+      ).unref();
+      this.#handshakes.add(settle);
+    });
+  }
+
+  /** Settles the waits for the handshake: without an error once ready. */
+  #handshakeDone(error?: Error): void {
+    for (const settle of this.#handshakes) settle(error);
+    this.#handshakes.clear();
+  }
+
   readonly #onError = (error: Error): void => {
     this.lastError = error;
     if (isNoSuchDatabase(error)) {
@@ -109,6 +148,9 @@ export class ConnectionMonitor implements ConnectionState {
           "session requests answer 503 after `unavailable.waitMs` and cache calls go to the loader",
         "unreachable",
       );
+    }
+    if (this.refusal !== undefined || isConfigurationError(error)) {
+      this.#handshakeDone(this.refusal ?? error);
     }
   };
 
@@ -158,6 +200,7 @@ export class ConnectionMonitor implements ConnectionState {
     this.epoch++;
     this.lastError = undefined;
     this.#everReady = true;
+    this.#handshakeDone();
     if (this.notices.said("unreachable")) {
       this.notices.cleared("unreachable");
       this.notices.once(`Redis at ${this.where} answers now`, "reachable");
@@ -197,6 +240,7 @@ export class ConnectionMonitor implements ConnectionState {
 
   readonly #onLost = (): void => {
     for (const watch of this.#watches) watch.lost();
+    if (this.client.status === "end") this.#handshakeDone(new Error("Connection is closed."));
   };
 }
 
