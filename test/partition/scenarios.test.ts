@@ -139,7 +139,16 @@ describe.skipIf(partitionsUnavailable !== undefined)("network partitions", () =>
           const key = `round ${round} (${applied[round]?.label ?? "before"}) ${user}`;
           byRound.set(key, (byRound.get(key) ?? 0) + 1);
         }
-        console.log(`lost by round: ${JSON.stringify([...byRound])}`);
+        const rounds = JSON.stringify([...byRound]);
+        console.log(`lost by round: ${rounds}`);
+        // In the summary as well: a CI log may keep only its tail.
+        const failovers = (result.lostLogs ?? "")
+          .split("\n")
+          .filter((line) =>
+            /\+(switch-master|selected-slave|promoted-slave|convert-to-slave)/.test(line),
+          )
+          .slice(0, 30);
+        meta.scenario += `; lost by round ${rounds}; failovers around them:\n${failovers.join("\n")}`;
         // When and around what (the first 40, and 800 log lines from 5 s before the first).
         const times = result.lost
           .slice(0, 40)
