@@ -88,6 +88,17 @@ export async function clusterFault(
     const clusterRecoveryMs = Date.now() - faultAt;
     await load.acknowledges(100);
     if (restart) {
+      // Until every instance has written to the shard while it had no replica: 100 writes can
+      // all come from the other shards' users while the failed shard's wait out the failover
+      // (an instance with none said neither `degraded` nor `restored`, one CI run in many).
+      await pollUntil(
+        "every instance to report the shard's writes degraded",
+        async () => {
+          const events = await Promise.all(apps.map((app) => durabilityEventsOf(app.url)));
+          return events.every(({ degraded }) => degraded >= 1);
+        },
+        { timeoutMs: 15_000, intervalMs: 200 },
+      );
       await victim.start();
       await stack.waitHealed(30_000);
       await load.acknowledges(200);
