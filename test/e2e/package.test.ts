@@ -1,21 +1,22 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { useSingleNode } from "../support/hooks.js";
 
 const exec = promisify(execFile);
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const redis = useSingleNode();
-let project: string;
 
 // What a user writes after `npm install redis-ha-session`, in an ESM TypeScript project.
 const main = `
 import express from "express";
+import { Redis } from "ioredis";
 import { createRedisClient, NotReadyError, redisSession, RedisSessionStore, SessionTooLargeError } from "redis-ha-session";
 import type { Logger, RedisSessionOptions } from "redis-ha-session";
 
@@ -74,6 +75,14 @@ const server = app.listen(0, "127.0.0.1", async () => {
     (error: unknown) => (error instanceof NotReadyError ? error.reason : String(error)),
   );
   await refused.close();
+  // The app's own ioredis client (of whichever version the app installed) given as \`redis\`.
+  const own = new Redis(process.env.REDIS_URL ?? "");
+  const ownStore = new RedisSessionStore({ redis: own, prefix: "own:" });
+  await ownStore.ready();
+  await ownStore.set("own", { cookie: { originalMaxAge: null }, user: "bob" });
+  const ownClient = await ownStore.length();
+  await ownStore.close();
+  await own.quit();
   console.log(
     JSON.stringify({
       ...(await me.json()),
@@ -82,6 +91,7 @@ const server = app.listen(0, "127.0.0.1", async () => {
       all: Object.keys(all).length,
       pointer,
       notReady,
+      ownClient,
       heard: said.some((line) => line.includes("ECONNREFUSED")),
     }),
   );
@@ -100,22 +110,28 @@ function lockedVersion(name: string): string {
   return version;
 }
 
-beforeAll(async () => {
-  project = await mkdtemp(join(tmpdir(), "rhs-consumer-"));
-  const { stdout } = await exec("npm", ["pack", "--silent", "--pack-destination", project], {
-    cwd: root,
-  });
-  const tarball = join(project, stdout.trim().split("\n").pop() ?? "");
+/**
+ * The ioredis versions a consumer app is built with: the lockfile's (6) and the oldest 5.x the
+ * peer range allows. ioredis is a peer dependency: the app's own copy is the one the library uses.
+ */
+const IOREDIS = ["locked", "5.11.1"] as const;
+type IoredisVersion = (typeof IOREDIS)[number];
+const projects = new Map<IoredisVersion, string>();
+let workspace: string;
+
+/** A consumer project in `dir` with the tarball, ioredis `version`, express and TypeScript. */
+async function consumer(dir: string, tarball: string, version: IoredisVersion): Promise<void> {
   const devDeps = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as {
     devDependencies: Record<string, string>;
   };
   const pin = (name: string): string => `${name}@${devDeps.devDependencies[name] ?? "latest"}`;
+  await mkdir(dir);
   await writeFile(
-    join(project, "package.json"),
+    join(dir, "package.json"),
     JSON.stringify({ name: "consumer", private: true, type: "module" }),
   );
   await writeFile(
-    join(project, "tsconfig.json"),
+    join(dir, "tsconfig.json"),
     JSON.stringify({
       compilerOptions: {
         target: "ES2022",
@@ -128,7 +144,7 @@ beforeAll(async () => {
       include: ["main.ts"],
     }),
   );
-  await writeFile(join(project, "main.ts"), main);
+  await writeFile(join(dir, "main.ts"), main);
   await exec(
     "npm",
     [
@@ -140,51 +156,97 @@ beforeAll(async () => {
       // The ioredis the lockfile has, not the newest the range allows: the test checks this
       // package's types, and ioredis 6.1.0's own declarations fail a strict check without
       // @types/redis-errors (docs/configuration.md, "Install and use").
-      `ioredis@${lockedVersion("ioredis")}`,
+      `ioredis@${version === "locked" ? lockedVersion("ioredis") : version}`,
       pin("express"),
       pin("typescript"),
       pin("@types/express"),
       pin("@types/node"),
     ],
-    { cwd: project },
+    { cwd: dir },
   );
-}, 240_000);
+}
+
+beforeAll(async () => {
+  workspace = await mkdtemp(join(tmpdir(), "rhs-consumer-"));
+  const { stdout } = await exec("npm", ["pack", "--silent", "--pack-destination", workspace], {
+    cwd: root,
+  });
+  const tarball = join(workspace, stdout.trim().split("\n").pop() ?? "");
+  for (const version of IOREDIS) {
+    const dir = join(workspace, `ioredis-${version}`);
+    await consumer(dir, tarball, version);
+    projects.set(version, dir);
+  }
+}, 360_000);
 
 afterAll(async () => {
-  await rm(project, { recursive: true, force: true });
+  await rm(workspace, { recursive: true, force: true });
 });
 
-test("the packed tarball type-checks and runs in an ESM TypeScript project", async () => {
-  // tsc reports type errors on stdout: make them part of the failure.
-  await exec(join(project, "node_modules/.bin/tsc"), ["-p", "."], { cwd: project }).catch(
-    (error: unknown) => {
-      const { stdout } = error as { stdout?: string };
-      throw new Error(`tsc -p . in the consumer project failed:\n${stdout ?? ""}`, {
-        cause: error,
-      });
-    },
-  );
-  const { stdout } = await exec(process.execPath, ["out/main.js"], {
-    cwd: project,
-    env: { ...process.env, REDIS_URL: redis.current.url },
-  });
-  expect(JSON.parse(stdout)).toEqual({
-    user: "alice",
-    tooLarge: "SessionTooLargeError",
-    sessions: 1,
-    length: 1,
-    all: 1,
-    pointer: "redis",
-    notReady: "unreachable",
-    heard: true,
-  });
-});
+/** Empties the test's Redis node. */
+async function flushAll(): Promise<void> {
+  const admin = new Redis(redis.current.url);
+  try {
+    await admin.flushall();
+  } finally {
+    await admin.quit();
+  }
+}
+
+/** The consumer project built with ioredis `version`. */
+function projectOf(version: IoredisVersion): string {
+  const dir = projects.get(version);
+  if (dir === undefined) throw new Error(`no consumer project for ioredis ${version}`);
+  return dir;
+}
+
+test.each(IOREDIS)(
+  "the packed tarball type-checks and runs in an ESM TypeScript project with ioredis %s (one copy, the app's)",
+  async (version) => {
+    const project = projectOf(version);
+    // ioredis is a peer: the app's copy is the only one, whichever major it is.
+    const { stdout: copies } = await exec("npm", ["ls", "ioredis", "--all", "--parseable"], {
+      cwd: project,
+    });
+    expect(copies.trim().split("\n")).toEqual([join(project, "node_modules/ioredis")]);
+    const installed = JSON.parse(
+      await readFile(join(project, "node_modules/ioredis/package.json"), "utf8"),
+    ) as { version: string };
+    expect(installed.version).toBe(version === "locked" ? lockedVersion("ioredis") : version);
+    // tsc reports type errors on stdout: make them part of the failure.
+    await exec(join(project, "node_modules/.bin/tsc"), ["-p", "."], { cwd: project }).catch(
+      (error: unknown) => {
+        const { stdout } = error as { stdout?: string };
+        throw new Error(`tsc -p . in the consumer project failed:\n${stdout ?? ""}`, {
+          cause: error,
+        });
+      },
+    );
+    // Each run counts the sessions it made.
+    await flushAll();
+    const { stdout } = await exec(process.execPath, ["out/main.js"], {
+      cwd: project,
+      env: { ...process.env, REDIS_URL: redis.current.url },
+    });
+    expect(JSON.parse(stdout)).toEqual({
+      user: "alice",
+      tooLarge: "SessionTooLargeError",
+      sessions: 1,
+      length: 1,
+      all: 1,
+      pointer: "redis",
+      notReady: "unreachable",
+      ownClient: 1,
+      heard: true,
+    });
+  },
+);
 
 test("CommonJS code on Node >= 20.19 can require it and gets the same exports", async () => {
   const list = (loader: string) =>
-    exec(process.execPath, ["--input-type=module", "-e", loader], { cwd: project }).then(
-      ({ stdout }) => stdout.trim().split(","),
-    );
+    exec(process.execPath, ["--input-type=module", "-e", loader], {
+      cwd: projectOf("locked"),
+    }).then(({ stdout }) => stdout.trim().split(","));
   const required = await list(
     "import { createRequire } from 'node:module'; const m = createRequire(process.cwd() + '/x.js')('redis-ha-session'); console.log(Object.keys(m).sort().join(','))",
   );
