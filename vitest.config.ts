@@ -12,6 +12,7 @@ const QUIET = [
   "test/cache/cache.test.ts",
   "test/cache/localTier.test.ts",
   "test/e2e/dockerCompose.test.ts",
+  "test/e2e/links.test.ts",
   "test/e2e/readme.test.ts",
   "test/failover/reconnect.test.ts",
   "test/redis/clusterStack.test.ts",
