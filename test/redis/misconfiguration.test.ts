@@ -1,6 +1,6 @@
 import type { SessionData } from "express-session";
 import { Redis } from "ioredis";
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test } from "vitest";
 import { createTestApp } from "../../harness/app/testApp.js";
 import { pollUntil } from "../../harness/poll.js";
 import { freePort } from "../../harness/ports.js";
@@ -13,6 +13,7 @@ import {
 import { agentOn } from "../support/agent.js";
 import { useSingleNode } from "../support/hooks.js";
 import { call } from "../support/call.js";
+import { useWarnings } from "../support/warnings.js";
 
 // What a new user gets wrong in `redis` or `durability` is said at once, once, without DEBUG
 // (one console.warn line each), answered as what it is (503, never a 500 or a silent fallback)
@@ -21,17 +22,7 @@ import { call } from "../support/call.js";
 const redis = useSingleNode();
 
 /** Every line the library warned with during the test. */
-let warned: () => string[];
-beforeEach(() => {
-  const spy = vi.spyOn(console, "warn");
-  warned = () =>
-    spy.mock.calls
-      .map((args) => String(args[0]))
-      .filter((line) => line.startsWith("redis-ha-session:"));
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const warned = useWarnings();
 
 /** The lines matching `pattern`, once at least one does. */
 function saidOnce(pattern: RegExp): Promise<string[]> {

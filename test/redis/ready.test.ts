@@ -1,9 +1,10 @@
 import { Redis } from "ioredis";
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test } from "vitest";
 import { freePort } from "../../harness/ports.js";
 import { NotReadyError, RedisSessionStore, createCache } from "../../src/index.js";
 import type { RedisCache } from "../../src/index.js";
 import { useSingleNode } from "../support/hooks.js";
+import { useWarnings } from "../support/warnings.js";
 
 // `await store.ready()` / `await cache.ready()`: resolves when Redis answers as the options ask,
 // rejects within 2 s naming the cause otherwise; and the `logger` option, where the one line
@@ -12,17 +13,7 @@ import { useSingleNode } from "../support/hooks.js";
 const redis = useSingleNode();
 
 /** What the library said on console.warn during the test. */
-let consoleLines: () => string[];
-beforeEach(() => {
-  const spy = vi.spyOn(console, "warn");
-  consoleLines = () =>
-    spy.mock.calls
-      .map((args) => String(args[0]))
-      .filter((line) => line.startsWith("redis-ha-session:"));
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const consoleLines = useWarnings();
 
 /** A logger as pino's and winston's: its `warn` needs its `this`. */
 class RecordingLogger {
