@@ -90,7 +90,7 @@ export function createDemoApp({ instance, redis, secret, databaseUrl, logger }: 
     res.json({ instance, redis: await healthCheck(sessions.store, { timeoutMs: 1_000 }) });
   });
   // Prometheus scrapes each instance; in production keep this off the public listener.
-  app.get("/metrics", metricsHandler(sessions.store, instance));
+  app.get("/metrics", metricsHandler(sessions.store, cache, instance));
   const products = productRoutes({
     cache,
     catalogue,

@@ -12,6 +12,11 @@ export type {
   LocalTierOptions,
 } from "./cache/options.js";
 export type { CacheStats } from "./cache/CacheCounters.js";
+export type { RedisCacheEvents } from "./cache/cacheEvents.js";
+export { registerPrometheusMetrics } from "./metrics/prometheus.js";
+export type { PrometheusMetricsOptions, PrometheusRegistry } from "./metrics/prometheus.js";
+export { TRACED_OPERATIONS } from "./metrics/tracing.js";
+export type { TraceContext, TracedOperation } from "./metrics/tracing.js";
 export { redisAclRules } from "./session/acl.js";
 export type {
   ClusterTopology,

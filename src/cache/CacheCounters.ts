@@ -1,4 +1,6 @@
+import type { EventEmitter } from "node:events";
 import type { HistogramSnapshot, StoreCounters } from "../redis/stats.js";
+import type { RedisCacheEvents } from "./cacheEvents.js";
 
 /** What `cache.stats()` reports: counts since the cache was created. */
 export interface CacheStats {
@@ -26,7 +28,11 @@ export interface CacheStats {
   waitLatencyMs: HistogramSnapshot;
 }
 
-/** The cache's own counters; what its Redis layer counted is added to them in `snapshot`. */
+/**
+ * The cache's own counters, and the one place its call events are emitted from: each count
+ * emits its event when someone listens to it (no object made otherwise). What its Redis layer
+ * counted is added in `snapshot`.
+ */
 export class CacheCounters {
   hits = 0;
   misses = 0;
@@ -36,6 +42,54 @@ export class CacheCounters {
   staleServed = 0;
   rejectedStaleSets = 0;
   errors = 0;
+
+  constructor(private readonly events: EventEmitter<RedisCacheEvents>) {}
+
+  hit(key: string, tier: "local" | "redis"): void {
+    if (tier === "local") this.localHits++;
+    else this.hits++;
+    if (this.#listened("hit")) this.events.emit("hit", { key, tier });
+  }
+
+  miss(key: string): void {
+    this.misses++;
+    if (this.#listened("miss")) this.events.emit("miss", { key });
+  }
+
+  /** Runs `loader` as one load of `key`: counted, and timed for the `load` event. */
+  async load<T>(key: string, loader: () => Promise<T> | T): Promise<T> {
+    this.loads++;
+    if (!this.#listened("load")) return loader();
+    const started = performance.now();
+    let failed = true;
+    try {
+      const value = await loader();
+      failed = false;
+      return value;
+    } finally {
+      const durationMs = Math.round((performance.now() - started) * 10) / 10;
+      this.events.emit("load", { key, durationMs, failed });
+    }
+  }
+
+  coalesce(key: string, via: "call" | "fleet"): void {
+    this.coalesced++;
+    if (this.#listened("coalesced")) this.events.emit("coalesced", { key, via });
+  }
+
+  servedStale(key: string, error: unknown): void {
+    this.staleServed++;
+    if (this.#listened("staleServed")) this.events.emit("staleServed", { key, error });
+  }
+
+  refusedStaleSet(key: string): void {
+    this.rejectedStaleSets++;
+    if (this.#listened("staleSetRefused")) this.events.emit("staleSetRefused", { key });
+  }
+
+  invalidated(what: { keys: readonly string[] } | { tag: string }): void {
+    if (this.#listened("invalidated")) this.events.emit("invalidated", what);
+  }
 
   snapshot(redis: StoreCounters): CacheStats {
     return {
@@ -51,5 +105,9 @@ export class CacheCounters {
       writeBatchSize: redis.writeBatchSize.snapshot(),
       waitLatencyMs: redis.waitLatencyMs.snapshot(),
     };
+  }
+
+  #listened(event: keyof RedisCacheEvents): boolean {
+    return this.events.listenerCount(event) > 0;
   }
 }

@@ -132,7 +132,7 @@ export class CacheLoads {
       if (kind === "hit") {
         const entry = this.decode(request.redisKey, stored);
         if (entry !== undefined) {
-          this.counters.coalesced++;
+          this.counters.coalesce(request.key, "fleet");
           return { value: entry.value, entry };
         }
         // Not in the cache's format (reported): loaded again, and stored over it.
@@ -161,14 +161,11 @@ export class CacheLoads {
    */
   async direct(request: LoadRequest, stale: StoredEntry | undefined): Promise<Answer> {
     try {
-      const value = await this.limiter.run(() => {
-        this.counters.loads++;
-        return request.loader();
-      });
+      const value = await this.limiter.run(() => this.counters.load(request.key, request.loader));
       return { value, entry: undefined };
     } catch (error) {
       if (stale === undefined) throw error;
-      this.counters.staleServed++;
+      this.counters.servedStale(request.key, error);
       return { value: stale.value, entry: undefined };
     }
   }
@@ -212,15 +209,12 @@ export class CacheLoads {
       );
     let value: unknown;
     try {
-      value = await this.limiter.run(() => {
-        this.counters.loads++;
-        return request.loader();
-      });
+      value = await this.limiter.run(() => this.counters.load(request.key, request.loader));
     } catch (error) {
       clearInterval(renewal);
       void fill("", 0).catch((reason: unknown) => this.#redisFailed("lease release", reason));
       if (stale === undefined) throw error;
-      this.counters.staleServed++;
+      this.counters.servedStale(request.key, error);
       return { value: stale.value, entry: undefined };
     }
     clearInterval(renewal);
@@ -241,7 +235,7 @@ export class CacheLoads {
       this.#redisFailed("fill", error);
       return { value, entry: undefined };
     }
-    if (stored === 0) this.counters.rejectedStaleSets++;
+    if (stored === 0) this.counters.refusedStaleSet(request.key);
     if (stored !== 1) return { value, entry: undefined };
     const tags = request.tagList?.length ? request.tagList : undefined;
     return {

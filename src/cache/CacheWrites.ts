@@ -96,7 +96,7 @@ export class CacheWrites {
     // If this fails (counted), the database has the change all the same: the caller hears of
     // it, and the value stays deleted and fenced until the write counts as over.
     const stored = await end(json).catch(() => undefined);
-    if (Number(stored) === 0 && json !== "") this.counters.rejectedStaleSets++;
+    if (Number(stored) === 0 && json !== "") this.counters.refusedStaleSet(key);
     return value;
   }
 
@@ -116,6 +116,7 @@ export class CacheWrites {
         this.#change(redisKey, "invalidate", list[i] ?? "", FENCE_TTL_MS, []),
       ),
     );
+    this.counters.invalidated({ keys: list });
   }
 
   /** Invalidates every value stored with `tag` until now, on every instance. */
@@ -123,6 +124,7 @@ export class CacheWrites {
     const tagKey = this.commands.keys.tag(tag);
     this.local?.deleteTag(tag);
     await this.#change(tagKey, "tag", tag, CACHE_DEFAULTS.maxLifetimeSeconds * 1000, []);
+    this.counters.invalidated({ tag });
   }
 
   #freshMs(ttlMs: number | undefined): number {

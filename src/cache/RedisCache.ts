@@ -1,30 +1,29 @@
+import { EventEmitter } from "node:events";
 import { whenReady } from "../redis/ready.js";
 import type { ReadyOptions } from "../redis/ready.js";
 import type { Cluster, Redis } from "ioredis";
 import { CacheBus } from "./CacheBus.js";
 import { CacheCounters } from "./CacheCounters.js";
 import type { CacheStats } from "./CacheCounters.js";
+import type { RedisCacheEvents } from "./cacheEvents.js";
 import { CacheLoads } from "./CacheLoads.js";
-import type { Answer, Found, LoadRequest } from "./CacheLoads.js";
+import { CacheReads } from "./CacheReads.js";
 import { CacheRedis } from "./CacheRedis.js";
-import { encodeTags } from "./entry.js";
 import { CacheWrites } from "./CacheWrites.js";
 import { Limiter } from "./Limiter.js";
 import { LocalTier } from "./LocalTier.js";
-import { callTtlMs, checkCallOptions, normalizeCacheOptions } from "./options.js";
+import { normalizeCacheOptions } from "./options.js";
 import type { CacheCallOptions, CacheOptions, NormalizedCacheOptions } from "./options.js";
 import { Keyspace } from "../redis/Keyspace.js";
-import { debugFor } from "../redis/debug.js";
 import { CHANGE_SCRIPT } from "./scripts.js";
-
-const log = debugFor("cache");
+import { traced } from "../metrics/tracing.js";
 
 /**
  * A DB cache on Redis: lazy loading with one load per key at a time across the fleet
  * (`getOrLoad`), write-through (`writeThrough`), invalidation by key and tag, without stale sets.
- * Made by {@link createCache}.
+ * Made by {@link createCache}. Its events (see {@link RedisCacheEvents}) are typed by name.
  */
-export class RedisCache {
+export class RedisCache extends EventEmitter<RedisCacheEvents> {
   /** The ioredis client the cache goes through. */
   readonly client: Redis | Cluster;
   readonly #options: NormalizedCacheOptions;
@@ -32,16 +31,15 @@ export class RedisCache {
   readonly keyspace: Keyspace;
   readonly #commands: CacheRedis;
   readonly #bus: CacheBus;
-  readonly #loads: CacheLoads;
+  readonly #reads: CacheReads;
   readonly #writes: CacheWrites;
   readonly #local: LocalTier | undefined;
-  readonly #counters = new CacheCounters();
-  /** Calls for a key in flight in this process, which later calls for it join. */
-  readonly #flights = new Map<string, Promise<unknown>>();
+  readonly #counters = new CacheCounters(this);
   #closed: Promise<void> | undefined;
 
   /** @throws TypeError naming a bad option. */
   constructor(options: CacheOptions) {
+    super();
     this.#options = normalizeCacheOptions(options);
     const { topology, waitMs, changeWaitMs, durability } = this.#options;
     const local = this.#options.local;
@@ -54,7 +52,21 @@ export class RedisCache {
       changes: { waitMs: changeWaitMs, option: "unavailable.changeWaitMs" },
       durability,
       writeScript: CHANGE_SCRIPT,
-      events: { disconnect: flush, connect: flush, failover: flush },
+      events: {
+        disconnect: () => {
+          flush();
+          this.emit("disconnect");
+        },
+        connect: () => {
+          flush();
+          this.emit("connect");
+        },
+        failover: (event) => {
+          flush();
+          this.emit("failover", event);
+        },
+        durability: (change) => this.emit(change.degraded ? "degraded" : "restored", change),
+      },
       logger: this.#options.logger,
       unconfirmable:
         "every change (writeThrough, set, invalidate, invalidateTag) waits for confirmations " +
@@ -78,11 +90,20 @@ export class RedisCache {
         : (message) => backend.send("PUBLISH", [this.#commands.keys.channel, message]),
     );
     this.#writes = new CacheWrites(this.#commands, this.#local, this.#counters);
-    this.#loads = new CacheLoads(
+    const loads = new CacheLoads(
       this.#commands,
       this.#bus,
       this.#counters,
       new Limiter(this.#options.loaderConcurrency),
+    );
+    this.#reads = new CacheReads(
+      this.#options,
+      this.keyspace,
+      this.#commands,
+      this.#bus,
+      loads,
+      this.#local,
+      this.#counters,
     );
   }
 
@@ -95,62 +116,17 @@ export class RedisCache {
    * @throws TypeError for a bad key, or a value JSON cannot encode (nothing is cached)
    */
   getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheCallOptions): Promise<T> {
-    try {
-      checkCallOptions(options, "getOrLoad", this.#options.staleTtlMs);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
-    }
-    // A key in the local tier or in flight was checked when it got there.
-    const local = this.#local?.get(key, Date.now());
-    if (local !== undefined) {
-      this.#counters.localHits++;
-      return Promise.resolve(local.value as T);
-    }
-    let flight = this.#flights.get(key);
-    if (flight !== undefined) {
-      this.#counters.coalesced++;
-      return flight as Promise<T>;
-    }
-    let request: LoadRequest;
-    try {
-      request = this.#request(key, loader, options);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
-    flight = this.#getOrLoad(request);
-    this.#flights.set(key, flight);
-    return flight as Promise<T>;
+    return traced("cache.getOrLoad", key, () => this.#reads.getOrLoad(key, loader, options));
   }
 
   /** The cached value of `key`, or undefined (also while Redis is unavailable: counted). */
-  async get<T = unknown>(
-    key: string,
-    options?: Pick<CacheCallOptions, "tags">,
-  ): Promise<T | undefined> {
-    checkCallOptions(options, "get", this.#options.staleTtlMs);
-    const redisKey = this.#commands.keys.entry(key);
-    const local = this.#local?.get(key, Date.now());
-    if (local !== undefined) {
-      this.#counters.localHits++;
-      return local.value as T;
-    }
-    try {
-      const found = await this.#loads.find(redisKey, options?.tags, this.#commands.budget());
-      if (found.fresh === undefined) {
-        this.#counters.misses++;
-        return undefined;
-      }
-      this.#counters.hits++;
-      return found.fresh.value as T;
-    } catch (error) {
-      this.#failed("read", error);
-      return undefined;
-    }
+  get<T = unknown>(key: string, options?: Pick<CacheCallOptions, "tags">): Promise<T | undefined> {
+    return traced("cache.get", key, () => this.#reads.get<T>(key, options));
   }
 
   /** Stores `value` for `key`, confirmed by replicas as `durability` says. */
   set(key: string, value: unknown, options?: CacheCallOptions): Promise<void> {
-    return this.#writes.set(key, value, options);
+    return traced("cache.set", key, () => this.#writes.set(key, value, options));
   }
 
   /**
@@ -165,17 +141,18 @@ export class RedisCache {
     writer: () => Promise<T> | T,
     options?: CacheCallOptions,
   ): Promise<T> {
-    return this.#writes.writeThrough(key, writer, options);
+    return traced("cache.writeThrough", key, () => this.#writes.writeThrough(key, writer, options));
   }
 
   /** Deletes the values of `keys` and refuses loads in flight for them, on every instance. */
   invalidate(keys: string | readonly string[]): Promise<void> {
-    return this.#writes.invalidate(keys);
+    const key = typeof keys === "string" ? keys : undefined;
+    return traced("cache.invalidate", key, () => this.#writes.invalidate(keys));
   }
 
   /** Invalidates every value stored with `tag` until now, on every instance. */
   invalidateTag(tag: string): Promise<void> {
-    return this.#writes.invalidateTag(tag);
+    return traced("cache.invalidateTag", tag, () => this.#writes.invalidateTag(tag));
   }
 
   /** The master the client follows and when it last changed (for healthCheck). */
@@ -218,77 +195,5 @@ export class RedisCache {
       await this.keyspace.close();
     })();
     return this.#closed;
-  }
-
-  /** A miss's request, of options already checked. */
-  #request(key: string, loader: () => unknown, options: CacheCallOptions | undefined): LoadRequest {
-    if (typeof loader !== "function") {
-      throw new TypeError(`getOrLoad's loader must be a function; got ${typeof loader}`);
-    }
-    return {
-      key,
-      redisKey: this.#commands.keys.entry(key),
-      loader,
-      freshMs: callTtlMs(options),
-      tags: encodeTags(options?.tags),
-      tagList: options?.tags,
-    };
-  }
-
-  /** One call's read or load, which the calls for its key made meanwhile join. */
-  async #getOrLoad(request: LoadRequest): Promise<unknown> {
-    try {
-      return await this.#answer(request);
-    } finally {
-      // The only flight for its key: a new one starts only once this one is gone.
-      this.#flights.delete(request.key);
-    }
-  }
-
-  async #answer(request: LoadRequest): Promise<unknown> {
-    if (!this.keyspace.outages.available) {
-      this.#counters.errors++;
-      return (await this.#loads.direct(request, undefined)).value;
-    }
-    const budget = this.#commands.budget();
-    const generation = this.#bus.generation;
-    let found: Found;
-    try {
-      found = await this.#loads.find(request.redisKey, request.tagList, budget);
-    } catch (error) {
-      this.#failed("read", error);
-      return (await this.#loads.direct(request, undefined)).value;
-    }
-    let answer: Answer;
-    if (found.fresh !== undefined) {
-      this.#counters.hits++;
-      answer = { value: found.fresh.value, entry: found.fresh };
-    } else {
-      // Its own Redis failures go to the loader; a loader's error is the caller's.
-      this.#counters.misses++;
-      answer = await this.#loads.load(request, found, budget);
-    }
-    this.#keepLocally(request.key, answer, generation);
-    return answer.value;
-  }
-
-  /** A value from Redis kept in the local tier, unless a change was heard since it was read. */
-  #keepLocally(key: string, { entry }: Answer, generation: number): void {
-    const local = this.#local;
-    const ttlMs = this.#options.local?.ttlMs;
-    if (local === undefined || ttlMs === undefined || entry === undefined) return;
-    if (this.#bus.generation !== generation || !this.#bus.live) return;
-    const freshFor = entry.freshUntil - this.#commands.serverNow();
-    if (freshFor <= 0) return;
-    local.set(key, {
-      value: entry.value,
-      expiresAt: Date.now() + Math.min(ttlMs, freshFor),
-      tags: entry.tags,
-    });
-  }
-
-  #failed(what: string, error: unknown): void {
-    this.#counters.errors++;
-    log("cache %s failed: %s", what, error instanceof Error ? error.message : String(error));
   }
 }

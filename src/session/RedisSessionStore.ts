@@ -1,6 +1,5 @@
 import { whenReady } from "../redis/ready.js";
 import type { ReadyOptions } from "../redis/ready.js";
-import { Store } from "express-session";
 import type { Session, SessionData } from "express-session";
 import type { Request } from "express";
 import type { Cluster, Redis } from "ioredis";
@@ -8,7 +7,7 @@ import { normalizeStoreOptions } from "./options.js";
 import type { NormalizedStoreOptions, RedisSessionStoreOptions } from "./options.js";
 import { Keyspace } from "../redis/Keyspace.js";
 import type { FailoverEvent } from "../redis/Keyspace.js";
-import type { Listener, OtherEvent, RedisSessionStoreEvents } from "./storeEvents.js";
+import { EventedStore } from "./storeEvents.js";
 import { budgetOf, requestOf, stateOf, withinRequest } from "./requestState.js";
 import { RequestSnapshots } from "./RequestSnapshots.js";
 import { answer, settle } from "./settle.js";
@@ -19,6 +18,7 @@ import type { StoreStats } from "../redis/stats.js";
 import { UserSessions } from "./UserSessions.js";
 import { RequestHooks } from "./RequestHooks.js";
 import { WRITE_SCRIPT } from "./scripts.js";
+import { traced } from "../metrics/tracing.js";
 import type { UserSession } from "./UserSessions.js";
 
 /**
@@ -30,33 +30,13 @@ import type { UserSession } from "./UserSessions.js";
  * const store = new RedisSessionStore({ redis: "redis-sentinel://10.0.0.5:26379/mymaster" });
  * app.use(session({ store, secret: process.env.SESSION_SECRET!, resave: false }));
  */
-export class RedisSessionStore extends Store {
+export class RedisSessionStore extends EventedStore {
   /** Stores not yet closed: the helpers that take a user id use the one there is. */
   static readonly #open = new Set<RedisSessionStore>();
 
   /** @internal The stores not yet closed in this process (for the helpers given a user id). */
   static get open(): ReadonlySet<RedisSessionStore> {
     return RedisSessionStore.#open;
-  }
-
-  /** Listens to one of the store's events (see RedisSessionStoreEvents), typed by its name. */
-  override on<E extends keyof RedisSessionStoreEvents>(
-    event: E,
-    listener: (...args: RedisSessionStoreEvents[E]) => void,
-  ): this;
-  override on<E extends string | symbol>(event: OtherEvent<E>, listener: Listener): this;
-  override on(event: string | symbol, listener: Listener): this {
-    return super.on(event, listener);
-  }
-
-  /** As {@link on}, for one event only. */
-  override once<E extends keyof RedisSessionStoreEvents>(
-    event: E,
-    listener: (...args: RedisSessionStoreEvents[E]) => void,
-  ): this;
-  override once<E extends string | symbol>(event: OtherEvent<E>, listener: Listener): this;
-  override once(event: string | symbol, listener: Listener): this {
-    return super.once(event, listener);
   }
 
   /** The ioredis client sessions go through. */
@@ -195,7 +175,8 @@ export class RedisSessionStore extends Store {
     sid: string,
     callback?: Callback<SessionData | null>,
   ): Promise<SessionData | null> | undefined {
-    return answer(this.#records.read(sid, this.requests.readToken), callback);
+    const read = () => this.#records.read(sid, this.requests.readToken);
+    return answer(traced("session.get", undefined, read), callback);
   }
 
   /** Saves what changed in `session`; without a callback, a promise. */
@@ -204,13 +185,12 @@ export class RedisSessionStore extends Store {
   override set(sid: string, session: SessionData, callback?: Callback): Promise<void> | undefined {
     this.#records.undoMaxAgeDrift(sid, session);
     const req = requestOf(session);
-    return answer(
+    const save = () =>
       withinRequest(req, "session write", this.keyspace, async (budget) => {
         const token = await this.#records.save(sid, session, budget);
         if (token !== undefined && req !== undefined) stateOf(req).token = token;
-      }),
-      callback,
-    );
+      });
+    return answer(traced("session.set", undefined, save), callback);
   }
 
   /** Renews the session's expiry (at most once per `touchAfter`); without a callback, a promise. */
@@ -228,19 +208,19 @@ export class RedisSessionStore extends Store {
       callback();
       return;
     }
-    return answer(
+    const renew = () =>
       withinRequest(requestOf(session), "session touch", this.keyspace, (budget) =>
         this.#records.renew(sid, session, budget),
-      ),
-      callback,
-    );
+      );
+    return answer(traced("session.touch", undefined, renew), callback);
   }
 
   /** Deletes the session; without a callback, a promise. */
   override destroy(sid: string): Promise<void>;
   override destroy(sid: string, callback: Callback): void;
   override destroy(sid: string, callback?: Callback): Promise<void> | undefined {
-    return answer(this.#commands.destroy(sid), callback);
+    const destroy = () => this.#commands.destroy(sid);
+    return answer(traced("session.destroy", undefined, destroy), callback);
   }
 
   /** Every session under the prefix, by id (walked with SCAN); without a callback, a promise. */

@@ -143,6 +143,8 @@ test("20 users through HAProxy: an app instance and then the Redis master killed
       Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m").exec(text)?.[1]);
     expect(value("rhs_session_write_batch_size_count")).toBeGreaterThan(0);
     expect(value("rhs_session_failovers_total")).toBeGreaterThanOrEqual(1);
+    // The DB cache's counters, from the package's exporter as well.
+    expect(text).toContain("# TYPE rhs_cache_hits_total counter");
     expect(value("process_resident_memory_bytes")).toBeGreaterThan(0);
   } finally {
     await demo.interrupt();

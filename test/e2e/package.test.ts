@@ -17,7 +17,7 @@ const redis = useSingleNode();
 const main = `
 import express from "express";
 import { Redis } from "ioredis";
-import { createRedisClient, NotReadyError, redisSession, RedisSessionStore, SessionTooLargeError } from "redis-ha-session";
+import { createCache, createRedisClient, NotReadyError, redisSession, RedisSessionStore, SessionTooLargeError } from "redis-ha-session";
 import type { Logger, RedisSessionOptions } from "redis-ha-session";
 
 declare module "express-session" {
@@ -75,6 +75,17 @@ const server = app.listen(0, "127.0.0.1", async () => {
     (error: unknown) => (error instanceof NotReadyError ? error.reason : String(error)),
   );
   await refused.close();
+  // The cache's events, typed by name.
+  const cache = createCache({ redis: process.env.REDIS_URL ?? "", prefix: "pkg:" });
+  const cacheEvents: string[] = [];
+  cache.on("miss", ({ key }) => cacheEvents.push(\`miss \${key}\`));
+  cache.on("load", ({ key, failed }) => cacheEvents.push(\`load \${key} \${failed}\`));
+  cache.on("hit", ({ key, tier }) => cacheEvents.push(\`hit \${key} \${tier}\`));
+  // @ts-expect-error a hit listener is given { key, tier }, not a string
+  cache.on("hit", (event: string) => event);
+  await cache.getOrLoad("p1", () => ({ id: 1 }));
+  await cache.getOrLoad("p1", () => ({ id: 1 }));
+  await cache.close();
   // The app's own ioredis client (of whichever version the app installed) given as \`redis\`.
   const own = new Redis(process.env.REDIS_URL ?? "");
   const ownStore = new RedisSessionStore({ redis: own, prefix: "own:" });
@@ -92,6 +103,7 @@ const server = app.listen(0, "127.0.0.1", async () => {
       pointer,
       notReady,
       ownClient,
+      cacheEvents,
       heard: said.some((line) => line.includes("ECONNREFUSED")),
     }),
   );
@@ -237,6 +249,7 @@ test.each(IOREDIS)(
       pointer: "redis",
       notReady: "unreachable",
       ownClient: 1,
+      cacheEvents: ["miss p1", "load p1 false", "hit p1 redis"],
       heard: true,
     });
   },
