@@ -16,6 +16,7 @@ const QUIET = [
   "test/e2e/links.test.ts",
   "test/e2e/readme.test.ts",
   "test/failover/reconnect.test.ts",
+  "test/metrics/openTelemetry.test.ts",
   "test/metrics/prometheus.test.ts",
   "test/metrics/tracing.test.ts",
   "test/redis/clusterStack.test.ts",

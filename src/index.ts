@@ -17,6 +17,15 @@ export { registerPrometheusMetrics } from "./metrics/prometheus.js";
 export type { PrometheusMetricsOptions, PrometheusRegistry } from "./metrics/prometheus.js";
 export { TRACED_OPERATIONS } from "./metrics/tracing.js";
 export type { TraceContext, TracedOperation } from "./metrics/tracing.js";
+export { registerOpenTelemetryMetrics } from "./metrics/openTelemetry.js";
+export { registerOpenTelemetryTracing } from "./metrics/openTelemetryTracing.js";
+export type { OpenTelemetrySpan, OpenTelemetryTracer } from "./metrics/openTelemetryTracing.js";
+export type {
+  OpenTelemetryMeter,
+  OpenTelemetryMetricsOptions,
+  OpenTelemetryObservable,
+  OpenTelemetryObservation,
+} from "./metrics/openTelemetry.js";
 export { redisAclRules } from "./session/acl.js";
 export type {
   ClusterTopology,

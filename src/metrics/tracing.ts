@@ -50,3 +50,26 @@ export function traced<T>(
   if (!channel?.hasSubscribers) return run();
   return channel.tracePromise(run, { operation, key });
 }
+
+/** What a subscriber of every traced operation's channel is told (see {@link subscribeAll}). */
+export interface TraceHandlers {
+  start(context: TraceContext): void;
+  /** The operation settled: `failed` when it rejected (with the channel's `error`). */
+  settled(context: TraceContext & { error?: unknown }, failed: boolean): void;
+}
+
+/** Subscribes `handlers` to every operation's channel; returns the unsubscribing function. */
+export function subscribeAll(handlers: TraceHandlers): () => void {
+  const failed = new WeakSet<object>();
+  const subscribers = {
+    start: (context: TraceContext) => handlers.start(context),
+    end: () => undefined,
+    asyncStart: () => undefined,
+    asyncEnd: (context: TraceContext) => handlers.settled(context, failed.has(context)),
+    error: (context: TraceContext) => failed.add(context),
+  };
+  for (const channel of channels.values()) channel.subscribe(subscribers);
+  return () => {
+    for (const channel of channels.values()) channel.unsubscribe(subscribers);
+  };
+}

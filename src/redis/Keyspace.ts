@@ -74,7 +74,7 @@ export class Keyspace {
   /** Whether Redis is reachable, by this user's wait bound. */
   readonly outages: OutageWatch;
   /** What the user's `stats()` reports of Redis: 503s, retries, failovers, batches, WAIT time. */
-  readonly counters = new StoreCounters();
+  readonly counters: StoreCounters;
   /**
    * Replicas a write must reach: `durability.replicas`, or for "all" what Sentinel lists
    * (undefined until a Sentinel has answered).
@@ -107,6 +107,7 @@ export class Keyspace {
     readonly topology: ParsedTopology["kind"],
     settings: KeyspaceSettings,
   ) {
+    this.counters = new StoreCounters(settings.name);
     const { backend } = connection;
     const { durability, events } = settings;
     this.#corrupt = new CorruptKeys(settings.name, settings.log, this.counters);

@@ -1,3 +1,4 @@
+import { channel } from "node:diagnostics_channel";
 import { NotDurableError } from "../errors/NotDurableError.js";
 import { RedisUnavailableError } from "../errors/RedisUnavailableError.js";
 
@@ -71,6 +72,19 @@ export class Histogram {
   }
 }
 
+/** What the {@link WRITE_BATCH_CHANNEL} publishes for each batch of durable writes. */
+export interface WriteBatch {
+  component: string;
+  /** Writes in the batch (one script call, one WAIT). */
+  size: number;
+  /** From sending the batch to its WAIT's answer, ms. */
+  waitMs: number;
+}
+
+/** The diagnostics channel each batch of durable writes is published on. */
+export const WRITE_BATCH_CHANNEL = "redis-ha-session:write-batch";
+const writeBatches = channel(WRITE_BATCH_CHANNEL);
+
 /** The store's counters, shared by its parts. */
 export class StoreCounters {
   unavailable = 0;
@@ -82,6 +96,21 @@ export class StoreCounters {
   readonly degraded = new Set<string>();
   readonly writeBatchSize = new Histogram([1, 2, 5, 10, 20, 50, 100]);
   readonly waitLatencyMs = new Histogram([1, 2, 5, 10, 25, 50, 100, 250, 1000]);
+
+  /** Whose counters these are: `"session"` or `"cache"`, as published batches name it. */
+  constructor(readonly component = "session") {}
+
+  /**
+   * A batch of durable writes and its WAIT: counted, and published on the
+   * {@link WRITE_BATCH_CHANNEL} while anyone subscribes.
+   */
+  batch(size: number, waitMs: number): void {
+    this.writeBatchSize.observe(size);
+    this.waitLatencyMs.observe(waitMs);
+    if (writeBatches.hasSubscribers) {
+      writeBatches.publish({ component: this.component, size, waitMs } satisfies WriteBatch);
+    }
+  }
 
   /** Counts a failed store operation by why it failed. */
   count(error: unknown): void {

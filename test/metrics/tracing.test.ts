@@ -1,6 +1,16 @@
 import { tracingChannel } from "node:diagnostics_channel";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { createCache, RedisSessionStore, TRACED_OPERATIONS } from "../../src/index.js";
+import {
+  createCache,
+  registerOpenTelemetryTracing,
+  RedisSessionStore,
+  TRACED_OPERATIONS,
+} from "../../src/index.js";
 import type { RedisCache, TraceContext } from "../../src/index.js";
 import { useSingleNode } from "../support/hooks.js";
 
@@ -100,4 +110,45 @@ test("without a subscriber nothing is published (the operations run as they are)
   await cache.getOrLoad("quiet", () => 1);
   expect(seen).toEqual([]);
   expect(tracingChannel("redis-ha-session:cache.getOrLoad").hasSubscribers).toBe(false);
+});
+
+test("OpenTelemetry spans from the channels: one client span per operation, the error recorded", async () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const stop = registerOpenTelemetryTracing(provider.getTracer("app"));
+  const failure = new Error("database down");
+  try {
+    const data = { cookie: { originalMaxAge: 60_000 } };
+    await store.set("span-session", data);
+    await cache.getOrLoad("product:9", () => ({ id: 9 }));
+    await expect(cache.getOrLoad("failing", () => Promise.reject(failure))).rejects.toBe(failure);
+  } finally {
+    stop();
+  }
+  // Stopped: no more spans.
+  await cache.getOrLoad("after", () => 1);
+  const spans = exporter.getFinishedSpans();
+  expect(spans.map(({ name }) => name)).toEqual([
+    "session.set",
+    "cache.getOrLoad",
+    "cache.getOrLoad",
+  ]);
+  // SpanKind.CLIENT
+  expect(spans.map(({ kind }) => kind)).toEqual([2, 2, 2]);
+  expect(spans[1]?.attributes).toEqual({
+    "db.system.name": "redis",
+    "db.operation.name": "cache.getOrLoad",
+    "redis_ha_session.cache.key": "product:9",
+  });
+  expect(spans[0]?.attributes["redis_ha_session.cache.key"]).toBeUndefined();
+  expect(spans[1]?.status.code).toBe(0);
+  expect(spans[2]?.status).toEqual({ code: 2, message: "database down" });
+  expect(spans[2]?.events.map(({ name }) => name)).toEqual(["exception"]);
+  await provider.shutdown();
+});
+
+test("registerOpenTelemetryTracing from plain JavaScript with no tracer: TypeError naming it", () => {
+  expect(() => (registerOpenTelemetryTracing as (tracer: unknown) => unknown)({})).toThrow(
+    /`tracer` must be an OpenTelemetry Tracer/,
+  );
 });

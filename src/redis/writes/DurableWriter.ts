@@ -191,8 +191,7 @@ export class DurableWriter {
       info?.catch(() => undefined),
     ]);
     if (typeof infoReply === "string") view.read(infoReply, epoch);
-    this.#counters.writeBatchSize.observe(batch.length);
-    this.#counters.waitLatencyMs.observe(performance.now() - sentAt);
+    this.#counters.batch(batch.length, performance.now() - sentAt);
     lane.busy = false;
     const count = typeof confirmed === "number" ? confirmed : 0;
     const anyWritten = typeof confirmed === "number" && !replies.every(isError);
