@@ -14,8 +14,7 @@ import type { Logger, NormalizedDurability } from "./options/options.js";
 import type { ParsedTopology } from "./options/ParsedTopology.js";
 import { RedisConnection } from "./RedisConnection.js";
 import type { ReplicaRouter } from "./replicas/ReplicaRouter.js";
-import { runScript } from "./scripts.js";
-import type { Script } from "./scripts.js";
+import { runScript, type Script } from "./scripts.js";
 import type { Vouched } from "./sentinel/ReadFence.js";
 import { StoreCounters } from "./stats.js";
 import type { BatchScript, WriteArguments } from "./writes/batchCalls.js";
@@ -232,9 +231,14 @@ export class Keyspace {
     return this.backend.runScript(script, keys, args);
   }
 
-  /** The reply, with whether the master it came from is the one a Sentinel majority names. */
-  vouch<T>(reply: T): Vouched<T> | Promise<Vouched<T>> {
-    return this.#writes.fence.vouch(reply);
+  /** Master changes the client has followed so far: a read notes it when sent (see vouch). */
+  get failovers(): number {
+    return this.#connection.monitor.failovers;
+  }
+
+  /** The reply; vouched if a Sentinel majority names its master and no failover came `since`. */
+  vouch<T>(reply: T, since: number): Vouched<T> | Promise<Vouched<T>> {
+    return this.#writes.fence.vouch(reply, this.failovers !== since);
   }
 
   /**

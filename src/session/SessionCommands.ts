@@ -30,7 +30,12 @@ export class SessionCommands {
     const { keyspace } = this;
     return keyspace.bounded(
       "session read",
-      () => this.#readScript(sid, ttlMs, defaultTtlMs).then((reply) => keyspace.vouch(reply)),
+      () => {
+        const since = keyspace.failovers;
+        return this.#readScript(sid, ttlMs, defaultTtlMs).then((read) =>
+          keyspace.vouch(read, since),
+        );
+      },
       budget,
     );
   }
@@ -59,14 +64,18 @@ export class SessionCommands {
   ): Promise<SessionRead> {
     const { keyspace } = this;
     const key = this.keys.session(sid);
-    const fromMaster = () =>
-      keyspace.read(
+    const fromMaster = () => {
+      // Failovers followed before the read: one followed while it waited makes it unvouched.
+      const since = keyspace.failovers;
+      return keyspace.read(
         "HGETALL",
         key,
-        (reply) => keyspace.vouch(hashReply(reply)),
+        (reply) => keyspace.vouch(hashReply(reply), since),
         // Not a hash: a connect-redis value, which the read script reads.
-        () => this.#readScript(sid, ttlMs, defaultTtlMs).then((read) => keyspace.vouch(read)),
+        () =>
+          this.#readScript(sid, ttlMs, defaultTtlMs).then((read) => keyspace.vouch(read, since)),
       );
+    };
     const replica = keyspace.replicaFor(token, key);
     if (replica === undefined) return keyspace.bounded("session read", fromMaster, budget);
     // A replica that has what the reader needs; a miss (or anything else) is read on the master:

@@ -39,6 +39,8 @@ export class ConnectionMonitor implements ConnectionState {
   /** `host:port` of the master the client is connected to, when known. */
   master: string | undefined;
   lastFailoverAt: Date | undefined;
+  /** Master changes followed so far (a read spanning one may come from the replaced master). */
+  failovers = 0;
   readonly #watches = new Set<OutageWatch>();
   /** A Cluster's masters and their replicas, as of the last slot map. */
   #shards = new Map<string, Set<string>>();
@@ -217,6 +219,7 @@ export class ConnectionMonitor implements ConnectionState {
   #failedOver(from: string, to: string): void {
     const event = { from, to, at: new Date() };
     this.lastFailoverAt = event.at;
+    this.failovers++;
     log("failover seen: master moved from %s to %s", from, to);
     for (const watch of this.#watches) watch.events.failover(event);
   }

@@ -26,10 +26,13 @@ export class ReadFence {
 
   /**
    * A reply as read, with whether it came from the master a Sentinel majority names (always,
-   * without a quorum); with `durability.fenceReads`, a read from another master does not count.
+   * without a quorum) and the client followed no failover while it was read (`moved`: a Cluster
+   * master frozen through its failover answers the reads queued on it before it learns it was
+   * replaced); with `durability.fenceReads`, a read from another master does not count.
    * Synchronous for a master named by IP address (a host name is looked up).
    */
-  vouch<T>(reply: T): Vouched<T> | Promise<Vouched<T>> {
+  vouch<T>(reply: T, moved: boolean): Vouched<T> | Promise<Vouched<T>> {
+    if (moved) return this.#fenced(reply, false);
     const quorum = this.quorum;
     if (quorum === undefined) return { reply, vouched: true };
     const vouched = quorum.vouches(this.backend.masterAddress());

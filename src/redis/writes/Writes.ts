@@ -120,8 +120,9 @@ export class Writes {
       throw new RetryableError(`the ${what} reached Redis after its deadline`);
     if (result.reply === -2) {
       throw new RedisUnavailableError(
-        `the ${what} was based on a read from a master no Sentinel majority named, and the ` +
-          "master they name holds newer values of what it changes: not written",
+        `the ${what} was based on a read from a master no Sentinel majority named, or one ` +
+          "replaced while it was read, and the current master holds newer values of what it " +
+          "changes: not written",
       );
     }
     return result;
