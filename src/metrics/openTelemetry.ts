@@ -121,6 +121,10 @@ export function registerOpenTelemetryMetrics(
       (result) => result.observe(store.stats().degradations),
     );
     observe(
+      counter("session.degraded.time", "Time masters' writes have been degraded, summed", "s"),
+      (result) => result.observe(store.stats().degradedSeconds),
+    );
+    observe(
       meter.createObservableGauge("redis_ha_session.session.degraded_masters", {
         description: "Masters whose writes are degraded now",
         unit: "{master}",

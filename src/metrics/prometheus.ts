@@ -129,6 +129,11 @@ export function registerPrometheusMetrics(
       "Times a master's writes became degraded (fewer replicas than durability.replicas)",
       () => one(stats().degradations),
     );
+    counter(
+      "session_degraded_seconds",
+      "Seconds masters' writes have been degraded, summed over masters",
+      () => one(stats().degradedSeconds),
+    );
     metrics.push(
       new StatsMetric(
         `${prefix}session_degraded_masters`,

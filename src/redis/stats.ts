@@ -33,6 +33,11 @@ export interface StoreStats {
   degradations: number;
   /** Masters whose writes are degraded now (`host:port`). */
   degraded: string[];
+  /**
+   * Seconds masters' writes have been degraded, summed over masters, the degradations going on
+   * now included (from their first degraded write to their first restored one).
+   */
+  degradedSeconds: number;
   /** Durable writes committed together: how many per batch (one script call and one WAIT). */
   writeBatchSize: HistogramSnapshot;
   /** Time from sending a batch to its WAIT's answer, in ms. */
@@ -94,6 +99,9 @@ export class StoreCounters {
   corrupt = 0;
   degradations = 0;
   readonly degraded = new Set<string>();
+  /** Per degraded master, since when (performance.now()); and the degraded time before, ms. */
+  readonly #degradedSince = new Map<string, number>();
+  #degradedMs = 0;
   readonly writeBatchSize = new Histogram([1, 2, 5, 10, 20, 50, 100]);
   readonly waitLatencyMs = new Histogram([1, 2, 5, 10, 25, 50, 100, 250, 1000]);
 
@@ -112,6 +120,23 @@ export class StoreCounters {
     }
   }
 
+  /** A master's writes became degraded (true) or were restored: whether that is a change. */
+  degrade(master: string, degraded: boolean): boolean {
+    const since = this.#degradedSince.get(master);
+    if (degraded) {
+      if (since !== undefined) return false;
+      this.#degradedSince.set(master, performance.now());
+      this.degraded.add(master);
+      this.degradations++;
+      return true;
+    }
+    if (since === undefined) return false;
+    this.#degradedMs += performance.now() - since;
+    this.#degradedSince.delete(master);
+    this.degraded.delete(master);
+    return true;
+  }
+
   /** Counts a failed store operation by why it failed. */
   count(error: unknown): void {
     if (error instanceof RedisUnavailableError) this.unavailable++;
@@ -127,8 +152,16 @@ export class StoreCounters {
       corrupt: this.corrupt,
       degradations: this.degradations,
       degraded: [...this.degraded],
+      degradedSeconds: this.#degradedSeconds(),
       writeBatchSize: this.writeBatchSize.snapshot(),
       waitLatencyMs: this.waitLatencyMs.snapshot(),
     };
+  }
+
+  #degradedSeconds(): number {
+    let ms = this.#degradedMs;
+    const now = performance.now();
+    for (const since of this.#degradedSince.values()) ms += now - since;
+    return Math.round(ms) / 1_000;
   }
 }

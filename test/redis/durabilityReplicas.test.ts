@@ -81,13 +81,17 @@ describe("durability: which replicas a write waits for", () => {
     const browser = new Browser();
     expect((await write(browser, byDefault.url, "before")).status).toBe(200);
     changes.length = 0;
+    // Around the first degraded write, and the write that restored them (performance.now()).
+    const at = { degradedFrom: 0, degradedBy: 0, restoredFrom: 0, restoredBy: 0 };
     await Promise.all(replicas.map((replica) => replica.process.kill()));
     try {
       await pollUntil(
         "the master to see no replica",
         async () => (await redisInfo(master.port, "replication")).get("connected_slaves") === "0",
       );
+      at.degradedFrom = performance.now();
       const degraded = await write(browser, byDefault.url, "alone");
+      at.degradedBy = performance.now();
       expect(degraded.status).toBe(200);
       expect(changes).toEqual([
         { master: `127.0.0.1:${master.port}`, degraded: true, replicas: 0, minimum: 1 },
@@ -110,10 +114,20 @@ describe("durability: which replicas a write waits for", () => {
       await topology.waitForSteadyState();
     }
     await pollUntil("a write to be restored", async () => {
+      at.restoredFrom = performance.now();
       await write(browser, byDefault.url, "after");
+      at.restoredBy = performance.now();
       return changes.length === 2;
     });
+    // The degraded time began within the first degraded write and ended within the restoring one.
+    const seconds = stores.byDefault?.stats().degradedSeconds ?? Number.NaN;
+    expect(seconds).toBeGreaterThanOrEqual((at.restoredFrom - at.degradedBy) / 1_000 - 0.002);
+    expect(seconds).toBeLessThanOrEqual((at.restoredBy - at.degradedFrom) / 1_000 + 0.002);
     expect(changes[1]).toMatchObject({ degraded: false, master: `127.0.0.1:${master.port}` });
     expect(stores.byDefault?.stats()).toMatchObject({ degraded: [], degradations: 1 });
+    // Restored: the figure no longer grows.
+    const after = stores.byDefault?.stats().degradedSeconds;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(stores.byDefault?.stats().degradedSeconds).toBe(after);
   });
 });

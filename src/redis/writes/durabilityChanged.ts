@@ -13,10 +13,8 @@ export function durabilityChanged(
   notices: Notices,
 ): boolean {
   const { master, degraded, replicas, minimum } = change;
+  if (!counters.degrade(master, degraded)) return false;
   if (degraded) {
-    if (counters.degraded.has(master)) return false;
-    counters.degraded.add(master);
-    counters.degradations++;
     notices.cleared(`restored:${master}`);
     notices.once(
       `writes on ${master} are degraded: ${replicas} replica${replicas === 1 ? "" : "s"} can ` +
@@ -25,7 +23,6 @@ export function durabilityChanged(
       `degraded:${master}`,
     );
   } else {
-    if (!counters.degraded.delete(master)) return false;
     notices.cleared(`degraded:${master}`);
     notices.once(
       `writes on ${master} are restored: ${replicas} replica${replicas === 1 ? "" : "s"} take them`,
