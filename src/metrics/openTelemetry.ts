@@ -1,9 +1,9 @@
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import type { RedisCache } from "../cache/RedisCache.js";
 import { WRITE_BATCH_CHANNEL } from "../redis/stats.js";
 import type { WriteBatch } from "../redis/stats.js";
 import { describe } from "../redis/options/validate.js";
-import type { RedisSessionStore } from "../session/RedisSessionStore.js";
+import { checkSources } from "./sources.js";
+import type { MetricSources } from "./sources.js";
 import { subscribeAll } from "./tracing.js";
 import type { TraceContext } from "./tracing.js";
 
@@ -40,10 +40,7 @@ export interface OpenTelemetryMeter {
 }
 
 /** What {@link registerOpenTelemetryMetrics} reports. */
-export interface OpenTelemetryMetricsOptions {
-  store?: RedisSessionStore | undefined;
-  cache?: RedisCache | undefined;
-}
+export type OpenTelemetryMetricsOptions = MetricSources;
 
 /** Bucket bounds of the operation duration histogram, in seconds. */
 const DURATION_BOUNDS = [
@@ -76,19 +73,7 @@ export function registerOpenTelemetryMetrics(
     );
   }
   const { store, cache } = options;
-  if (store === undefined && cache === undefined) {
-    throw new TypeError("registerOpenTelemetryMetrics: give a `store`, a `cache`, or both");
-  }
-  for (const [option, value] of [
-    ["store", store],
-    ["cache", cache],
-  ] as const) {
-    if (value !== undefined && typeof (value as { stats?: unknown }).stats !== "function") {
-      throw new TypeError(
-        `registerOpenTelemetryMetrics: \`${option}\` must be a RedisSessionStore or RedisCache; got ${describe(value)}`,
-      );
-    }
-  }
+  checkSources("registerOpenTelemetryMetrics", options);
   const stops: (() => void)[] = [];
   const observe = (
     instrument: OpenTelemetryObservable,

@@ -1,7 +1,7 @@
-import type { RedisCache } from "../cache/RedisCache.js";
 import type { HistogramSnapshot } from "../redis/stats.js";
 import { describe } from "../redis/options/validate.js";
-import type { RedisSessionStore } from "../session/RedisSessionStore.js";
+import { checkSources } from "./sources.js";
+import type { MetricSources } from "./sources.js";
 
 /**
  * The part of a prom-client `Registry` the exporter uses. Structural, so that no version of
@@ -13,11 +13,7 @@ export interface PrometheusRegistry {
 }
 
 /** What {@link registerPrometheusMetrics} exports. */
-export interface PrometheusMetricsOptions {
-  /** A session store: `<prefix>session_*`. */
-  store?: RedisSessionStore | undefined;
-  /** A DB cache: `<prefix>cache_*`. */
-  cache?: RedisCache | undefined;
+export interface PrometheusMetricsOptions extends MetricSources {
   /** Prepended to every metric's name. @default "rhs_" */
   prefix?: string | undefined;
 }
@@ -82,19 +78,7 @@ export function registerPrometheusMetrics(
       `registerPrometheusMetrics: \`prefix\` must be a Prometheus name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*); got ${describe(prefix)}`,
     );
   }
-  if (store === undefined && cache === undefined) {
-    throw new TypeError("registerPrometheusMetrics: give a `store`, a `cache`, or both");
-  }
-  for (const [option, value] of [
-    ["store", store],
-    ["cache", cache],
-  ] as const) {
-    if (value !== undefined && typeof (value as { stats?: unknown }).stats !== "function") {
-      throw new TypeError(
-        `registerPrometheusMetrics: \`${option}\` must be a RedisSessionStore or RedisCache; got ${describe(value)}`,
-      );
-    }
-  }
+  checkSources("registerPrometheusMetrics", options);
   const metrics: StatsMetric[] = [];
   const counter = (name: string, help: string, read: () => Value[]) =>
     metrics.push(new StatsMetric(`${prefix}${name}_total`, help, "counter", read));
