@@ -1,7 +1,9 @@
 import { describe, expect, test, vi } from "vitest";
 import { NotDurableError, RedisSessionStore } from "../../src/index.js";
 import type { SessionData } from "express-session";
-import { redisCommand } from "../../harness/redisCommand.js";
+import { volatileAof } from "../../harness/crash/volatileAof.js";
+import { pollUntil } from "../../harness/poll.js";
+import { redisCommand, redisInfo } from "../../harness/redisCommand.js";
 import { countsBeforeFsync } from "../../src/redis/writes/MasterAof.js";
 import { call } from "../support/call.js";
 import { useSentinel, useSingleNode } from "../support/hooks.js";
@@ -9,9 +11,14 @@ import { useSentinel, useSingleNode } from "../support/hooks.js";
 // `durability.fsync`: a write is acknowledged once it is in the AOF on disk of its master and of
 // the replicas it waits for (WAITAOF). Valkey 8 has WAITAOF, exact under `appendfsync always`
 // only (under `everysec` it counts writes before their fsync: redis/redis#13793, shown by
-// test/redis/crashShim.test.ts); Redis 7.0 has no WAITAOF.
+// test/redis/crashShim.test.ts); Redis 7.0 has no WAITAOF. The Valkey nodes run with
+// harness/crash's shim: a SIGKILL loses what they have not fsynced, as a machine crash would.
 const session = () => JSON.parse('{"cookie":{"originalMaxAge":60000},"n":1}') as SessionData;
-const valkey = useSentinel({ kind: "valkey", serverConfig: ["appendfsync always"] });
+const valkey = useSentinel({
+  kind: "valkey",
+  serverConfig: ["appendfsync always"],
+  preload: await volatileAof(),
+});
 const redis = useSingleNode({ kind: "redis" });
 
 describe("durability.fsync", () => {
@@ -29,6 +36,35 @@ describe("durability.fsync", () => {
       expect(store.stats()).toMatchObject({ degraded: [], notDurable: 0 });
     } finally {
       await store.close();
+    }
+  });
+
+  test("the last replica lost: writes go on, degraded, and survive the master's crash", async () => {
+    const topology = valkey.current;
+    const master = await topology.currentMaster();
+    const replicas = topology.servers.filter((server) => server !== master);
+    const store = new RedisSessionStore({
+      redis: topology.redisOption,
+      durability: { fsync: true },
+      unavailable: { waitMs: 5_000 },
+    });
+    try {
+      await call((done) => store.set("fsync-before", session(), done));
+      await Promise.all(replicas.map((replica) => replica.process.kill()));
+      await pollUntil(
+        "the master to see no replica",
+        async () => (await redisInfo(master.port, "replication")).get("connected_slaves") === "0",
+      );
+      await call((done) => store.set("fsync-alone", session(), done));
+      expect(store.stats()).toMatchObject({ degraded: [`127.0.0.1:${master.port}`] });
+      // A crash of the master loses what it had not fsynced; what it acknowledged is back.
+      await master.process.kill();
+      await master.start();
+      expect(await call((done) => store.get("fsync-alone", done))).toMatchObject({ n: 1 });
+    } finally {
+      await store.close();
+      await Promise.all(replicas.map((replica) => replica.start()));
+      await topology.waitForSteadyState();
     }
   });
 
