@@ -68,6 +68,34 @@ describe("durability.fsync", () => {
     }
   });
 
+  test("the default on `appendfsync no`: the last replica lost, writes go on, degraded", async () => {
+    // Under `no` WAITAOF never answers for the master's own AOF: a degraded write is acknowledged
+    // from its memory, as on a server without WAITAOF, not held until the wait bound.
+    const topology = valkey.current;
+    const master = await topology.currentMaster();
+    const replicas = topology.servers.filter((server) => server !== master);
+    const store = new RedisSessionStore({
+      redis: topology.redisOption,
+      unavailable: { waitMs: 3_000 },
+    });
+    await redisCommand(master.port, "CONFIG", "SET", "appendfsync", "no");
+    try {
+      await Promise.all(replicas.map((replica) => replica.process.kill()));
+      await pollUntil(
+        "the master to see no replica",
+        async () => (await redisInfo(master.port, "replication")).get("connected_slaves") === "0",
+      );
+      await call((done) => store.set("no-fsync", session(), done));
+      expect(store.stats()).toMatchObject({ degraded: [`127.0.0.1:${master.port}`] });
+      expect(await call((done) => store.get("no-fsync", done))).toMatchObject({ n: 1 });
+    } finally {
+      await store.close();
+      await redisCommand(master.port, "CONFIG", "SET", "appendfsync", "always");
+      await Promise.all(replicas.map((replica) => replica.start()));
+      await topology.waitForSteadyState();
+    }
+  });
+
   test("Valkey under appendfsync everysec: refused naming `appendfsync always`, said once", async () => {
     const master = await valkey.current.currentMaster();
     await redisCommand(master.port, "CONFIG", "SET", "appendfsync", "everysec");

@@ -47,7 +47,7 @@ export class MasterAof {
       (error: unknown): AofSupport =>
         error instanceof Error && /unknown command/i.test(error.message) ? "no-command" : "no-aof",
     );
-    const support = lacking ?? (this.rule.fsync ? await this.#fsyncPolicy(lane) : "yes");
+    const support = lacking ?? (await this.#fsyncPolicy(lane));
     this.#support.set(lane, { epoch, support });
     return support;
   }
@@ -56,8 +56,9 @@ export class MasterAof {
    * Whether WAITAOF's own count means "on disk" on the lane's master: with `appendfsync always`
    * on every server; with `everysec` only where the server has redis/redis#13793's fix (Redis
    * 8.0 and later; no Valkey release yet), elsewhere it counts a write once it is written,
-   * before the fsync (seen on Valkey 8.0.1: harness/crash). Where CONFIG is refused (renamed on
-   * many managed services) the policy cannot be read: trusted, and said once.
+   * before the fsync (seen on Valkey 8.0.1: harness/crash); under `no` never (its WAITAOF does
+   * not answer, so a degraded write is acknowledged from memory there). Where CONFIG is refused
+   * (renamed on many managed services) the policy cannot be read: trusted, and said once.
    */
   async #fsyncPolicy(lane: WriterLane): Promise<AofSupport> {
     const [policy, info] = await Promise.all([
@@ -65,10 +66,10 @@ export class MasterAof {
         (reply) => (Array.isArray(reply) ? String(reply[1]) : undefined),
         () => undefined,
       ),
-      lane.connection.call("INFO", "server").then(String),
+      this.rule.fsync ? lane.connection.call("INFO", "server").then(String) : "",
     ]);
-    if (policy === "always") return "yes";
     if (policy === "no") return "no-fsync";
+    if (policy === "always" || !this.rule.fsync) return "yes";
     if (!countsBeforeFsync(info)) return "yes";
     if (policy === undefined) {
       this.rule.misconfigured(
