@@ -1,5 +1,7 @@
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import GithubSlugger from "github-slugger";
@@ -53,4 +55,34 @@ test("every relative link in README.md, CHANGELOG.md and docs/ resolves, anchors
   }
   expect(checked).toBeGreaterThan(50);
   expect(broken).toEqual([]);
+});
+
+test("publishing is refused while the registry page could not resolve those links", async () => {
+  // The registry page resolves the README's relative links against package.json's `repository`.
+  const dir = await mkdtemp(join(tmpdir(), "rhs-publishable-"));
+  const manifest = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as object;
+  const check = async (fields: object) => {
+    const path = join(dir, "package.json");
+    await writeFile(path, JSON.stringify({ ...manifest, ...fields }));
+    return spawnSync(process.execPath, [join(root, "scripts/publishable.js"), path], {
+      encoding: "utf8",
+    });
+  };
+  try {
+    const without = await check({ repository: "", homepage: undefined, bugs: undefined });
+    expect(without.status).toBe(1);
+    expect(without.stderr).toMatch(/not publishable: .* "repository", "homepage", "bugs"/);
+    const url = "https://example.invalid/redis-ha-session";
+    const withFields = await check({ repository: `git+${url}.git`, homepage: url, bugs: url });
+    expect(withFields.status).toBe(0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  // And `npm publish` runs it.
+  const scripts = (
+    JSON.parse(await readFile(join(root, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    }
+  ).scripts;
+  expect(scripts.prepublishOnly).toBe("node scripts/publishable.js");
 });
