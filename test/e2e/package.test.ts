@@ -279,6 +279,61 @@ test("CommonJS code on Node >= 20.19 can require it and gets the same exports", 
   );
 });
 
+// The same package from CommonJS TypeScript: compiled to require() (Node >= 20.19's require(esm)).
+const commonJsMain = `
+import { createCache, RedisSessionStore } from "redis-ha-session";
+
+declare module "express-session" {
+  interface SessionData {
+    user: string;
+  }
+}
+
+async function main(): Promise<void> {
+  const store = new RedisSessionStore({ redis: process.env.REDIS_URL ?? "", prefix: "cjs:" });
+  await store.ready();
+  await store.set("cjs", { cookie: { originalMaxAge: null }, user: "carol" });
+  const back = await store.get("cjs");
+  await store.close();
+  const cache = createCache({ redis: process.env.REDIS_URL ?? "", prefix: "cjs-cache:" });
+  const loaded = await cache.getOrLoad("k", () => ({ n: 1 }));
+  await cache.close();
+  console.log(JSON.stringify({ user: back?.user, loaded, commonJs: typeof require === "function" }));
+}
+void main();
+`;
+
+test.each(["commonjs", "nodenext"])(
+  "a CommonJS TypeScript project (module: %s) compiles against it and runs it through require()",
+  async (module) => {
+    const dir = join(projectOf("locked"), `cjs-${module}`);
+    await mkdir(dir);
+    await writeFile(join(dir, "package.json"), JSON.stringify({ type: "commonjs" }));
+    await writeFile(
+      join(dir, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { target: "ES2022", module, strict: true, outDir: "out", types: ["node"] },
+        include: ["main.ts"],
+      }),
+    );
+    await writeFile(join(dir, "main.ts"), commonJsMain);
+    await exec(join(projectOf("locked"), "node_modules/.bin/tsc"), ["-p", "."], { cwd: dir }).catch(
+      (error: unknown) => {
+        const { stdout } = error as { stdout?: string };
+        throw new Error(`tsc (module ${module}) failed:\n${stdout ?? ""}`, { cause: error });
+      },
+    );
+    expect(await readFile(join(dir, "out/main.js"), "utf8")).toMatch(
+      /require\("redis-ha-session"\)/,
+    );
+    const { stdout } = await exec(process.execPath, ["out/main.js"], {
+      cwd: dir,
+      env: { ...process.env, REDIS_URL: redis.current.url },
+    });
+    expect(JSON.parse(stdout)).toEqual({ user: "carol", loaded: { n: 1 }, commonJs: true });
+  },
+);
+
 test("the tarball holds the build, types, README, CHANGELOG and LICENSE, and no sources, tests or source maps", async () => {
   const { stdout: listing } = await exec(
     "npm",
