@@ -35,6 +35,7 @@ export type {
   SingleNodeTopology,
 } from "./redis/options/topology.js";
 export type { RedisSessionStoreOptions } from "./session/options.js";
+export type { SessionTtl } from "./session/ttl.js";
 export type { RedisSessionStoreEvents } from "./session/storeEvents.js";
 export type { RedisSessionOptions } from "./session/express/sessionOptions.js";
 export { login, logout, logoutEverywhere, sessionsOf } from "./session/express/login.js";

@@ -46,8 +46,10 @@ export class SessionRecords {
     // The read and its renewal together within the wait bound.
     const budget = this.#commands.keyspace.budget();
     const { ttlMs, defaultTtlMs, touchAfterMs } = this.options;
+    // A TTL of the app's function is worked out here, from the decoded session, not in the read.
+    const computed = this.#ttl.computed;
     const { reply, vouched } =
-      touchAfterMs === 0
+      touchAfterMs === 0 && !computed
         ? await this.#commands.readAndRenew(sid, ttlMs ?? 0, defaultTtlMs, budget)
         : await this.#commands.read(sid, ttlMs ?? 0, defaultTtlMs, token, budget);
     let decoded;
@@ -60,10 +62,10 @@ export class SessionRecords {
     }
     if (decoded === undefined) return null;
     const { data, legacy, uid } = decoded;
-    const sessionTtlMs = this.#ttl.ttlFor(data.cookie);
+    const sessionTtlMs = this.#ttl.ttlFor(data);
     const now = Date.now();
     let { touchedAt } = decoded;
-    if (touchAfterMs === 0 || legacy) {
+    if ((touchAfterMs === 0 || legacy) && !computed) {
       // The read script renewed the TTL already.
       touchedAt = now;
     } else if (this.#ttl.renewalDue(touchedAt, sessionTtlMs, now)) {
@@ -120,7 +122,7 @@ export class SessionRecords {
       const bytes = encodedSize(encoded);
       if (bytes > maxBytes) throw new SessionTooLargeError(bytes, maxBytes);
     }
-    const ttlMs = this.#ttl.ttlFor(session.cookie);
+    const ttlMs = this.#ttl.ttlFor(session);
     const current = this.snapshots.of(session, sid);
     const mode: WriteMode =
       current === undefined ? "replace" : current.legacy ? "convert" : "update";
@@ -176,7 +178,7 @@ export class SessionRecords {
    */
   async renew(sid: string, session: SessionData, budget: Budget): Promise<void> {
     if (this.snapshots.of(session, sid) === undefined) {
-      await this.#commands.renew(sid, this.#ttl.ttlFor(session.cookie), budget);
+      await this.#commands.renew(sid, this.#ttl.ttlFor(session), budget);
     } else {
       await this.save(sid, session, budget);
     }
@@ -184,7 +186,7 @@ export class SessionRecords {
 
   /** Whether this request's read or write already renewed the TTL as far as `touchAfter` asks. */
   renewedByThisRequest(sid: string, session: SessionData): boolean {
-    return this.snapshots.of(session, sid)?.ttlMs === this.#ttl.ttlFor(session.cookie);
+    return this.snapshots.of(session, sid)?.ttlMs === this.#ttl.ttlFor(session);
   }
 
   /** Every session id under the prefix, walked with SCAN, each step within the wait bound. */

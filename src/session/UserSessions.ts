@@ -66,7 +66,7 @@ export class UserSessions {
       const stale: string[] = [];
       read.forEach(([fields, pttl], i) => {
         const sid = sids[i] ?? "";
-        const [uid, created, cookie, plainAgent, pack] = fields;
+        const [uid, created, cookie, plainAgent, pack, touched] = fields;
         if (pttl < 0 || uid !== userId) {
           stale.push(sid);
           return;
@@ -74,7 +74,7 @@ export class UserSessions {
         sessions.push({
           id: sid,
           createdAt: created ? new Date(Number(created)) : undefined,
-          lastSeenAt: this.#lastSeen(cookie ?? null, pttl),
+          lastSeenAt: this.#lastSeen(cookie ?? null, touched ?? null, pttl),
           userAgent: parseString(plainAgent ?? packedAgent(pack ?? null)),
         });
       });
@@ -127,14 +127,19 @@ export class UserSessions {
     return `{${digest.slice(0, 2)}}`;
   }
 
-  #lastSeen(cookie: string | null, pttl: number): Date | undefined {
+  /**
+   * When the session's TTL was last set: what its TTL has left, less the TTL it was given; with a
+   * `ttl` function (which needs the whole session) the time that renewal recorded (`$touched`).
+   */
+  #lastSeen(cookie: string | null, touched: string | null, pttl: number): Date | undefined {
+    if (this.#ttl.computed) return touched === null ? undefined : new Date(Number(touched));
     const stored = cookie === null ? undefined : (JSON.parse(cookie) as Cookie);
-    return new Date(Date.now() + pttl - this.#ttl.ttlFor(stored));
+    return new Date(Date.now() + pttl - this.#ttl.ttlFor({ cookie: stored }));
   }
 }
 
 /** The fields sessionsOf reads of each session. */
-const USER_FIELDS = ["$uid", "$created", "cookie", "userAgent", "$pack"];
+const USER_FIELDS = ["$uid", "$created", "cookie", "userAgent", "$pack", "$touched"];
 
 /**
  * A user agent over 64 bytes is in the session's $pack (see the write script); a pack cut short

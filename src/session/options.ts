@@ -1,6 +1,6 @@
 import { EXPRESS_COOKIE_DEFAULTS } from "./codec.js";
 import type { CookieDefaults } from "./codec.js";
-import { TtlPolicy } from "./ttl.js";
+import { TtlPolicy, type SessionTtl } from "./ttl.js";
 import { isClusterTopology, parseTopology } from "../redis/options/topology.js";
 import type { ParsedTopology, RedisTopology } from "../redis/options/topology.js";
 import {
@@ -38,11 +38,13 @@ export interface RedisSessionStoreOptions {
    */
   prefix?: string | undefined;
   /**
-   * Seconds a session lives in Redis after its last request. Unset, each session lives as long as
-   * its cookie's `maxAge` (so a per-session "remember me" maxAge is honoured), else a day.
+   * Seconds a session lives in Redis after its last request, or a function of the session that
+   * returns them (guests an hour, "remember me" a month: `(session) => session.user ? 2_592_000 :
+   * 3_600`), called whenever the TTL is set. Unset, each session lives as long as its cookie's
+   * `maxAge` (so a per-session "remember me" maxAge is honoured), else a day.
    * @default the session cookie's maxAge, else 86400
    */
-  ttl?: number | undefined;
+  ttl?: number | SessionTtl | undefined;
   /**
    * Seconds a read may leave a session's TTL alone after it was last renewed. A read of a session
    * renewed longer ago renews it again. So an unchanged request costs a single HGETALL, and a
@@ -194,7 +196,8 @@ export function pickStoreOptions(
   }
   const prefix = nonEmptyString(record.prefix ?? DEFAULTS.store.prefix, "prefix");
   const ttl = record.ttl;
-  if (ttl !== undefined) positiveInteger(ttl, "ttl", "seconds");
+  const ttlOf = typeof ttl === "function" ? (ttl as SessionTtl) : undefined;
+  if (ttl !== undefined && ttlOf === undefined) positiveInteger(ttl, "ttl", "seconds or a function");
   const touchAfter = record.touchAfter;
   if (touchAfter !== undefined) nonNegativeInteger(touchAfter, "touchAfter", "seconds");
   const maxBytes = record.maxBytes ?? DEFAULTS.store.maxBytes;
@@ -202,7 +205,7 @@ export function pickStoreOptions(
   const topology = parseTopology(record.redis);
   const durability = normalizeDurability(record.durability, topology);
   const lifetimes = {
-    ttlMs: ttl === undefined ? undefined : ttl * 1000,
+    ttlMs: typeof ttl === "number" ? ttl * 1000 : undefined,
     defaultTtlMs: DEFAULTS.store.ttlSeconds * 1000,
     touchAfterMs: touchAfter === undefined ? undefined : touchAfter * 1000,
   };
@@ -212,7 +215,7 @@ export function pickStoreOptions(
     topology,
     prefix,
     ...lifetimes,
-    ttl: new TtlPolicy({ ...lifetimes, touchAfterShare, touchAfterCapMs }),
+    ttl: new TtlPolicy({ ...lifetimes, ttlOf, touchAfterShare, touchAfterCapMs }),
     maxBytes,
     durability,
     readFrom: normalizeReadFrom(record.readFrom, topology, durability),

@@ -1,4 +1,7 @@
-import type { Cookie } from "express-session";
+import type { SessionData } from "express-session";
+
+/** `ttl` given as a function: seconds a session lives, from the session (connect-redis' form). */
+export type SessionTtl = (session: SessionData) => number;
 
 /**
  * How long a session lives in Redis and when its TTL is renewed: the one place this is decided
@@ -9,6 +12,8 @@ export class TtlPolicy {
     private readonly options: {
       /** A fixed TTL, or undefined to take each session's cookie maxAge. */
       ttlMs: number | undefined;
+      /** `ttl` as a function of the session, which then decides over `ttlMs` and the cookie. */
+      ttlOf?: SessionTtl | undefined;
       defaultTtlMs: number;
       /** A fixed `touchAfter`, or undefined for `touchAfterShare` of the TTL, at most `touchAfterCapMs`. */
       touchAfterMs: number | undefined;
@@ -17,10 +22,24 @@ export class TtlPolicy {
     },
   ) {}
 
-  /** `ttl` when set, else the cookie's maxAge (a per-session "remember me"), else a day. */
-  ttlFor(cookie: Cookie | undefined): number {
-    if (this.options.ttlMs !== undefined) return this.options.ttlMs;
-    const maxAge = cookie?.originalMaxAge;
+  /**
+   * Whether the TTL comes from the app's function of the session: then only code that has the
+   * whole session can work it out (not the read script, which renews before anything is decoded).
+   */
+  get computed(): boolean {
+    return this.options.ttlOf !== undefined;
+  }
+
+  /**
+   * `ttl(session)` when `ttl` is a function; else `ttl` when set, else the cookie's maxAge (a
+   * per-session "remember me"), else a day.
+   * @throws TypeError when the function returns anything but a positive number of seconds
+   */
+  ttlFor(session: Partial<SessionData> | undefined): number {
+    const { ttlOf, ttlMs } = this.options;
+    if (ttlOf !== undefined && session !== undefined) return computedMs(ttlOf, session);
+    if (ttlMs !== undefined) return ttlMs;
+    const maxAge = session?.cookie?.originalMaxAge;
     return typeof maxAge === "number" && maxAge >= 1
       ? Math.floor(maxAge)
       : this.options.defaultTtlMs;
@@ -34,4 +53,15 @@ export class TtlPolicy {
     const after = touchAfterMs ?? Math.min(touchAfterCapMs, ttlMs * touchAfterShare);
     return now - touchedAt >= Math.min(after, ttlMs / 2);
   }
+}
+
+function computedMs(ttlOf: SessionTtl, session: Partial<SessionData>): number {
+  const seconds: unknown = ttlOf(session as SessionData);
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new TypeError(
+      `\`ttl\` returned ${typeof seconds === "number" ? String(seconds) : typeof seconds} for a ` +
+        "session: it must return a positive number of seconds",
+    );
+  }
+  return Math.max(1, Math.round(seconds * 1000));
 }

@@ -18,7 +18,7 @@ const main = `
 import express from "express";
 import { Redis } from "ioredis";
 import { createCache, createRedisClient, NotReadyError, redisSession, RedisSessionStore, SessionTooLargeError } from "redis-ha-session";
-import type { Logger, RedisSessionOptions } from "redis-ha-session";
+import type { Logger, RedisSessionOptions, SessionTtl } from "redis-ha-session";
 
 declare module "express-session" {
   interface SessionData {
@@ -30,7 +30,9 @@ const redis = createRedisClient(process.env.REDIS_URL ?? "");
 // Where the one line per problem goes: here a logger that collects them.
 const said: string[] = [];
 const logger: Logger = { warn: (message) => said.push(message) };
-const options: RedisSessionOptions = { secret: "s".repeat(32), redis, logger };
+// A TTL from the session, as connect-redis takes it: guests an hour, users a month.
+const ttl: SessionTtl = (session) => (session.user === undefined ? 3_600 : 2_592_000);
+const options: RedisSessionOptions = { secret: "s".repeat(32), redis, logger, ttl };
 const sessions = redisSession(options);
 const store: RedisSessionStore = sessions.store;
 // The store's events are typed by name; a listener of the wrong shape does not compile.

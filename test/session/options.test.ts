@@ -63,7 +63,7 @@ describe("redisSession rejects bad options at start-up with a TypeError naming t
     [
       "a zero ttl",
       { redis, secret, ttl: 0 },
-      /`ttl` must be a positive whole number of seconds; got number 0/,
+      /`ttl` must be a positive whole number of seconds or a function; got number 0/,
     ],
     [
       "a fractional ttl",
@@ -83,7 +83,7 @@ describe("redisSession rejects bad options at start-up with a TypeError naming t
     [
       "a ttl string",
       { redis, secret, ttl: "60" },
-      /`ttl` must be a positive whole number of seconds; got "60"/,
+      /`ttl` must be a positive whole number of seconds or a function; got "60"/,
     ],
     ["an empty prefix", { redis, secret, prefix: "" }, /`prefix` must be a non-empty string/],
     [
