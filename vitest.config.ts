@@ -34,6 +34,7 @@ const QUIET = [
   "test/session/lifecycle.test.ts",
   "test/session/options.test.ts",
   "test/session/security.test.ts",
+  "test/session/ttlFunction.test.ts",
   "test/session/store/*.test.ts",
 ];
 
