@@ -197,7 +197,8 @@ export function pickStoreOptions(
   const prefix = nonEmptyString(record.prefix ?? DEFAULTS.store.prefix, "prefix");
   const ttl = record.ttl;
   const ttlOf = typeof ttl === "function" ? (ttl as SessionTtl) : undefined;
-  if (ttl !== undefined && ttlOf === undefined) positiveInteger(ttl, "ttl", "seconds or a function");
+  if (ttl !== undefined && ttlOf === undefined)
+    positiveInteger(ttl, "ttl", "seconds or a function");
   const touchAfter = record.touchAfter;
   if (touchAfter !== undefined) nonNegativeInteger(touchAfter, "touchAfter", "seconds");
   const maxBytes = record.maxBytes ?? DEFAULTS.store.maxBytes;
