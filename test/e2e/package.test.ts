@@ -63,12 +63,18 @@ const server = app.listen(0, "127.0.0.1", async () => {
   // The store's methods as promises (no callback), typed as such.
   const length: number = await store.length();
   const all: Record<string, unknown> = await store.all();
-  // A connect-redis option gets a pointer to what to use instead.
-  let pointer = "";
-  try {
-    new RedisSessionStore({ redis, client: redis } as never);
-  } catch (error) {
-    pointer = String(error).includes("here it is \`redis\`") ? "redis" : String(error);
+  // Each connect-redis option gets a pointer to what to use instead and to the migration guide.
+  const pointers: Record<string, string> = {};
+  for (const option of ["client", "disableTouch", "disableTTL", "serializer", "scanCount"]) {
+    try {
+      new RedisSessionStore({ redis, [option]: true } as never);
+      pointers[option] = "accepted";
+    } catch (error) {
+      const message = String(error);
+      const named = message.includes(\`\\\`\${option}\\\` is connect-redis' option; here\`);
+      pointers[option] =
+        named && message.includes("migrating-from-connect-redis.md") ? "pointer" : message;
+    }
   }
   // A node that refuses: ready() rejects with NotReadyError, and the logger hears of it.
   const refused = new RedisSessionStore({ redis: "redis://127.0.0.1:1", logger });
@@ -102,7 +108,7 @@ const server = app.listen(0, "127.0.0.1", async () => {
       sessions: (await store.ids()).length,
       length,
       all: Object.keys(all).length,
-      pointer,
+      pointers,
       notReady,
       ownClient,
       cacheEvents,
@@ -248,7 +254,13 @@ test.each(IOREDIS)(
       sessions: 1,
       length: 1,
       all: 1,
-      pointer: "redis",
+      pointers: {
+        client: "pointer",
+        disableTouch: "pointer",
+        disableTTL: "pointer",
+        serializer: "pointer",
+        scanCount: "pointer",
+      },
       notReady: "unreachable",
       ownClient: 1,
       cacheEvents: ["miss p1", "load p1 false", "hit p1 redis"],
