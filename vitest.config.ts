@@ -11,6 +11,7 @@ const QUIET = [
   "test/architecture.test.ts",
   "test/cache/cache.test.ts",
   "test/cache/events.test.ts",
+  "test/cache/freshness.test.ts",
   "test/cache/localTier.test.ts",
   "test/e2e/dockerCompose.test.ts",
   "test/e2e/links.test.ts",

@@ -6,11 +6,12 @@ export { createCache } from "./cache/createCache.js";
 export { RedisCache } from "./cache/RedisCache.js";
 export { redisCacheAclRules } from "./cache/acl.js";
 export type {
-  CacheCallOptions,
   CacheOptions,
   CacheUnavailableOptions,
+  LoaderTimeoutOptions,
   LocalTierOptions,
 } from "./cache/options.js";
+export type { CacheCallOptions } from "./cache/callOptions.js";
 export type { CacheStats } from "./cache/CacheCounters.js";
 export type { RedisCacheEvents } from "./cache/cacheEvents.js";
 export { registerPrometheusMetrics } from "./metrics/prometheus.js";
@@ -48,6 +49,7 @@ export type { FailoverEvent } from "./redis/connection/ConnectionMonitor.js";
 export type { DurabilityChange } from "./redis/writes/ReplicaRule.js";
 export type { HistogramSnapshot, StoreStats } from "./redis/stats.js";
 export type { DurabilityOptions, UnavailableOptions } from "./redis/options/options.js";
+export { LoaderTimeoutError } from "./errors/LoaderTimeoutError.js";
 export { NotDurableError } from "./errors/NotDurableError.js";
 export { NotReadyError } from "./errors/NotReadyError.js";
 export type { ReadyOptions } from "./redis/ready.js";

@@ -14,7 +14,10 @@ export interface CacheStats {
   coalesced: number;
   /** Calls answered from the local tier. */
   localHits: number;
-  /** Expired values served because their loader failed (`staleTtl`). */
+  /**
+   * Expired values answered (`staleTtl`): while their refresh ran (stale-while-revalidate,
+   * `loaderTimeout.soft`), or because their loader failed.
+   */
   staleServed: number;
   /** Values not stored because the key was invalidated or written while they were loaded. */
   rejectedStaleSets: number;
@@ -77,9 +80,10 @@ export class CacheCounters {
     if (this.#listened("coalesced")) this.events.emit("coalesced", { key, via });
   }
 
-  servedStale(key: string, error: unknown): void {
+  /** An expired value answered: while its refresh runs, or as its loader failed (`error`). */
+  servedStale(key: string, reason: "refreshing" | "loader-failed", error?: unknown): void {
     this.staleServed++;
-    if (this.#listened("staleServed")) this.events.emit("staleServed", { key, error });
+    if (this.#listened("staleServed")) this.events.emit("staleServed", { key, reason, error });
   }
 
   refusedStaleSet(key: string): void {

@@ -5,6 +5,8 @@ import type { Budget, CacheRedis } from "./CacheRedis.js";
 import { decodeEntry, encodeValue } from "./entry.js";
 import type { StoredEntry } from "./entry.js";
 import type { Limiter } from "./Limiter.js";
+import { answerWithin, timedOut } from "./loaderTimeouts.js";
+import type { Answer } from "./loaderTimeouts.js";
 import { CorruptEntryError } from "../errors/internal/CorruptEntryError.js";
 import { debugFor } from "../redis/debug.js";
 
@@ -44,12 +46,7 @@ export interface LoadRequest {
   tagList: readonly string[] | undefined;
 }
 
-/** How a call was answered, for the local tier. */
-export interface Answer {
-  value: unknown;
-  /** The entry it came from, when it came from Redis or was stored there. */
-  entry: StoredEntry | undefined;
-}
+export type { Answer } from "./loaderTimeouts.js";
 
 /**
  * The miss path of getOrLoad: one load per key at a time across every process, by a lease in
@@ -106,10 +103,16 @@ export class CacheLoads {
     }
   }
 
-  /** Loads under the key's lease, or waits for whoever holds it; see the class. */
+  /**
+   * Loads under the key's lease, or waits for whoever holds it; see the class. With an expired
+   * value at hand (`staleTtl`), a caller is answered with it once `loaderTimeout.soft` has passed,
+   * whoever loads; without, it gets a LoaderTimeoutError past `loaderTimeout.hard`.
+   */
   async load(request: LoadRequest, found: Found, budget: Budget): Promise<Answer> {
     const token = randomBytes(12).toString("base64url");
-    const giveUpAt = Date.now() + WAIT_FOR_LOAD_MS;
+    const started = Date.now();
+    const giveUpAt = started + WAIT_FOR_LOAD_MS;
+    const { softTimeoutMs, hardTimeoutMs, waitMs } = this.commands.options;
     let stale = found.stale;
     let overwrite = found.corrupt;
     for (;;) {
@@ -139,10 +142,26 @@ export class CacheLoads {
         overwrite = true;
         continue;
       }
-      if (stored !== "" && !overwrite) stale ??= this.decode(request.redisKey, stored);
-      if (kind === "lease") {
-        return this.#underLease(request, token, reply[2], reply[3], stale, budget);
+      if (stored !== "" && !overwrite && stale === undefined) {
+        // What the key holds, unless a tag of the call was invalidated after it was loaded.
+        const entry = this.decode(request.redisKey, stored);
+        if (entry !== undefined && entry.created >= found.minCreated) stale = entry;
       }
+      if (kind === "lease") {
+        const loading = this.#underLease(request, token, reply[2], reply[3], budget);
+        return answerWithin(
+          request.key,
+          loading,
+          stale,
+          started,
+          this.commands.options,
+          this.counters,
+        );
+      }
+      // Another process refreshes it: the expired value, once the soft timeout is up.
+      const limit = stale === undefined ? hardTimeoutMs : softTimeoutMs;
+      const left = limit === undefined ? Infinity : started + limit - Date.now();
+      if (left <= 0) return timedOut(request.key, stale, limit ?? 0, this.counters);
       if (Date.now() >= giveUpAt) {
         log("waited %d ms for another load of a key: loading it here", WAIT_FOR_LOAD_MS);
         return this.direct(request, stale);
@@ -151,35 +170,38 @@ export class CacheLoads {
       // but looking again after `waitMs` at the latest: a holder cut off from Redis (frozen,
       // failing over) can neither report nor renew, and a waiter must not wait a lease out.
       const lapse = Math.max(10, reply[2]) + 10;
-      await this.bus.waitFor(request.key, Math.min(lapse, this.commands.options.waitMs));
+      await this.bus.waitFor(request.key, Math.min(lapse, waitMs, left));
     }
   }
 
   /**
    * Calls the loader without Redis (unavailable, or given up on), at most
-   * `loaderConcurrency` at once; serves the stale value if it fails.
+   * `loaderConcurrency` at once; serves the stale value if it fails or is slow (see load).
    */
-  async direct(request: LoadRequest, stale: StoredEntry | undefined): Promise<Answer> {
-    try {
-      const value = await this.limiter.run(() => this.counters.load(request.key, request.loader));
-      return { value, entry: undefined };
-    } catch (error) {
-      if (stale === undefined) throw error;
-      this.counters.servedStale(request.key, error);
-      return { value: stale.value, entry: undefined };
-    }
+  direct(request: LoadRequest, stale: StoredEntry | undefined): Promise<Answer> {
+    const loading = this.limiter
+      .run(() => this.counters.load(request.key, request.loader))
+      .then((value) => ({ value, entry: undefined }));
+    return answerWithin(
+      request.key,
+      loading,
+      stale,
+      Date.now(),
+      this.commands.options,
+      this.counters,
+    );
   }
 
   /**
    * Runs the loader under the key's lease, then stores its value within what the call has left
-   * of its Redis budget (the loader's own time is not Redis': not charged).
+   * of its Redis budget (the loader's own time is not Redis': not charged). A failed loader
+   * gives the lease back and rejects with its error.
    */
   async #underLease(
     request: LoadRequest,
     token: string,
     fence: string,
     began: number,
-    stale: StoredEntry | undefined,
     budget: Budget,
   ): Promise<Answer> {
     const { redisKey } = request;
@@ -207,24 +229,24 @@ export class CacheLoads {
         ],
         within,
       );
+    const release = () =>
+      void fill("", 0).catch((reason: unknown) => this.#redisFailed("lease release", reason));
     let value: unknown;
     try {
       value = await this.limiter.run(() => this.counters.load(request.key, request.loader));
     } catch (error) {
+      release();
+      throw error;
+    } finally {
       clearInterval(renewal);
-      void fill("", 0).catch((reason: unknown) => this.#redisFailed("lease release", reason));
-      if (stale === undefined) throw error;
-      this.counters.servedStale(request.key, error);
-      return { value: stale.value, entry: undefined };
     }
-    clearInterval(renewal);
     const ttl = value === null ? options.negativeTtlMs : (request.freshMs ?? options.ttlMs);
     let json = "";
     try {
       // undefined caches nothing; null only with a negative TTL.
       if (value !== undefined && ttl > 0) json = encodeValue(request.key, value);
     } catch (error) {
-      void fill("", 0).catch((reason: unknown) => this.#redisFailed("lease release", reason));
+      release();
       throw error;
     }
     const freshMs = Math.max(1, Math.round(ttl * (1 - options.ttlJitter * Math.random())));

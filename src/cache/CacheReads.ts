@@ -6,8 +6,9 @@ import type { Answer, CacheLoads, Found, LoadRequest } from "./CacheLoads.js";
 import type { CacheRedis } from "./CacheRedis.js";
 import { encodeTags } from "./entry.js";
 import type { LocalTier } from "./LocalTier.js";
-import { callTtlMs, checkCallOptions } from "./options.js";
-import type { CacheCallOptions, NormalizedCacheOptions } from "./options.js";
+import { callTtlMs, checkCallOptions } from "./callOptions.js";
+import type { CacheCallOptions } from "./callOptions.js";
+import type { NormalizedCacheOptions } from "./options.js";
 
 const log = debugFor("cache");
 

@@ -4,8 +4,9 @@ import type { CacheCounters } from "./CacheCounters.js";
 import type { CacheRedis } from "./CacheRedis.js";
 import { encodeTags, encodeValue } from "./entry.js";
 import type { LocalTier } from "./LocalTier.js";
-import { CACHE_DEFAULTS, callTtlMs, checkCallOptions } from "./options.js";
-import type { CacheCallOptions } from "./options.js";
+import { callTtlMs, checkCallOptions } from "./callOptions.js";
+import type { CacheCallOptions } from "./callOptions.js";
+import { CACHE_DEFAULTS } from "./options.js";
 import { debugFor } from "../redis/debug.js";
 import { describe } from "../redis/options/validate.js";
 

@@ -16,8 +16,12 @@ export interface RedisCacheEvents {
    * or another process's load (`"fleet"`).
    */
   coalesced: [event: { key: string; via: "call" | "fleet" }];
-  /** An expired value answered because its loader failed (within `staleTtl`). */
-  staleServed: [event: { key: string; error: unknown }];
+  /**
+   * An expired value answered (within `staleTtl`): while one refresh runs across the fleet
+   * (`"refreshing"`, see `loaderTimeout.soft`), or because its loader failed (`"loader-failed"`,
+   * with the loader's `error`).
+   */
+  staleServed: [event: { key: string; reason: "refreshing" | "loader-failed"; error?: unknown }];
   /** A loaded or written value not stored: the key was invalidated or written meanwhile. */
   staleSetRefused: [event: { key: string }];
   /** This instance invalidated `keys`, or every value stored with `tag`. */

@@ -31,11 +31,14 @@ export interface CacheOptions {
    */
   negativeTtl?: number | undefined;
   /**
-   * Seconds an expired value is kept to be served when its loader fails (stale-if-error); 0 keeps
-   * none.
+   * Seconds an expired value is kept after its TTL: answered at once while one refresh runs
+   * across the fleet (stale-while-revalidate; see `loaderTimeout.soft`), and when its loader fails
+   * (stale-if-error); 0 keeps none.
    * @default 0
    */
   staleTtl?: number | undefined;
+  /** How long a caller waits for a loader (its own, or another process's under the lease). */
+  loaderTimeout?: LoaderTimeoutOptions | undefined;
   /**
    * Share of the TTL taken off at random for each value (0.1: 90–100 % of it), so that keys
    * loaded together do not all expire together.
@@ -65,12 +68,18 @@ export interface CacheOptions {
   logger?: Logger | undefined;
 }
 
-/** Options of one call. */
-export interface CacheCallOptions {
-  /** Seconds the value is fresh; the cache's `ttl` by default. */
-  ttl?: number | undefined;
-  /** Tags: `invalidateTag(tag)` invalidates every value stored with it before. */
-  tags?: readonly string[] | undefined;
+export interface LoaderTimeoutOptions {
+  /**
+   * Ms after which a caller with an expired value at hand (within `staleTtl`) is answered with it
+   * while the load goes on and fills the cache; 0 answers it at once (stale-while-revalidate).
+   * @default 0
+   */
+  soft?: number | undefined;
+  /**
+   * Ms after which a caller gets a `LoaderTimeoutError` (with no expired value to answer) while
+   * the load goes on and fills the cache. Unset, a caller waits as long as the loader takes.
+   */
+  hard?: number | undefined;
 }
 
 export interface LocalTierOptions {
@@ -126,6 +135,9 @@ export interface NormalizedCacheOptions {
   ttlMs: number;
   negativeTtlMs: number;
   staleTtlMs: number;
+  /** See LoaderTimeoutOptions. */
+  softTimeoutMs: number;
+  hardTimeoutMs: number | undefined;
   ttlJitter: number;
   local: { maxEntries: number; ttlMs: number } | undefined;
   durability: NormalizedDurability;
@@ -141,6 +153,7 @@ const CACHE_KEYS = [
   "ttl",
   "negativeTtl",
   "staleTtl",
+  "loaderTimeout",
   "ttlJitter",
   "local",
   "durability",
@@ -183,6 +196,7 @@ export function normalizeCacheOptions(options: unknown): NormalizedCacheOptions 
     ttlMs: ttl * 1000,
     negativeTtlMs: negativeTtl * 1000,
     staleTtlMs: staleTtl * 1000,
+    ...normalizeLoaderTimeout(record.loaderTimeout),
     ttlJitter,
     local: normalizeLocal(record.local, ttl),
     durability: normalizeDurability(record.durability, topology),
@@ -191,65 +205,8 @@ export function normalizeCacheOptions(options: unknown): NormalizedCacheOptions 
   };
 }
 
-/** A per-call `ttl` in seconds, validated as the option is; undefined: the cache's. */
-function checkCallTtl(value: unknown, staleTtlMs: number): void {
-  if (value === undefined) return;
-  positiveInteger(value, "ttl", "seconds");
-  checkLifetime(value, staleTtlMs / 1000, "ttl");
-}
-
-/** A call's `ttl` (checked) in ms; undefined: the cache's. */
-export function callTtlMs(options: CacheCallOptions | undefined): number | undefined {
-  const ttl = options?.ttl;
-  return ttl === undefined ? undefined : ttl * 1000;
-}
-
-/** What each call takes in its options. */
-const CALL_KEYS: Readonly<Record<string, readonly string[]>> = {
-  getOrLoad: ["ttl", "tags"],
-  writeThrough: ["ttl", "tags"],
-  set: ["ttl", "tags"],
-  get: ["tags"],
-};
-
-/**
- * Validates one call's options as the factory's are (callers without types may pass anything):
- * nothing is allocated, so that a local-tier hit stays free.
- * @throws TypeError naming the call and the option, with the fix
- */
-export function checkCallOptions(
-  value: unknown,
-  call: "getOrLoad" | "writeThrough" | "set" | "get",
-  staleTtlMs: number,
-): asserts value is CacheCallOptions | undefined {
-  if (value === undefined) return;
-  try {
-    const record = asRecord(value, "options");
-    rejectUnknown(record, CALL_KEYS[call] ?? [], "");
-    checkCallTtl(record.ttl, staleTtlMs);
-    checkTags(record.tags);
-  } catch (error) {
-    if (!(error instanceof TypeError)) throw error;
-    throw new TypeError(`${call}: ${error.message}`, { cause: error });
-  }
-}
-
-/** `tags`: undefined, or an array of non-empty strings. */
-function checkTags(tags: unknown): asserts tags is readonly string[] | undefined {
-  if (tags === undefined) return;
-  if (!Array.isArray(tags)) {
-    throw new TypeError(
-      `\`tags\` must be an array of non-empty strings (e.g. ["catalogue"]); got ${describe(tags)}`,
-    );
-  }
-  for (const tag of tags as unknown[]) {
-    if (typeof tag !== "string" || tag === "") {
-      throw new TypeError(`\`tags\` must hold non-empty strings; got ${describe(tag)} in it`);
-    }
-  }
-}
-
-function checkLifetime(ttl: number, staleTtl: number, option: string): void {
+/** `ttl` plus `staleTtl`, at most the longest lifetime (tag invalidations are kept that long). */
+export function checkLifetime(ttl: number, staleTtl: number, option: string): void {
   if (ttl + staleTtl > CACHE_DEFAULTS.maxLifetimeSeconds) {
     throw new TypeError(
       `\`${option}\` plus \`staleTtl\` must be at most ${CACHE_DEFAULTS.maxLifetimeSeconds} seconds ` +
@@ -272,6 +229,25 @@ function normalizeLocal(value: unknown, ttl: number): NormalizedCacheOptions["lo
     );
   }
   return { maxEntries: record.maxEntries, ttlMs: localTtl * 1000 };
+}
+
+function normalizeLoaderTimeout(value: unknown): {
+  softTimeoutMs: number;
+  hardTimeoutMs: number | undefined;
+} {
+  const record = value === undefined ? {} : asRecord(value, "loaderTimeout");
+  rejectUnknown(record, ["soft", "hard"], "loaderTimeout.");
+  const soft = record.soft ?? 0;
+  nonNegativeInteger(soft, "loaderTimeout.soft", "ms");
+  const hard = record.hard;
+  if (hard === undefined) return { softTimeoutMs: soft, hardTimeoutMs: undefined };
+  positiveInteger(hard, "loaderTimeout.hard", "ms");
+  if (soft > hard) {
+    throw new TypeError(
+      `\`loaderTimeout.soft\` (${soft} ms) must be at most \`loaderTimeout.hard\` (${hard} ms)`,
+    );
+  }
+  return { softTimeoutMs: soft, hardTimeoutMs: hard };
 }
 
 function normalizeUnavailable(value: unknown): {

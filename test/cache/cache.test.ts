@@ -115,7 +115,12 @@ describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (top
     });
 
     test("staleTtl: an expired value is served when its loader fails", async () => {
-      const cache = newCache({ ttl: 1, staleTtl: 30, ttlJitter: 0 });
+      const cache = newCache({
+        ttl: 1,
+        staleTtl: 30,
+        ttlJitter: 0,
+        loaderTimeout: { soft: 1_000 },
+      });
       await cache.getOrLoad("price", () => 10);
       await delay(1_100);
       await expect(

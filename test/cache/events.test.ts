@@ -107,13 +107,14 @@ test("calls answered by another's work: a call in flight here, and another insta
 });
 
 test("an expired value answered because its loader failed: staleServed with the error, and the failed load", async () => {
-  const cache = newCache({ ttl: 1, staleTtl: 30, ttlJitter: 0 });
+  // Waiting for the refresh up to a second (by default, not at all: "refreshing").
+  const cache = newCache({ ttl: 1, staleTtl: 30, ttlJitter: 0, loaderTimeout: { soft: 1_000 } });
   const seen = record(cache);
   await cache.getOrLoad("price", () => 10);
   await delay(1_100);
   const failure = new Error("database down");
   await expect(cache.getOrLoad("price", () => Promise.reject(failure))).resolves.toBe(10);
-  expect(seen.staleServed).toEqual([{ key: "price", error: failure }]);
+  expect(seen.staleServed).toEqual([{ key: "price", reason: "loader-failed", error: failure }]);
   expect(seen.load?.map(({ failed }) => failed)).toEqual([false, true]);
 });
 

@@ -4,6 +4,7 @@ import { CacheProcess } from "../../harness/cache/CacheProcess.js";
 import { FakeDatabase } from "../../harness/cache/FakeDatabase.js";
 import type { SentinelStack } from "../../harness/stacks.js";
 import { useSentinel } from "./hooks.js";
+import type { CacheOptions } from "../../src/index.js";
 
 /** A Sentinel topology of its own, a counting database and a cache process per instance. */
 export interface CacheFleet {
@@ -16,9 +17,13 @@ export interface CacheFleet {
 
 /**
  * Starts, before the enclosing block's tests, a Sentinel topology, a FakeDatabase and one cache
- * process per name in `instances` (their loaders read that database); stops them after.
+ * process per name in `instances` (their loaders read that database; their caches have
+ * `options` besides `redis`); stops them after.
  */
-export function useCacheFleet(instances: readonly string[]): CacheFleet {
+export function useCacheFleet(
+  instances: readonly string[],
+  options: Omit<CacheOptions, "redis"> = {},
+): CacheFleet {
   const redis = useSentinel();
   let database: FakeDatabase | undefined;
   const members: CacheProcess[] = [];
@@ -28,7 +33,7 @@ export function useCacheFleet(instances: readonly string[]): CacheFleet {
     members.push(
       ...(await Promise.all(
         instances.map((instance) =>
-          CacheProcess.start(instance, { redis: redis.current.redisOption }, url),
+          CacheProcess.start(instance, { ...options, redis: redis.current.redisOption }, url),
         ),
       )),
     );
