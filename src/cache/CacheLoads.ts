@@ -6,6 +6,8 @@ import { decodeEntry, encodeValue } from "./entry.js";
 import type { StoredEntry } from "./entry.js";
 import type { Limiter } from "./Limiter.js";
 import { answerWithin, timedOut } from "./loaderTimeouts.js";
+import { ttlMsOf } from "./callOptions.js";
+import type { CallTtl } from "./callOptions.js";
 import type { Answer } from "./loaderTimeouts.js";
 import { CorruptEntryError } from "../errors/internal/CorruptEntryError.js";
 import { debugFor } from "../redis/debug.js";
@@ -41,7 +43,8 @@ export interface LoadRequest {
   key: string;
   redisKey: string;
   loader: () => unknown;
-  freshMs: number | undefined;
+  /** The call's `ttl`: ms, a function of the value, or undefined (the cache's). */
+  ttl: CallTtl;
   tags: string;
   tagList: readonly string[] | undefined;
 }
@@ -240,9 +243,10 @@ export class CacheLoads {
     } finally {
       clearInterval(renewal);
     }
-    const ttl = value === null ? options.negativeTtlMs : (request.freshMs ?? options.ttlMs);
+    let ttl: number;
     let json = "";
     try {
+      ttl = this.#ttlOf(request, value);
       // undefined caches nothing; null only with a negative TTL.
       if (value !== undefined && ttl > 0) json = encodeValue(request.key, value);
     } catch (error) {
@@ -264,6 +268,14 @@ export class CacheLoads {
       value,
       entry: { created: began, freshUntil: this.commands.serverNow() + freshMs, tags, value },
     };
+  }
+
+  /** How long a loaded value is fresh, in ms: 0 stores nothing. */
+  #ttlOf(request: LoadRequest, value: unknown): number {
+    const { options } = this.commands;
+    if (value === undefined) return 0;
+    if (value === null) return options.negativeTtlMs;
+    return ttlMsOf(request.ttl, request.key, value, options.staleTtlMs) ?? options.ttlMs;
   }
 
   #redisFailed(what: string, error: unknown): void {

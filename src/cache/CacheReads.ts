@@ -6,7 +6,7 @@ import type { Answer, CacheLoads, Found, LoadRequest } from "./CacheLoads.js";
 import type { CacheRedis } from "./CacheRedis.js";
 import { encodeTags } from "./entry.js";
 import type { LocalTier } from "./LocalTier.js";
-import { callTtlMs, checkCallOptions } from "./callOptions.js";
+import { callTtl, checkCallOptions } from "./callOptions.js";
 import type { CacheCallOptions } from "./callOptions.js";
 import type { NormalizedCacheOptions } from "./options.js";
 
@@ -32,7 +32,11 @@ export class CacheReads {
   ) {}
 
   /** See RedisCache.getOrLoad. */
-  getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheCallOptions): Promise<T> {
+  getOrLoad<T>(
+    key: string,
+    loader: () => Promise<T> | T,
+    options?: CacheCallOptions<T>,
+  ): Promise<T> {
     try {
       checkCallOptions(options, "getOrLoad", this.options.staleTtlMs);
     } catch (error) {
@@ -84,7 +88,11 @@ export class CacheReads {
   }
 
   /** A miss's request, of options already checked. */
-  #request(key: string, loader: () => unknown, options: CacheCallOptions | undefined): LoadRequest {
+  #request(
+    key: string,
+    loader: () => unknown,
+    options: CacheCallOptions<never> | undefined,
+  ): LoadRequest {
     if (typeof loader !== "function") {
       throw new TypeError(`getOrLoad's loader must be a function; got ${typeof loader}`);
     }
@@ -92,7 +100,7 @@ export class CacheReads {
       key,
       redisKey: this.commands.keys.entry(key),
       loader,
-      freshMs: callTtlMs(options),
+      ttl: callTtl(options),
       tags: encodeTags(options?.tags),
       tagList: options?.tags,
     };

@@ -4,7 +4,7 @@ import type { CacheCounters } from "./CacheCounters.js";
 import type { CacheRedis } from "./CacheRedis.js";
 import { encodeTags, encodeValue } from "./entry.js";
 import type { LocalTier } from "./LocalTier.js";
-import { callTtlMs, checkCallOptions } from "./callOptions.js";
+import { callTtl, checkCallOptions, ttlMsOf } from "./callOptions.js";
 import type { CacheCallOptions } from "./callOptions.js";
 import { CACHE_DEFAULTS } from "./options.js";
 import { debugFor } from "../redis/debug.js";
@@ -28,11 +28,12 @@ export class CacheWrites {
   ) {}
 
   /** Stores `value` for `key`, confirmed by replicas as `durability` says. */
-  async set(key: string, value: unknown, options?: CacheCallOptions): Promise<void> {
+  async set<T>(key: string, value: T, options?: CacheCallOptions<T>): Promise<void> {
     checkCallOptions(options, "set", this.commands.options.staleTtlMs);
     const redisKey = this.commands.keys.entry(key);
     const tags = encodeTags(options?.tags);
-    const freshMs = this.#freshMs(callTtlMs(options));
+    const { staleTtlMs } = this.commands.options;
+    const freshMs = this.#freshMs(ttlMsOf(callTtl(options), key, value, staleTtlMs));
     const json = encodeValue(key, value);
     this.local?.delete(key);
     await this.#change(redisKey, "set", key, FENCE_TTL_MS, [
@@ -53,7 +54,7 @@ export class CacheWrites {
   async writeThrough<T>(
     key: string,
     writer: () => Promise<T> | T,
-    options?: CacheCallOptions,
+    options?: CacheCallOptions<T>,
   ): Promise<T> {
     checkCallOptions(options, "writeThrough", this.commands.options.staleTtlMs);
     if (typeof writer !== "function") {
@@ -61,14 +62,14 @@ export class CacheWrites {
     }
     const redisKey = this.commands.keys.entry(key);
     const tags = encodeTags(options?.tags);
-    const ttlMs = callTtlMs(options);
+    const ttl = callTtl(options);
     const token = randomBytes(12).toString("base64url");
     this.local?.delete(key);
     const [fence, began] = (await this.#change(redisKey, "begin", key, FENCE_TTL_MS, [
       token,
       WRITER_MS,
     ])) as [number, number];
-    const end = (json: string) => {
+    const end = (json: string, ttlMs?: number) => {
       const freshMs = this.#freshMs(ttlMs);
       return this.#change(redisKey, "end", key, FENCE_TTL_MS, [
         token,
@@ -88,15 +89,19 @@ export class CacheWrites {
       throw error;
     }
     let json = "";
+    let ttlMs: number | undefined;
     try {
-      if (value !== undefined) json = encodeValue(key, value);
+      if (value !== undefined) {
+        ttlMs = ttlMsOf(ttl, key, value, this.commands.options.staleTtlMs);
+        json = encodeValue(key, value);
+      }
     } catch (error) {
       await end("").catch(() => undefined);
       throw error;
     }
     // If this fails (counted), the database has the change all the same: the caller hears of
     // it, and the value stays deleted and fenced until the write counts as over.
-    const stored = await end(json).catch(() => undefined);
+    const stored = await end(json, ttlMs).catch(() => undefined);
     if (Number(stored) === 0 && json !== "") this.counters.refusedStaleSet(key);
     return value;
   }

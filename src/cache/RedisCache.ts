@@ -116,7 +116,11 @@ export class RedisCache extends EventEmitter<RedisCacheEvents> {
    * Redis (past `unavailable.waitMs`) the loader is called directly.
    * @throws TypeError for a bad key, or a value JSON cannot encode (nothing is cached)
    */
-  getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheCallOptions): Promise<T> {
+  getOrLoad<T>(
+    key: string,
+    loader: () => Promise<T> | T,
+    options?: CacheCallOptions<T>,
+  ): Promise<T> {
     return traced("cache.getOrLoad", key, () => this.#reads.getOrLoad(key, loader, options));
   }
 
@@ -126,7 +130,7 @@ export class RedisCache extends EventEmitter<RedisCacheEvents> {
   }
 
   /** Stores `value` for `key`, confirmed by replicas as `durability` says. */
-  set(key: string, value: unknown, options?: CacheCallOptions): Promise<void> {
+  set<T>(key: string, value: T, options?: CacheCallOptions<T>): Promise<void> {
     return traced("cache.set", key, () => this.#writes.set(key, value, options));
   }
 
@@ -140,7 +144,7 @@ export class RedisCache extends EventEmitter<RedisCacheEvents> {
   writeThrough<T>(
     key: string,
     writer: () => Promise<T> | T,
-    options?: CacheCallOptions,
+    options?: CacheCallOptions<T>,
   ): Promise<T> {
     return traced("cache.writeThrough", key, () => this.#writes.writeThrough(key, writer, options));
   }

@@ -297,7 +297,7 @@ describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (top
         [
           "a ttl in a string",
           () => cache.writeThrough("k", loader, { ttl: "60" } as never),
-          /writeThrough: `ttl` must be a positive whole number of seconds; got "60"/,
+          /writeThrough: `ttl` must be a positive whole number of seconds or a function of the value; got "60"/,
         ],
         ["options not an object", () => cache.set("k", 1, 5 as never), /set: `options` must be/],
         ["ttl on get", () => cache.get("k", { ttl: 5 } as never), /get: `ttl` is not a known/],

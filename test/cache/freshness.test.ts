@@ -164,3 +164,46 @@ describe("loaderTimeout", () => {
     );
   });
 });
+
+describe("a call's `ttl` as a function of the value", () => {
+  test("sets how long each loaded, set or written-through value is fresh", async () => {
+    const cache = newCache({ ttlJitter: 0 });
+    const ttl = (product: { onSale: boolean }) => (product.onSale ? 1 : 3_600);
+    await cache.getOrLoad("sale", () => ({ onSale: true }), { ttl });
+    await cache.getOrLoad("regular", () => ({ onSale: false }), { ttl });
+    await cache.set("set-sale", { onSale: true }, { ttl });
+    await cache.writeThrough("written-sale", () => ({ onSale: true }), { ttl });
+    await delay(1_100);
+    // The value on sale has expired (a miss loads again); the other is still fresh.
+    const loads: string[] = [];
+    const load = (key: string) => () => {
+      loads.push(key);
+      return { onSale: false };
+    };
+    for (const key of ["sale", "regular", "set-sale", "written-sale"]) {
+      await cache.getOrLoad(key, load(key), { ttl });
+    }
+    expect(loads).toEqual(["sale", "set-sale", "written-sale"]);
+  });
+
+  test("a function that returns no positive number of seconds: a TypeError naming the key, nothing stored", async () => {
+    const cache = newCache();
+    const bad = { ttl: () => "an hour" as unknown as number };
+    const failures = await Promise.all([
+      cache.getOrLoad("bad-load", () => 1, bad).catch((error: unknown) => error),
+      cache.set("bad-set", 1, bad).catch((error: unknown) => error),
+      cache.writeThrough("bad-write", () => 1, bad).catch((error: unknown) => error),
+    ]);
+    for (const [i, key] of ["bad-load", "bad-set", "bad-write"].entries()) {
+      expect(failures[i]).toBeInstanceOf(TypeError);
+      expect(String(failures[i])).toMatch(
+        new RegExp(
+          `\`ttl\` returned "an hour" for cache key "${key}": it must return a positive number of seconds`,
+        ),
+      );
+      expect(await cache.get(key)).toBeUndefined();
+    }
+    // The lease was given back: the next call loads.
+    await expect(cache.getOrLoad("bad-load", () => 2)).resolves.toBe(2);
+  });
+});
