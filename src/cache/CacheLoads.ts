@@ -98,7 +98,7 @@ export class CacheLoads {
 
   decode(redisKey: string, stored: string): StoredEntry | undefined {
     try {
-      return decodeEntry(stored);
+      return decodeEntry(stored, this.commands.options.serializer);
     } catch (error) {
       if (!(error instanceof CorruptEntryError)) throw error;
       this.commands.reportCorrupt(redisKey, error.message);
@@ -248,7 +248,8 @@ export class CacheLoads {
     try {
       ttl = this.#ttlOf(request, value);
       // undefined caches nothing; null only with a negative TTL.
-      if (value !== undefined && ttl > 0) json = encodeValue(request.key, value);
+      if (value !== undefined && ttl > 0)
+        json = encodeValue(request.key, value, this.commands.options.serializer);
     } catch (error) {
       release();
       throw error;

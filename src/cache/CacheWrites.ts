@@ -34,7 +34,7 @@ export class CacheWrites {
     const tags = encodeTags(options?.tags);
     const { staleTtlMs } = this.commands.options;
     const freshMs = this.#freshMs(ttlMsOf(callTtl(options), key, value, staleTtlMs));
-    const json = encodeValue(key, value);
+    const json = encodeValue(key, value, this.commands.options.serializer);
     this.local?.delete(key);
     await this.#change(redisKey, "set", key, FENCE_TTL_MS, [
       freshMs,
@@ -93,7 +93,7 @@ export class CacheWrites {
     try {
       if (value !== undefined) {
         ttlMs = ttlMsOf(ttl, key, value, this.commands.options.staleTtlMs);
-        json = encodeValue(key, value);
+        json = encodeValue(key, value, this.commands.options.serializer);
       }
     } catch (error) {
       await end("").catch(() => undefined);

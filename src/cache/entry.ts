@@ -1,4 +1,14 @@
+import { isDeepStrictEqual } from "node:util";
 import { CorruptEntryError } from "../errors/internal/CorruptEntryError.js";
+
+/**
+ * How values are turned into strings and back, instead of JSON: anything with `stringify` and
+ * `parse` (superjson; `v8Serializer`).
+ */
+export interface CacheSerializer {
+  stringify(value: unknown): string;
+  parse(text: string): unknown;
+}
 
 /** A value as the cache stores it (see scripts.ts), decoded. */
 export interface StoredEntry {
@@ -14,22 +24,33 @@ export interface StoredEntry {
  * The stored string of a value as an entry.
  * @throws CorruptEntryError when it is not in the cache's format
  */
-export function decodeEntry(stored: string): StoredEntry {
+export function decodeEntry(stored: string, serializer?: CacheSerializer): StoredEntry {
   let parsed: unknown;
   try {
     parsed = JSON.parse(stored);
   } catch {
     throw new CorruptEntryError("the value is not the cache's JSON (written by something else?)");
   }
-  if (typeof parsed !== "object" || parsed === null || !("v" in parsed)) {
+  if (typeof parsed !== "object" || parsed === null || !("v" in parsed || "s" in parsed)) {
     throw new CorruptEntryError("the value is not an entry of this cache");
   }
-  const { c, e, t, v } = parsed as { c?: unknown; e?: unknown; t?: unknown; v: unknown };
+  const { c, e, t, s } = parsed as { c?: unknown; e?: unknown; t?: unknown; s?: unknown };
+  let { v } = parsed as { v?: unknown };
   if (typeof c !== "number" || typeof e !== "number") {
     throw new CorruptEntryError("the entry has no creation or expiry time");
   }
   if (t !== undefined && !(Array.isArray(t) && t.every((tag) => typeof tag === "string"))) {
     throw new CorruptEntryError("the entry's tags are not a list of strings");
+  }
+  if (s !== undefined) {
+    if (serializer === undefined || typeof s !== "string") {
+      throw new CorruptEntryError("the entry was stored with a `serializer` this cache has not");
+    }
+    try {
+      v = serializer.parse(s);
+    } catch (error) {
+      throw new CorruptEntryError(`the \`serializer\` cannot parse the entry: ${String(error)}`);
+    }
   }
   return { created: c, freshUntil: e, tags: t, value: v };
 }
@@ -43,17 +64,34 @@ export function decodeEntry(stored: string): StoredEntry {
  * as it reads the same.
  * @throws TypeError naming the key and what cannot be stored
  */
-export function encodeValue(key: string, value: unknown): string {
+export function encodeValue(key: string, value: unknown, serializer?: CacheSerializer): string {
   try {
     if (value === undefined) throw new Unrepresentable("undefined (which caches nothing)");
-    return JSON.stringify(value, keepsItsShape);
+    if (serializer !== undefined) return `"s":${JSON.stringify(serialized(value, serializer))}`;
+    return `"v":${JSON.stringify(value, keepsItsShape)}`;
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     throw new TypeError(
-      `the value for cache key "${key.slice(0, 80)}" cannot be stored as JSON: ${why}`,
+      `the value for cache key "${key.slice(0, 80)}" cannot be stored ` +
+        `${serializer === undefined ? "as JSON" : "with the `serializer`"}: ${why}`,
       error instanceof Unrepresentable ? undefined : { cause: error },
     );
   }
+}
+
+/**
+ * `value` as the serializer's string, once it is known to give the value back as it was (same
+ * structure, types and prototypes: `isDeepStrictEqual`).
+ */
+function serialized(value: unknown, serializer: CacheSerializer): string {
+  const text = serializer.stringify(value);
+  if (typeof text !== "string") {
+    throw new Unrepresentable(`its stringify() returned ${typeof text}, not a string`);
+  }
+  if (!isDeepStrictEqual(serializer.parse(text), value)) {
+    throw new Unrepresentable("it would not come back as it was (a class instance? a function?)");
+  }
+  return text;
 }
 
 /** Something JSON would not give back as it was. */

@@ -1,6 +1,7 @@
 import { normalizeDurability, normalizeLogger } from "../redis/options/options.js";
 import type { DurabilityOptions, Logger, NormalizedDurability } from "../redis/options/options.js";
 import { parseTopology } from "../redis/options/topology.js";
+import type { CacheSerializer } from "./entry.js";
 import type { ParsedTopology, RedisTopology } from "../redis/options/topology.js";
 import {
   asRecord,
@@ -37,6 +38,13 @@ export interface CacheOptions {
    * @default 0
    */
   staleTtl?: number | undefined;
+  /**
+   * How values are stored, if not as JSON: anything with `stringify(value)` and `parse(text)`
+   * (superjson; `v8Serializer`, which keeps Dates, Maps, Sets and BigInts). A value it would not
+   * give back as it was is refused with a `TypeError` naming the key.
+   * @default JSON, refusing what it would change (a Date, a Map, a class instance)
+   */
+  serializer?: CacheSerializer | undefined;
   /** How long a caller waits for a loader (its own, or another process's under the lease). */
   loaderTimeout?: LoaderTimeoutOptions | undefined;
   /**
@@ -135,6 +143,7 @@ export interface NormalizedCacheOptions {
   ttlMs: number;
   negativeTtlMs: number;
   staleTtlMs: number;
+  serializer: CacheSerializer | undefined;
   /** See LoaderTimeoutOptions. */
   softTimeoutMs: number;
   hardTimeoutMs: number | undefined;
@@ -154,6 +163,7 @@ const CACHE_KEYS = [
   "negativeTtl",
   "staleTtl",
   "loaderTimeout",
+  "serializer",
   "ttlJitter",
   "local",
   "durability",
@@ -197,6 +207,7 @@ export function normalizeCacheOptions(options: unknown): NormalizedCacheOptions 
     negativeTtlMs: negativeTtl * 1000,
     staleTtlMs: staleTtl * 1000,
     ...normalizeLoaderTimeout(record.loaderTimeout),
+    serializer: normalizeSerializer(record.serializer),
     ttlJitter,
     local: normalizeLocal(record.local, ttl),
     durability: normalizeDurability(record.durability, topology),
@@ -229,6 +240,18 @@ function normalizeLocal(value: unknown, ttl: number): NormalizedCacheOptions["lo
     );
   }
   return { maxEntries: record.maxEntries, ttlMs: localTtl * 1000 };
+}
+
+function normalizeSerializer(value: unknown): CacheSerializer | undefined {
+  if (value === undefined) return undefined;
+  const { stringify, parse } = (value ?? {}) as Partial<Record<string, unknown>>;
+  if (typeof stringify !== "function" || typeof parse !== "function") {
+    throw new TypeError(
+      "`serializer` must have `stringify(value)` and `parse(text)` methods (superjson, " +
+        `v8Serializer); got ${describe(value)}`,
+    );
+  }
+  return value as CacheSerializer;
 }
 
 function normalizeLoaderTimeout(value: unknown): {

@@ -3,7 +3,8 @@ import { script } from "../redis/scripts.js";
 
 // A cached value is a string, `{"c":<created>,"e":<fresh until>[,"t":<tags>],"v":<JSON>}`: when
 // the load or write that produced it began and until when it is fresh (ms, on the server's
-// clock), its tags, and the value. Beside it (see CacheKeys), in its slot: the fence `…:f`, a
+// clock), its tags, and the value (`"s":<string>` instead of `"v"` for a value in the
+// `serializer`'s form; the scripts are given either member whole). Beside it (see CacheKeys), in its slot: the fence `…:f`, a
 // counter every invalidation and write-through bumps (kept FENCE_TTL past its last use); the
 // lease `…:l`, the token of the one load in flight; the writers `…:w`, a sorted set of the
 // write-throughs in flight, by the time they stop counting.
@@ -22,7 +23,7 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 const ENTRY = `
 local function entry(created, freshUntil, tags, value)
   local tagged = tags == '' and '' or (',"t":' .. tags)
-  return '{"c":' .. created .. ',"e":' .. string.format('%d', freshUntil) .. tagged .. ',"v":' .. value .. '}'
+  return '{"c":' .. created .. ',"e":' .. string.format('%d', freshUntil) .. tagged .. ',' .. value .. '}'
 end
 `;
 
