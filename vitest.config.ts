@@ -13,6 +13,7 @@ const QUIET = [
   "test/cache/events.test.ts",
   "test/cache/freshness.test.ts",
   "test/cache/localTier.test.ts",
+  "test/cache/namespace.test.ts",
   "test/cache/serializer.test.ts",
   "test/e2e/dockerCompose.test.ts",
   "test/e2e/links.test.ts",

@@ -4,6 +4,7 @@ export { RedisSessionStore } from "./session/RedisSessionStore.js";
 export { createRedisClient } from "./redis/createRedisClient.js";
 export { createCache } from "./cache/createCache.js";
 export { RedisCache } from "./cache/RedisCache.js";
+export type { CacheNamespace } from "./cache/CacheNamespace.js";
 export { redisCacheAclRules } from "./cache/acl.js";
 export { v8Serializer } from "./cache/serializers.js";
 export type { CacheSerializer } from "./cache/entry.js";

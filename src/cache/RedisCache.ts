@@ -7,6 +7,7 @@ import { CacheCounters } from "./CacheCounters.js";
 import type { CacheStats } from "./CacheCounters.js";
 import type { RedisCacheEvents } from "./cacheEvents.js";
 import { CacheLoads } from "./CacheLoads.js";
+import { CacheNamespace } from "./CacheNamespace.js";
 import { CacheReads } from "./CacheReads.js";
 import { CacheRedis } from "./CacheRedis.js";
 import { CacheWrites } from "./CacheWrites.js";
@@ -158,6 +159,14 @@ export class RedisCache extends EventEmitter<RedisCacheEvents> {
   /** Invalidates every value stored with `tag` until now, on every instance. */
   invalidateTag(tag: string): Promise<void> {
     return traced("cache.invalidateTag", tag, () => this.#writes.invalidateTag(tag));
+  }
+
+  /**
+   * A namespace of this cache: its keys apart, and `clear()` to invalidate them all at once on
+   * every topology (see CacheNamespace).
+   */
+  namespace(name: string): CacheNamespace {
+    return new CacheNamespace(this, name);
   }
 
   /** The master the client follows and when it last changed (for healthCheck). */
