@@ -9,6 +9,7 @@ import { defineConfig } from "vitest/config";
  */
 const QUIET = [
   "test/architecture.test.ts",
+  "test/cache/bulk.test.ts",
   "test/cache/cache.test.ts",
   "test/cache/events.test.ts",
   "test/cache/freshness.test.ts",

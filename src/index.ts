@@ -5,6 +5,7 @@ export { createRedisClient } from "./redis/createRedisClient.js";
 export { createCache } from "./cache/createCache.js";
 export { RedisCache } from "./cache/RedisCache.js";
 export type { CacheNamespace } from "./cache/CacheNamespace.js";
+export type { BulkLoaded } from "./cache/loadBatch.js";
 export { redisCacheAclRules } from "./cache/acl.js";
 export { v8Serializer } from "./cache/serializers.js";
 export type { CacheSerializer } from "./cache/entry.js";

@@ -8,6 +8,8 @@ import type { CacheStats } from "./CacheCounters.js";
 import type { RedisCacheEvents } from "./cacheEvents.js";
 import { CacheLoads } from "./CacheLoads.js";
 import { CacheNamespace } from "./CacheNamespace.js";
+import { LoadBatch } from "./loadBatch.js";
+import type { BulkLoaded } from "./loadBatch.js";
 import { CacheReads } from "./CacheReads.js";
 import { CacheRedis } from "./CacheRedis.js";
 import { CacheWrites } from "./CacheWrites.js";
@@ -128,6 +130,60 @@ export class RedisCache extends EventEmitter<RedisCacheEvents> {
   /** The cached value of `key`, or undefined (also while Redis is unavailable: counted). */
   get<T = unknown>(key: string, options?: Pick<CacheCallOptions, "tags">): Promise<T | undefined> {
     return traced("cache.get", key, () => this.#reads.get<T>(key, options));
+  }
+
+  /**
+   * The cached values of `keys`, in their order (undefined: none). Their reads go out together:
+   * one round trip to each node that holds some.
+   */
+  getMany<T = unknown>(
+    keys: readonly string[],
+    options?: Pick<CacheCallOptions, "tags">,
+  ): Promise<(T | undefined)[]> {
+    if (!Array.isArray(keys)) {
+      return Promise.reject(
+        new TypeError(`getMany: \`keys\` must be an array; got ${typeof keys}`),
+      );
+    }
+    return Promise.all(keys.map((key: string) => this.get<T>(key, options)));
+  }
+
+  /**
+   * getOrLoad for each of `keys`, in their order, with one call of `loader` for the keys this
+   * process loads together (`loader(keys)` returns a Map, an object by key or an array in their
+   * order; return `null` for a row that does not exist, to cache that). Each key keeps
+   * getOrLoad's guarantees: one load across the fleet, no stale set, stale answers within
+   * `staleTtl`.
+   */
+  getOrLoadMany<T>(
+    keys: readonly string[],
+    loader: (keys: string[]) => Promise<BulkLoaded<T>> | BulkLoaded<T>,
+    options?: CacheCallOptions<T>,
+  ): Promise<(T | undefined)[]> {
+    if (!Array.isArray(keys) || typeof loader !== "function") {
+      return Promise.reject(
+        new TypeError(
+          `getOrLoadMany takes an array of keys and a function; got ${typeof keys} and ${typeof loader}`,
+        ),
+      );
+    }
+    const batch = new LoadBatch(loader, keys);
+    return Promise.all(
+      keys.map((key: string) => {
+        let loads = false;
+        const load = () => {
+          loads = true;
+          return batch.load(key);
+        };
+        return this.getOrLoad<T | undefined>(
+          key,
+          load,
+          options as CacheCallOptions<T | undefined>,
+        ).finally(() => {
+          if (!loads) batch.answered();
+        });
+      }),
+    );
   }
 
   /** Stores `value` for `key`, confirmed by replicas as `durability` says. */
