@@ -23,6 +23,8 @@ const RENEW_MS = 250;
  * may have expired and started over).
  */
 export const FENCE_TTL_MS = 10 * 60_000;
+/** After a failed refresh of an expired value, no other is tried for this long (see #underLease). */
+export const REFRESH_BACKOFF_MS = 5_000;
 /** A caller waits for another process's load at most this long, then loads itself. */
 const WAIT_FOR_LOAD_MS = 10_000;
 
@@ -151,7 +153,7 @@ export class CacheLoads {
         if (entry !== undefined && entry.created >= found.minCreated) stale = entry;
       }
       if (kind === "lease") {
-        const loading = this.#underLease(request, token, reply[2], reply[3], budget);
+        const loading = this.#underLease(request, token, reply[2], reply[3], stale, budget);
         return answerWithin(
           request.key,
           loading,
@@ -198,13 +200,16 @@ export class CacheLoads {
   /**
    * Runs the loader under the key's lease, then stores its value within what the call has left
    * of its Redis budget (the loader's own time is not Redis': not charged). A failed loader
-   * gives the lease back and rejects with its error.
+   * rejects with its error and gives the lease back — or, refreshing a `stale` value, keeps it
+   * for REFRESH_BACKOFF_MS, so that the fleet answers the expired value meanwhile rather than
+   * send every call to a failing database.
    */
   async #underLease(
     request: LoadRequest,
     token: string,
     fence: string,
     began: number,
+    stale: StoredEntry | undefined,
     budget: Budget,
   ): Promise<Answer> {
     const { redisKey } = request;
@@ -238,7 +243,12 @@ export class CacheLoads {
     try {
       value = await this.limiter.run(() => this.counters.load(request.key, request.loader));
     } catch (error) {
-      release();
+      if (stale === undefined) release();
+      else {
+        this.commands
+          .renew(redisKey, token, REFRESH_BACKOFF_MS)
+          .catch((reason: unknown) => this.#redisFailed("lease hold", reason));
+      }
       throw error;
     } finally {
       clearInterval(renewal);

@@ -127,7 +127,14 @@ describe.each(["a single node", "Sentinel", "a Cluster"] as const)("on %s", (top
         cache.getOrLoad("price", () => Promise.reject(new Error("database down"))),
       ).resolves.toBe(10);
       expect(cache.stats().staleServed).toBe(1);
-      await expect(cache.getOrLoad("price", () => 11)).resolves.toBe(11);
+      // No second refresh right after a failed one (REFRESH_BACKOFF_MS): still the expired value.
+      let loads = 0;
+      const recovered = () => {
+        loads++;
+        return 11;
+      };
+      await expect(cache.getOrLoad("price", recovered)).resolves.toBe(10);
+      expect(loads).toBe(0);
     });
   });
 

@@ -71,6 +71,22 @@ describe("stale-while-revalidate (within staleTtl)", () => {
     expect(price.reads).toBe(2);
   });
 
+  test("a failed refresh is not tried again for 5 s: the expired value is answered meanwhile", async () => {
+    const cache = newCache(expiring);
+    await cache.getOrLoad("price", () => 10);
+    await delay(1_100);
+    let attempts = 0;
+    const failing = () => {
+      attempts++;
+      return Promise.reject(new Error("database down"));
+    };
+    for (let i = 0; i < 10; i++) {
+      expect(await cache.getOrLoad("price", failing)).toBe(10);
+      await delay(50);
+    }
+    expect(attempts).toBe(1);
+  });
+
   test("a value of a tag invalidated since is not answered stale: the caller waits for the load", async () => {
     const cache = newCache(expiring);
     const stock = row(5, 300);
