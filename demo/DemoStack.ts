@@ -19,6 +19,8 @@ export interface DemoStackOptions {
   cluster?: boolean | undefined;
   /** Which server runs Redis: Redis 7.0 (default) or Valkey 8 (`--server valkey`). */
   kind?: ServerKind | undefined;
+  /** Seconds a product stays fresh in the cache (the app's default when undefined). */
+  cacheTtl?: number | undefined;
   /** The load balancer's port; a free one when undefined. */
   port?: number | undefined;
   /** Progress, one line per step. */
@@ -87,6 +89,9 @@ export class DemoStack {
       SESSION_SECRET: randomBytes(32).toString("base64url"),
       DEMO_REDIS: JSON.stringify(this.topology.redisOption),
       DEMO_DATABASE_URL: databaseUrl,
+      ...(this.options.cacheTtl === undefined
+        ? {}
+        : { DEMO_CACHE_TTL: String(this.options.cacheTtl) }),
     };
     for (let i = 1; i <= this.options.instances; i++) {
       this.instances.push(

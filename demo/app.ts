@@ -45,6 +45,8 @@ export interface DemoAppOptions {
   /** The products database (PostgreSQL), as a connection string. */
   databaseUrl: string;
   logger: Logger;
+  /** Seconds a product stays fresh in the cache (`--cache-ttl`). */
+  cacheTtl?: number | undefined;
 }
 
 /**
@@ -53,7 +55,14 @@ export interface DemoAppOptions {
  * but the cache's local tier, which every instance keeps coherent: any instance can serve any
  * request.
  */
-export function createDemoApp({ instance, redis, secret, databaseUrl, logger }: DemoAppOptions): {
+export function createDemoApp({
+  instance,
+  redis,
+  secret,
+  databaseUrl,
+  logger,
+  cacheTtl = 20,
+}: DemoAppOptions): {
   app: Express;
   sessions: RedisSessionMiddleware;
   cache: RedisCache;
@@ -69,9 +78,15 @@ export function createDemoApp({ instance, redis, secret, databaseUrl, logger }: 
     // master has no replica to confirm writes. The demo waits that out rather than answer 503.
     unavailable: { waitMs: 20_000 },
   });
-  // Products: fresh for 5 minutes, kept 1 minute longer to be served if PostgreSQL fails; the
+  // Products: fresh for 20 s, then answered as they are for up to 5 minutes more while one
+  // refresh runs for the whole fleet (stale-while-revalidate), or while PostgreSQL fails; the
   // hottest 1 000 also in each process for up to 10 s (dropped everywhere on every change).
-  const cache = createCache({ redis, staleTtl: 60, local: { maxEntries: 1_000, ttl: 10 } });
+  const cache = createCache({
+    redis,
+    ttl: cacheTtl,
+    staleTtl: 300,
+    local: { maxEntries: 1_000, ttl: Math.min(10, cacheTtl) },
+  });
   const catalogue = new Catalogue(databaseUrl);
   const csrf = csrfSync({
     getTokenFromRequest: (req) => (req.body as { _csrf?: string } | undefined)?._csrf,

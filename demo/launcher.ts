@@ -1,4 +1,4 @@
-// `npm run demo [-- --instances N --port P --control-port P --cluster --json]`: the whole
+// `npm run demo [-- --instances N --port P --control-port P --cluster --cache-ttl S --json]`: the whole
 // load-balanced stack on this machine (Sentinel, or with --cluster a 3-shard Redis Cluster;
 // PostgreSQL behind the DB cache), and a control panel to break it.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     cluster: { type: "boolean", default: false },
     server: { type: "string", default: "redis" },
+    "cache-ttl": { type: "string" },
   },
 });
 const instances = Number(values.instances);
@@ -35,6 +36,10 @@ function fail(message: string): never {
 
 if (!Number.isInteger(instances) || instances < 1 || instances > 20) {
   fail("--instances must be a whole number from 1 to 20");
+}
+const cacheTtl = values["cache-ttl"] === undefined ? undefined : Number(values["cache-ttl"]);
+if (cacheTtl !== undefined && !(Number.isInteger(cacheTtl) && cacheTtl >= 1)) {
+  fail("--cache-ttl must be a whole number of seconds, 1 or more");
 }
 const server = values.server;
 if (server !== "redis" && server !== "valkey") fail("--server must be redis or valkey");
@@ -72,6 +77,7 @@ const stack = new DemoStack({
   instances,
   cluster: values.cluster,
   kind: server,
+  cacheTtl,
   port: values.port === undefined ? undefined : Number(values.port),
   progress: (line) => say(`· ${line}`),
   onUnexpectedExit: (what) => {

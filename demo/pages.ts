@@ -68,7 +68,7 @@ export function productPage(
     ms,
   }: {
     product: { id: number; name: string; priceCents: number; stock: number; updatedAt: string };
-    cache: "hit" | "miss";
+    cache: "hit" | "miss" | "stale";
     ms: number;
   },
 ): string {
@@ -84,7 +84,9 @@ export function productPage(
   const from =
     cache === "hit"
       ? "the cache"
-      : "PostgreSQL (a miss: this request loaded it, and the cache now holds it)";
+      : cache === "stale"
+        ? "the cache, expired (answered as it was while one refresh reads PostgreSQL for every instance)"
+        : "PostgreSQL (a miss: this request loaded it, and the cache now holds it)";
   return layout(
     `${product.name} — redis-ha-session demo`,
     instance,

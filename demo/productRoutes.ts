@@ -7,7 +7,8 @@ import type { Catalogue, Product, ProductChanges } from "./catalogue.js";
 import { productPage } from "./pages.js";
 
 /** Where a product came from: the cache, or this request's own read of the database. */
-export type CacheOutcome = "hit" | "miss";
+/** How the cache answered a read: fresh, loaded from PostgreSQL, or expired while refreshed. */
+export type CacheOutcome = "hit" | "miss" | "stale";
 
 /** Every product is cached under this tag: the control panel's "flush the cache" invalidates it. */
 export const PRODUCTS_TAG = "products";
@@ -65,9 +66,14 @@ export function productRoutes({
   userName,
   csrfToken,
 }: ProductRoutesOptions): { api: Router; pages: Router } {
+  // Expired values the cache answered, by key: a read that saw this count move was answered one
+  // (the calls joined to it in this process too).
+  const staleAnswers = new Map<string, number>();
+  cache.on("staleServed", ({ key }) => staleAnswers.set(key, (staleAnswers.get(key) ?? 0) + 1));
   const read = async (id: number) => {
     let outcome: CacheOutcome = "hit";
     const started = performance.now();
+    const staleBefore = staleAnswers.get(productKey(id)) ?? 0;
     const product = await cache.getOrLoad(
       productKey(id),
       () => {
@@ -76,8 +82,9 @@ export function productRoutes({
       },
       { tags: [PRODUCTS_TAG] },
     );
-    // `outcome` is set in the loader's closure, which the compiler's narrowing does not see.
-    const cached = outcome as CacheOutcome;
+    // `outcome` may have been set to "miss" in the loader's closure meanwhile.
+    const cached: CacheOutcome =
+      (staleAnswers.get(productKey(id)) ?? 0) !== staleBefore ? "stale" : outcome;
     return { product, cache: cached, ms: Math.round((performance.now() - started) * 10) / 10 };
   };
   const write = (id: number, changes: ProductChanges): Promise<Product | null> =>

@@ -21,6 +21,8 @@ const { app, sessions, cache, catalogue } = createDemoApp({
   secret,
   databaseUrl,
   logger,
+  cacheTtl:
+    process.env.DEMO_CACHE_TTL === undefined ? undefined : Number(process.env.DEMO_CACHE_TTL),
 });
 const port = Number(process.env.PORT ?? 0);
 // 127.0.0.1 unless told otherwise (the container image listens on 0.0.0.0).

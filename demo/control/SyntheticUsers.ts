@@ -15,6 +15,8 @@ export interface Sample {
   /** Product reads the cache answered, and those it missed (the app read PostgreSQL). */
   cacheHits: number;
   cacheMisses: number;
+  /** Product reads answered with an expired value while it was refreshed (stale-while-revalidate). */
+  cacheStale: number;
 }
 
 /** Products the users look at: 1–200, the low ids far more often (a few bestsellers). */
@@ -30,7 +32,7 @@ export class SyntheticUsers {
   #loops: { stop: boolean; done: Promise<void> }[] = [];
   #latencies: number[] = [];
   #errors = 0;
-  #cache = { hits: 0, misses: 0 };
+  #cache = { hits: 0, misses: 0, stale: 0 };
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -82,10 +84,11 @@ export class SyntheticUsers {
       users: this.#loops.length,
       cacheHits: this.#cache.hits,
       cacheMisses: this.#cache.misses,
+      cacheStale: this.#cache.stale,
     });
     this.#latencies = [];
     this.#errors = 0;
-    this.#cache = { hits: 0, misses: 0 };
+    this.#cache = { hits: 0, misses: 0, stale: 0 };
   }
 
   async #run(loop: { stop: boolean }, index: number): Promise<void> {
@@ -119,6 +122,7 @@ export class SyntheticUsers {
         const { cache } = (body ?? {}) as { cache?: unknown };
         if (ok && cache === "hit") this.#cache.hits++;
         if (ok && cache === "miss") this.#cache.misses++;
+        if (ok && cache === "stale") this.#cache.stale++;
         if (status === 401) browser.cookie = undefined;
       } catch {
         ok = false;

@@ -3,7 +3,7 @@
 
 const $ = (selector) => document.querySelector(selector);
 const data = [[], [], [], [], []]; // t, requests/s, errors/s, p50, p99
-const cacheData = [[], [], [], []]; // t, requests/s, database queries/s, cache hit ratio %
+const cacheData = [[], [], [], [], []]; // t, requests/s, database queries/s, stale answers/s, hit ratio %
 const events = [];
 let chart;
 let cacheChart;
@@ -140,16 +140,19 @@ function addSample(sample) {
     `p50 ${sample.p50 ?? "–"} ms · p99 ${sample.p99 ?? "–"} ms`;
   chart?.setData(data);
 
-  const reads = sample.cacheHits + sample.cacheMisses;
-  const ratio = reads === 0 ? null : Math.round((1000 * sample.cacheHits) / reads) / 10;
+  // An expired value answered while it was refreshed is a cache answer too: counted in the ratio.
+  const answered = sample.cacheHits + sample.cacheStale;
+  const reads = answered + sample.cacheMisses;
+  const ratio = reads === 0 ? null : Math.round((1000 * answered) / reads) / 10;
   cacheData[0].push(sample.t);
   cacheData[1].push(sample.requests);
   cacheData[2].push(sample.dbQueries);
-  cacheData[3].push(ratio);
+  cacheData[3].push(sample.cacheStale);
+  cacheData[4].push(ratio);
   if (cacheData[0].length > 300) for (const series of cacheData) series.shift();
   $("#cache-now").textContent =
     `${reads} product reads/s · cache hit ratio ${ratio ?? "–"} % · ` +
-    `${sample.dbQueries ?? "–"} database queries/s`;
+    `${sample.dbQueries ?? "–"} database queries/s · ${sample.cacheStale} stale answers/s`;
   cacheChart?.setData(cacheData);
 }
 
@@ -215,6 +218,7 @@ function makeCharts() {
     [
       { label: "requests/s", stroke: "#0969da", scale: "n" },
       { label: "database queries/s", stroke: "#8250df", scale: "n", width: 2 },
+      { label: "stale answers/s", stroke: "#bc4c00", scale: "n", dash: [4, 4] },
       { label: "cache hit ratio %", stroke: "#1a7f37", scale: "%", width: 2 },
     ],
     { scale: "%", label: "hit ratio %", range: [0, 100] },
