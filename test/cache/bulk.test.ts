@@ -1,29 +1,10 @@
-import { afterAll, describe, expect, test } from "vitest";
-import { createCache } from "../../src/index.js";
-import type { RedisCache, RedisTopology } from "../../src/index.js";
-import { useCluster, useSingleNode } from "../support/hooks.js";
+import { describe, expect, test } from "vitest";
+import { CACHE_TOPOLOGIES, useCacheTopology } from "../support/cacheTopology.js";
 
 // Bulk reads: getMany, and getOrLoadMany with one call of its loader for the keys a process
 // loads together, each key keeping getOrLoad's one-load-per-fleet guarantee.
-describe.each(["a single node", "a Cluster"] as const)("on %s", (topology) => {
-  const single = topology === "a single node" ? useSingleNode() : undefined;
-  const cluster =
-    single === undefined ? useCluster({ masters: 3, replicasPerMaster: 1 }) : undefined;
-  const redisOption = (): RedisTopology =>
-    single?.current.url ?? cluster?.current.redisOption ?? "";
-  const caches: RedisCache[] = [];
-  let prefixes = 0;
-  afterAll(async () => {
-    await Promise.all(caches.map((cache) => cache.close()));
-  });
-  function instances(count: number): RedisCache[] {
-    const prefix = `bulk${++prefixes}:`;
-    return Array.from({ length: count }, () => {
-      const cache = createCache({ redis: redisOption(), prefix });
-      caches.push(cache);
-      return cache;
-    });
-  }
+describe.each(CACHE_TOPOLOGIES)("on %s", (topology) => {
+  const { instances } = useCacheTopology(topology);
   const keys = Array.from({ length: 20 }, (_, i) => `product:${i}`);
   /** A bulk loader by rows `{ id }`, recording the keys of each call. */
   function rows() {

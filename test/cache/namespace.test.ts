@@ -1,32 +1,14 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { afterAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { pollUntil } from "../../harness/poll.js";
-import { createCache } from "../../src/index.js";
-import type { RedisCache, RedisTopology } from "../../src/index.js";
-import { useCluster, useSingleNode } from "../support/hooks.js";
+import { CACHE_TOPOLOGIES, useCacheTopology } from "../support/cacheTopology.js";
 
 // Namespaces: keys apart, and clear() invalidating all of one at once — on a Cluster too, where
 // its keys sit on every shard and no KEYS or SCAN is used.
-describe.each(["a single node", "a Cluster"] as const)("on %s", (topology) => {
-  const single = topology === "a single node" ? useSingleNode() : undefined;
-  const cluster =
-    single === undefined ? useCluster({ masters: 3, replicasPerMaster: 1 }) : undefined;
-  const redisOption = (): RedisTopology =>
-    single?.current.url ?? cluster?.current.redisOption ?? "";
-  const caches: RedisCache[] = [];
-  let prefixes = 0;
-  afterAll(async () => {
-    await Promise.all(caches.map((cache) => cache.close()));
-  });
+describe.each(CACHE_TOPOLOGIES)("on %s", (topology) => {
+  const topologyOf = useCacheTopology(topology);
   /** `count` instances of one cache (one prefix), with a local tier. */
-  function instances(count: number): RedisCache[] {
-    const prefix = `ns${++prefixes}:`;
-    return Array.from({ length: count }, () => {
-      const cache = createCache({ redis: redisOption(), prefix, local: { maxEntries: 100 } });
-      caches.push(cache);
-      return cache;
-    });
-  }
+  const instances = (count: number) => topologyOf.instances(count, { local: { maxEntries: 100 } });
 
   test("clear() empties one namespace for every instance; the others and its keys' names stay apart", async () => {
     const [one, two] = instances(2);

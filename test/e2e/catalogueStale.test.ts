@@ -1,43 +1,19 @@
 import { setTimeout as delay } from "node:timers/promises";
-import pg from "pg";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { pollUntil } from "../../harness/poll.js";
-import { LaunchedDemo } from "./launchDemo.js";
+import { useDemoCatalogue } from "./demoCatalogue.js";
 
 // The demo's catalogue with stale-while-revalidate, products fresh for 1 s (`--cache-ttl 1`): an
 // expired product is answered at once, marked "stale", while one refresh reads PostgreSQL; the
 // panel counts those answers for its chart.
 
-interface ProductAnswer {
-  product: { id: number; priceCents: number };
-  cache: "hit" | "miss" | "stale";
-  ms: number;
-}
-
-let demo: LaunchedDemo;
-let db: pg.Client;
-
-beforeAll(async () => {
-  demo = await LaunchedDemo.start(["--instances", "2", "--cache-ttl", "1"]);
-  await demo.control("/api/users", { count: 0 });
-  db = new pg.Client(`postgres://demo@127.0.0.1:${demo.info.database.port}/demo`);
-  await db.connect();
-});
-afterAll(async () => {
-  await db.end();
-  await demo.interrupt();
-});
-
-async function read(id: number): Promise<ProductAnswer> {
-  const response = await fetch(`${demo.info.url}/api/products/${id}`);
-  expect(response.status).toBe(200);
-  return (await response.json()) as ProductAnswer;
-}
+const catalogue = useDemoCatalogue(["--instances", "2", "--cache-ttl", "1"]);
+const { read } = catalogue;
 
 test("an expired product on a slow database: answered at once as 'stale', then the refreshed one as a hit", async () => {
   expect((await read(601)).cache).toBe("miss");
-  await db.query("UPDATE products SET price_cents = price_cents + 1 WHERE id = 601");
-  await demo.control("/api/database/slow", { delayMs: 1_500 });
+  await catalogue.db.query("UPDATE products SET price_cents = price_cents + 1 WHERE id = 601");
+  await catalogue.demo.control("/api/database/slow", { delayMs: 1_500 });
   try {
     await delay(1_200);
     const stale = await read(601);
@@ -55,17 +31,17 @@ test("an expired product on a slow database: answered at once as 'stale', then t
     );
     expect(refreshed.product.priceCents).toBe(stale.product.priceCents + 1);
   } finally {
-    await demo.control("/api/database/slow", { delayMs: 0 });
+    await catalogue.demo.control("/api/database/slow", { delayMs: 0 });
   }
 });
 
 test("synthetic users' reads of expiring products: the panel counts stale answers", async () => {
-  await demo.control("/api/users", { count: 10 });
+  await catalogue.demo.control("/api/users", { count: 10 });
   try {
     const samples = await pollUntil(
       "samples with stale answers",
       async () => {
-        const { samples } = await demo.history();
+        const { samples } = await catalogue.demo.history();
         const stale = samples.reduce((sum, sample) => sum + sample.cacheStale, 0);
         return stale > 0 && samples;
       },
@@ -80,6 +56,6 @@ test("synthetic users' reads of expiring products: the panel counts stale answer
     console.log(`panel, products fresh 1 s: ${JSON.stringify(totals)}`);
     expect(samples.reduce((sum, sample) => sum + sample.errors, 0)).toBe(0);
   } finally {
-    await demo.control("/api/users", { count: 0 });
+    await catalogue.demo.control("/api/users", { count: 0 });
   }
 });

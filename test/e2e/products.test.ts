@@ -1,42 +1,17 @@
-import pg from "pg";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { Browser } from "../../harness/Browser.js";
 import { pollUntil } from "../../harness/poll.js";
-import { LaunchedDemo } from "./launchDemo.js";
+import { useDemoCatalogue } from "./demoCatalogue.js";
 
 // The demo's product catalogue, through HAProxy and two instances: PostgreSQL behind the DB
 // cache. The synthetic users only look at products 1–200; these tests use others.
 
-interface ProductAnswer {
-  product: { id: number; name: string; priceCents: number; stock: number; updatedAt: string };
-  cache: "hit" | "miss";
-  ms: number;
-  instance: string;
-}
-
-let demo: LaunchedDemo;
-let db: pg.Client;
-
-beforeAll(async () => {
-  demo = await LaunchedDemo.start(["--instances", "2"]);
-  await demo.control("/api/users", { count: 0 });
-  db = new pg.Client(`postgres://demo@127.0.0.1:${demo.info.database.port}/demo`);
-  await db.connect();
-});
-afterAll(async () => {
-  await db.end();
-  await demo.interrupt();
-});
-
-async function read(id: number): Promise<ProductAnswer> {
-  const response = await fetch(`${demo.info.url}/api/products/${id}`);
-  expect(response.status).toBe(200);
-  return (await response.json()) as ProductAnswer;
-}
+const catalogue = useDemoCatalogue(["--instances", "2"]);
+const { read } = catalogue;
 
 /** The row as PostgreSQL holds it now. */
 async function row(id: number): Promise<{ priceCents: number; name: string }> {
-  const { rows } = await db.query<{ price_cents: number; name: string }>(
+  const { rows } = await catalogue.db.query<{ price_cents: number; name: string }>(
     "SELECT price_cents, name FROM products WHERE id = $1",
     [id],
   );
@@ -47,7 +22,7 @@ async function row(id: number): Promise<{ priceCents: number; name: string }> {
 
 /** Product reads PostgreSQL has run so far (pg_stat_statements, counted by the database). */
 async function productReads(): Promise<number> {
-  const { rows } = await db.query<{ calls: string | null }>(
+  const { rows } = await catalogue.db.query<{ calls: string | null }>(
     "SELECT sum(calls) AS calls FROM pg_stat_statements WHERE query LIKE '%FROM products, pause%'",
   );
   return Number(rows[0]?.calls ?? 0);
@@ -55,7 +30,7 @@ async function productReads(): Promise<number> {
 
 async function loggedIn(): Promise<Browser> {
   const browser = new Browser();
-  const response = await browser.request(`${demo.info.url}/login`, {
+  const response = await browser.request(`${catalogue.demo.info.url}/login`, {
     method: "POST",
     json: { username: "alice", password: "alice-demo-password" },
   });
@@ -76,9 +51,9 @@ test("a cold product is read from PostgreSQL once, then every instance answers f
 });
 
 test("20 concurrent reads of a cold product on a slow database: 1 database read for both instances", async () => {
-  await demo.control("/api/database/slow", { delayMs: 400 });
+  await catalogue.demo.control("/api/database/slow", { delayMs: 400 });
   try {
-    expect((await demo.state()).database.readDelayMs).toBe(400);
+    expect((await catalogue.demo.state()).database.readDelayMs).toBe(400);
     const before = await productReads();
     const answers = await Promise.all(Array.from({ length: 20 }, () => read(502)));
     const reads = (await productReads()) - before;
@@ -101,7 +76,7 @@ test("20 concurrent reads of a cold product on a slow database: 1 database read 
     expect(hit).toMatchObject({ cache: "hit" });
     expect(hit.ms).toBeLessThan(400);
   } finally {
-    await demo.control("/api/database/slow", { delayMs: 0 });
+    await catalogue.demo.control("/api/database/slow", { delayMs: 0 });
   }
 });
 
@@ -112,7 +87,7 @@ test("PUT writes through: PostgreSQL and every instance have the new price at on
   await Promise.all(Array.from({ length: 4 }, () => read(id)));
   const browser = await loggedIn();
   const priceCents = old.product.priceCents + 1;
-  const put = await browser.request(`${demo.info.url}/api/products/${id}`, {
+  const put = await browser.request(`${catalogue.demo.info.url}/api/products/${id}`, {
     method: "PUT",
     json: { priceCents },
   });
@@ -129,7 +104,7 @@ test("PUT writes through: PostgreSQL and every instance have the new price at on
 test("bad product requests: 400 naming what is wrong, 401 logged out, 404 for no such product", async () => {
   const browser = await loggedIn();
   const put = (id: string, json: unknown, as = browser) =>
-    as.request(`${demo.info.url}/api/products/${id}`, { method: "PUT", json });
+    as.request(`${catalogue.demo.info.url}/api/products/${id}`, { method: "PUT", json });
   await expect(put("505", { priceCents: -1 })).resolves.toMatchObject({
     status: 400,
     body: { error: "priceCents must be a whole number from 0 to 100000000" },
@@ -147,8 +122,8 @@ test("bad product requests: 400 naming what is wrong, 401 logged out, 404 for no
   });
   await expect(put("999999", { priceCents: 1 })).resolves.toMatchObject({ status: 404 });
   await expect(put("1e3", { priceCents: 1 })).resolves.toMatchObject({ status: 400 });
-  expect((await fetch(`${demo.info.url}/api/products/0`)).status).toBe(400);
-  expect((await fetch(`${demo.info.url}/api/products/5000`)).status).toBe(404);
+  expect((await fetch(`${catalogue.demo.info.url}/api/products/0`)).status).toBe(400);
+  expect((await fetch(`${catalogue.demo.info.url}/api/products/5000`)).status).toBe(404);
   // The refused changes changed nothing.
   expect((await read(505)).product).toMatchObject(await row(505));
 });
@@ -156,22 +131,22 @@ test("bad product requests: 400 naming what is wrong, 401 logged out, 404 for no
 test("the panel's flush: the next read of a cached product goes to the database, and the chart marks it", async () => {
   expect((await read(506)).cache).toBe("miss");
   expect((await read(506)).cache).toBe("hit");
-  await demo.control("/api/cache/flush");
+  await catalogue.demo.control("/api/cache/flush");
   expect((await read(506)).cache).toBe("miss");
-  const { events } = await demo.history();
+  const { events } = await catalogue.demo.history();
   expect(events.map(({ label }) => label)).toContain(
     "flushed the cache: every product invalidated",
   );
 });
 
 test("synthetic users' product reads show on the panel: hits, misses and the database's queries/s", async () => {
-  await demo.control("/api/cache/flush");
-  await demo.control("/api/users", { count: 10 });
+  await catalogue.demo.control("/api/cache/flush");
+  await catalogue.demo.control("/api/users", { count: 10 });
   try {
     const samples = await pollUntil(
       "samples with cache hits and database queries",
       async () => {
-        const { samples } = await demo.history();
+        const { samples } = await catalogue.demo.history();
         const hits = samples.reduce((sum, sample) => sum + sample.cacheHits, 0);
         const misses = samples.reduce((sum, sample) => sum + sample.cacheMisses, 0);
         const queries = samples.filter((sample) => (sample.dbQueries ?? 0) > 0).length;
@@ -185,6 +160,6 @@ test("synthetic users' product reads show on the panel: hits, misses and the dat
     );
     expect(samples.reduce((sum, sample) => sum + sample.errors, 0)).toBe(0);
   } finally {
-    await demo.control("/api/users", { count: 0 });
+    await catalogue.demo.control("/api/users", { count: 0 });
   }
 });
